@@ -1,0 +1,135 @@
+//! The dashboard page: one `/events` stream folded into one [`Snapshot`] signal that every widget reads.
+
+use super::badge::ConnectionBadge;
+use super::messages::MessageFeed;
+use super::rooms::RoomCards;
+use super::temperature::TemperatureCard;
+use crate::contract::{DecodeError, Payload, Snapshot, Topic, RESET_EVENT, SNAPSHOT_EVENT};
+use crate::hooks::{use_event_source, SseMessage, UseEventSourceOptions};
+use leptos::prelude::*;
+use std::time::Duration;
+
+/// The multiplexed stream the dashboard reads.
+pub const EVENTS_URL: &str = "/events";
+/// The name of the heartbeat event `/events` sends between real events; it only proves the stream is alive.
+pub const PING_EVENT: &str = "ping";
+/// Three missed heartbeats (sent every 15 s) mean the stream is dead even if the browser thinks it is open.
+const STALE_AFTER: Duration = Duration::from_secs(45);
+
+/// Folds one received event into the dashboard state: a snapshot or reset replaces it, a topic event is applied
+/// through the shared reducer, a heartbeat changes nothing.
+pub fn fold_event(state: &mut Snapshot, message: &SseMessage) -> Result<(), DecodeError> {
+    match message.event.as_str() {
+        SNAPSHOT_EVENT | RESET_EVENT => {
+            *state = serde_json::from_str(&message.data).map_err(|e| DecodeError::BadJson {
+                topic: Topic::Message,
+                reason: format!("bad {} payload: {e}", message.event),
+            })?;
+        }
+        PING_EVENT => {}
+        name => {
+            let payload = Payload::decode_named(name, &message.data)?;
+            let seq = message.last_event_id.parse().unwrap_or(0);
+            state.apply(seq, &payload);
+        }
+    }
+    Ok(())
+}
+
+fn event_names() -> Vec<String> {
+    let topics = Topic::ALL.iter().map(|t| t.name().to_owned());
+    topics
+        .chain([SNAPSHOT_EVENT, RESET_EVENT, PING_EVENT].map(str::to_owned))
+        .collect()
+}
+
+#[component]
+pub fn Dashboard(initial: Snapshot) -> impl IntoView {
+    let state = RwSignal::new(initial);
+    let decode_error = RwSignal::new(None::<String>);
+    let sse = use_event_source(
+        EVENTS_URL,
+        UseEventSourceOptions::default()
+            .events(event_names())
+            .stale_after(STALE_AFTER)
+            .on_message(move |message| {
+                let mut result = Ok(());
+                state.update(|s| result = fold_event(s, message));
+                if let Err(e) = result {
+                    decode_error.set(Some(e.to_string()));
+                }
+            }),
+    );
+    let live = Signal::derive(move || sse.ready_state.get() == crate::hooks::ReadyState::Open);
+
+    view! {
+        <header class="top">
+            <h1>"Hearth"</h1>
+            <ConnectionBadge state=sse.ready_state />
+        </header>
+        <main class="grid" class:stale=move || !live.get()>
+            <p class="stale-note" role="status" hidden=move || live.get()>
+                "Not live: what you see may be out of date."
+            </p>
+            <section class="card viewers" aria-labelledby="viewers-title">
+                <h2 id="viewers-title">"Viewers"</h2>
+                <p class="big">
+                    <span data-testid="viewer-count" aria-live="polite">
+                        {move || state.with(|s| s.viewers)}
+                    </span>
+                    " watching now"
+                </p>
+            </section>
+            <TemperatureCard state />
+            <RoomCards state />
+            <MessageFeed state />
+            <p class="decode-error" role="alert" hidden=move || decode_error.with(Option::is_none)>
+                {move || decode_error.get().unwrap_or_default()}
+            </p>
+        </main>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::Room;
+
+    fn msg(event: &str, data: &str, id: &str) -> SseMessage {
+        SseMessage {
+            event: event.into(),
+            data: data.into(),
+            last_event_id: id.into(),
+        }
+    }
+
+    #[test]
+    fn events_fold_into_the_snapshot_and_bad_ones_are_errors() {
+        let mut state = Snapshot::default();
+        fold_event(&mut state, &msg("viewers", "4", "10")).unwrap();
+        fold_event(
+            &mut state,
+            &msg("kitchen", r#"{"lights":"on","blinds":"open","updatedAt":"t"}"#, "11"),
+        )
+        .unwrap();
+        fold_event(&mut state, &msg(PING_EVENT, "1", "11")).unwrap();
+        assert_eq!((state.viewers, state.seq), (4, 11));
+        assert!(state.rooms.contains_key(&Room::Kitchen));
+        assert!(fold_event(&mut state, &msg("viewers", "many", "12")).is_err());
+        assert!(fold_event(&mut state, &msg("garage", "{}", "12")).is_err());
+    }
+
+    #[test]
+    fn a_reset_replaces_everything() {
+        let mut state = Snapshot::default();
+        fold_event(&mut state, &msg("viewers", "4", "10")).unwrap();
+        let fresh = Snapshot {
+            seq: 99,
+            viewers: 1,
+            ..Snapshot::default()
+        };
+        let data = serde_json::to_string(&fresh).unwrap();
+        fold_event(&mut state, &msg(RESET_EVENT, &data, "99")).unwrap();
+        assert_eq!(state, fresh);
+    }
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Installs everything Hearth needs to build and test, at pinned versions, from package registries only.
+# Idempotent: each step checks what is already there and skips it in seconds.
+# Why from source with a moved lock entry: see ../shared/TOOLCHAIN.md, trap 1 (the published lock files of both
+# cargo tools do not build on Rust 1.95 here).
+set -euo pipefail
+
+WASM_BINDGEN_VERSION=0.2.130 # must equal the `=` pin of wasm-bindgen in Cargo.toml
+CARGO_LEPTOS_VERSION=0.3.11
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+log() { printf '\033[1msetup:\033[0m %s\n' "$*" >&2; }
+
+has_version() { # has_version <command> <version>: true when `<command> --version` prints that version
+  command -v "$1" >/dev/null 2>&1 && "$1" --version 2>/dev/null | grep -qF "$2"
+}
+
+# Installs a cargo tool from its published crate after moving one lock-file entry that breaks `--locked` here.
+install_from_crate() { # install_from_crate <crate> <version> <package-to-move> <precise-version>
+  local crate=$1 version=$2 pkg=$3 precise=$4 tmp src
+  tmp=$(mktemp -d)
+  # The first try fails fast on the bad lock entry but leaves the .crate in the registry cache.
+  cargo install "$crate" --version "$version" --locked >/dev/null 2>&1 || true
+  src=$(ls "$HOME"/.cargo/registry/cache/*/"$crate-$version.crate" 2>/dev/null | head -n 1)
+  if [ -z "$src" ]; then
+    log "could not fetch $crate $version from the crate registry"; exit 1
+  fi
+  tar xzf "$src" -C "$tmp"
+  (
+    cd "$tmp/$crate-$version"
+    cargo update -p "$pkg" --precise "$precise"
+    # Full LTO with one codegen unit makes the link single-threaded for many minutes on 2 cores.
+    CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_TARGET_DIR="$tmp/target" \
+      cargo install --path . --locked
+  )
+  rm -rf "$tmp"
+}
+
+if rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  log "wasm32-unknown-unknown target: present"
+else
+  log "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if has_version wasm-bindgen "$WASM_BINDGEN_VERSION"; then
+  log "wasm-bindgen-cli $WASM_BINDGEN_VERSION: present"
+else
+  log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 6 minutes on 2 cores)"
+  install_from_crate wasm-bindgen-cli "$WASM_BINDGEN_VERSION" webpki-roots 1.0.10
+fi
+
+if has_version cargo-leptos "$CARGO_LEPTOS_VERSION"; then
+  log "cargo-leptos $CARGO_LEPTOS_VERSION: present"
+else
+  log "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 17 minutes on 2 cores)"
+  install_from_crate cargo-leptos "$CARGO_LEPTOS_VERSION" cargo-util-schemas 0.14.1
+fi
+
+if [ -x /usr/bin/chromium ] || [ -n "${HEARTH_CHROMIUM:-}" ]; then
+  log "chromium: present"
+elif command -v apt-get >/dev/null 2>&1; then
+  log "installing Debian's chromium"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+else
+  log "chromium is missing and there is no apt-get here: install Chromium and set HEARTH_CHROMIUM to its path"
+  exit 1
+fi
+
+# npm ci is the slow part of a warm run; skip it when node_modules matches the committed lock file.
+stamp="$root/end2end/node_modules/.hearth-lock"
+if [ -f "$stamp" ] && cmp -s "$stamp" "$root/end2end/package-lock.json"; then
+  log "end2end npm packages: present"
+else
+  log "installing end2end npm packages (Playwright, binaryen's wasm-opt)"
+  (cd "$root/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+  cp "$root/end2end/package-lock.json" "$stamp"
+fi

@@ -1,0 +1,126 @@
+//! All settings in one struct (STYLE.md 9): flags or `HEARTH_`-prefixed environment variables, defaults as named
+//! constants, printed once at start-up. The listen address follows Leptos' own `LEPTOS_SITE_ADDR`, so
+//! `cargo leptos` and the plain binary agree.
+
+use clap::{ArgAction, Parser};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const DEFAULT_ADDR: &str = "127.0.0.1:3000";
+pub const DEFAULT_DATA_DIR: &str = "./data";
+pub const DEFAULT_KEEPALIVE_SECS: u64 = 15;
+pub const DEFAULT_RETRY_MS: u64 = 2000;
+pub const DEFAULT_REPLAY_SIZE: usize = 10_000;
+pub const DEFAULT_QUEUE_SIZE: usize = 1024;
+/// Just under the hard open-files limit of these machines (20,000), leaving room for the listener and files.
+pub const DEFAULT_MAX_SUBSCRIBERS: u64 = 19_500;
+pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
+pub const DEFAULT_SHUTDOWN_SECS: u64 = 5;
+pub const DEFAULT_TEMPERATURE_MS: u64 = 5000;
+pub const DEFAULT_RANDOM_MS: u64 = 1000;
+
+#[derive(Debug, Clone, Parser)]
+#[command(name = "hearth", version, about = "Hearth: a live smart-home dashboard and SSE hub")]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = DEFAULT_ADDR)]
+    pub addr: SocketAddr,
+    /// The write credential. When unset, one is generated at first start and kept in the data directory.
+    #[arg(long, env = "HEARTH_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Where Hearth keeps its state.
+    #[arg(long, env = "HEARTH_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+    /// Run the demo simulator that animates the rooms (`HEARTH_SIMULATOR=false` to turn it off).
+    #[arg(long, env = "HEARTH_SIMULATOR", default_value_t = true, action = ArgAction::Set)]
+    pub simulator: bool,
+    /// Turn the demo simulator off.
+    #[arg(long)]
+    pub no_simulator: bool,
+    /// Seconds between keep-alives on idle streams.
+    #[arg(long, env = "HEARTH_KEEPALIVE_SECS", default_value_t = DEFAULT_KEEPALIVE_SECS)]
+    pub keepalive_secs: u64,
+    /// The `retry:` delay sent to clients, in milliseconds.
+    #[arg(long, env = "HEARTH_RETRY_MS", default_value_t = DEFAULT_RETRY_MS)]
+    pub retry_ms: u64,
+    /// Events kept for replay by `Last-Event-ID`.
+    #[arg(long, env = "HEARTH_REPLAY_SIZE", default_value_t = DEFAULT_REPLAY_SIZE)]
+    pub replay_size: usize,
+    /// Events a subscriber may fall behind before its stream is ended (it then resumes by id).
+    #[arg(long, env = "HEARTH_QUEUE_SIZE", default_value_t = DEFAULT_QUEUE_SIZE)]
+    pub queue_size: usize,
+    /// Concurrent SSE streams; beyond it new ones get 503 with Retry-After.
+    #[arg(long, env = "HEARTH_MAX_SUBSCRIBERS", default_value_t = DEFAULT_MAX_SUBSCRIBERS)]
+    pub max_subscribers: u64,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "HEARTH_BODY_LIMIT", default_value_t = DEFAULT_BODY_LIMIT)]
+    pub body_limit: usize,
+    /// Origins allowed to call the API from a browser (comma-separated).
+    #[arg(long, env = "HEARTH_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+    /// Seconds open streams get to end after SIGINT/SIGTERM before the process exits anyway.
+    #[arg(long, env = "HEARTH_SHUTDOWN_SECS", default_value_t = DEFAULT_SHUTDOWN_SECS)]
+    pub shutdown_secs: u64,
+    /// Milliseconds between living-room temperature readings.
+    #[arg(long, env = "HEARTH_TEMPERATURE_MS", default_value_t = DEFAULT_TEMPERATURE_MS)]
+    pub temperature_ms: u64,
+    /// Milliseconds between random numbers on `/stream-random-numbers`.
+    #[arg(long, env = "HEARTH_RANDOM_MS", default_value_t = DEFAULT_RANDOM_MS)]
+    pub random_ms: u64,
+    /// Log filter (`RUST_LOG` syntax).
+    #[arg(long, env = "HEARTH_LOG", default_value = "info")]
+    pub log: String,
+}
+
+impl Config {
+    pub fn simulator_enabled(&self) -> bool {
+        self.simulator && !self.no_simulator
+    }
+    pub fn keepalive(&self) -> Duration {
+        Duration::from_secs(self.keepalive_secs.max(1))
+    }
+    pub fn shutdown_deadline(&self) -> Duration {
+        Duration::from_secs(self.shutdown_secs)
+    }
+
+    /// One line per setting, for the start-up log. The token is never printed here.
+    pub fn describe(&self) -> String {
+        format!(
+            "addr={} data_dir={} simulator={} keepalive={}s retry={}ms replay={} queue={} max_subscribers={} \
+             body_limit={}B cors_origins={:?} shutdown={}s token={}",
+            self.addr,
+            self.data_dir.display(),
+            self.simulator_enabled(),
+            self.keepalive_secs,
+            self.retry_ms,
+            self.replay_size,
+            self.queue_size,
+            self.max_subscribers,
+            self.body_limit,
+            self.cors_origins,
+            self.shutdown_secs,
+            if self.token.is_some() { "from HEARTH_TOKEN" } else { "from the data directory" },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_the_two_ways_to_stop_the_simulator() {
+        let c = Config::parse_from(["hearth"]);
+        assert_eq!(c.keepalive_secs, DEFAULT_KEEPALIVE_SECS);
+        assert!(c.simulator_enabled() || std::env::var("HEARTH_SIMULATOR").is_ok());
+        assert!(!Config::parse_from(["hearth", "--no-simulator"]).simulator_enabled());
+        assert!(!Config::parse_from(["hearth", "--simulator", "false"]).simulator_enabled());
+    }
+
+    #[test]
+    fn description_never_contains_the_token() {
+        let c = Config::parse_from(["hearth", "--token", "s3cret-value"]);
+        assert!(!c.describe().contains("s3cret-value"));
+    }
+}

@@ -1,0 +1,74 @@
+//! The `hearth` server binary: parse config, start tracing, bind, run (STYLE.md 2).
+
+use anyhow::Context;
+use clap::Parser;
+use server::auth::{resolve_token, TokenSource};
+use server::config::Config;
+use server::state::AppState;
+use tokio_util::sync::CancellationToken;
+
+#[tokio::main]
+async fn main() {
+    if let Err(e) = start().await {
+        eprintln!("hearth: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn start() -> anyhow::Result<()> {
+    let config = Config::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&config.log).context("bad --log filter")?)
+        .init();
+    tracing::info!("settings: {}", config.describe());
+
+    server::prepare_data_dir(&config.data_dir)?;
+    let (token, source) = resolve_token(config.token.as_deref(), &config.data_dir)?;
+    match source {
+        // The only time the generated credential is shown; it is the CLI's intended output.
+        TokenSource::Generated => println!(
+            "hearth: generated a write token (stored in {}): {token}",
+            config.data_dir.join("token").display()
+        ),
+        TokenSource::Stored => tracing::info!("write token read from {}", config.data_dir.join("token").display()),
+        TokenSource::Configured => tracing::info!("write token from HEARTH_TOKEN"),
+    }
+
+    let mut leptos = leptos::config::get_configuration(None)
+        .context("cannot read the Leptos configuration")?
+        .leptos_options;
+    leptos.site_addr = config.addr;
+
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.addr))?;
+    tracing::info!("dashboard at http://{}", listener.local_addr().context("no local address")?);
+
+    let state = AppState::new(config, token, leptos);
+    tokio::spawn(cancel_on_signal(state.shutdown.clone()));
+    server::run(listener, state).await
+}
+
+/// Cancels the shutdown token on SIGINT or SIGTERM.
+async fn cancel_on_signal(token: CancellationToken) {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down");
+    token.cancel();
+}

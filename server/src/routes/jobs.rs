@@ -1,0 +1,132 @@
+//! Long-running jobs: `POST /api/jobs` starts one; `GET /api/jobs/{id}/events` streams its `progress` (0..100)
+//! then `done`, and answers 204 once it is finished, so a client's automatic reconnect stops there.
+
+use super::streams::{open_stream, Intro, StreamSpec};
+use crate::auth::Writer;
+use crate::error::ApiError;
+use crate::hub::Start;
+use crate::sse::frame;
+use crate::state::AppState;
+use crate::stream::Naming;
+use app::contract::{JobUpdate, Payload, Topic, TopicSet};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rand::Rng;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Progress moves in steps of this many percent.
+const STEP: u8 = 5;
+/// Time between steps: a job takes 20 steps, about 4 s.
+const STEP_EVERY: Duration = Duration::from_millis(200);
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/jobs", post(start_job))
+        .route("/api/jobs/{id}/events", get(job_events))
+}
+
+/// Every job this process started and how far it got.
+#[derive(Default)]
+pub struct Jobs {
+    progress: Mutex<HashMap<String, JobUpdate>>,
+}
+
+impl Jobs {
+    fn get(&self, id: &str) -> Option<JobUpdate> {
+        self.lock().get(id).cloned()
+    }
+    fn set(&self, update: JobUpdate) {
+        self.lock().insert(update.id.clone(), update);
+    }
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, JobUpdate>> {
+        self.progress.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[derive(Serialize)]
+struct Started {
+    id: String,
+    events: String,
+}
+
+async fn start_job(State(state): State<AppState>, _writer: Writer) -> (StatusCode, Json<Started>) {
+    let id = format!("{:016x}", rand::rng().random::<u64>());
+    let first = JobUpdate {
+        id: id.clone(),
+        progress: 0,
+        done: false,
+    };
+    state.jobs.set(first.clone());
+    state.hub.publish(Payload::Job(first));
+    tokio::spawn(run_job(state.clone(), id.clone()));
+    let events = format!("/api/jobs/{id}/events");
+    (StatusCode::ACCEPTED, Json(Started { id, events }))
+}
+
+/// Moves a job from 0 to 100, publishing each step; stops early on shutdown.
+async fn run_job(state: AppState, id: String) {
+    let mut progress = 0u8;
+    while progress < 100 {
+        tokio::select! {
+            _ = state.shutdown.cancelled() => return,
+            _ = tokio::time::sleep(STEP_EVERY) => {}
+        }
+        progress = progress.saturating_add(STEP).min(100);
+        let update = JobUpdate {
+            id: id.clone(),
+            progress,
+            done: progress == 100,
+        };
+        state.jobs.set(update.clone());
+        state.hub.publish(Payload::Job(update));
+    }
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct JobQuery {
+    #[serde(rename = "lastEventId")]
+    last_event_id: Option<String>,
+}
+
+async fn job_events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(query): Query<JobQuery>,
+) -> Result<Response, ApiError> {
+    let Some(status) = state.jobs.get(&id) else {
+        return Err(ApiError::NotFound(format!("job {id:?}")));
+    };
+    if status.done {
+        // Finished: 204 tells an EventSource to stop reconnecting.
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let spec = StreamSpec {
+        topics: TopicSet::of(&[Topic::Job]),
+        naming: Naming::Alt,
+        intro: Intro::Nothing,
+        viewer: false,
+    };
+    let job_id = id.clone();
+    open_stream(&state, &headers, query.last_event_id.as_deref(), spec, move |plan, start| {
+        // A fresh (or reset) subscriber first learns how far the job is, as of the same cut as the live feed.
+        if let Start::Fresh(snapshot) | Start::Reset(snapshot) = start {
+            let current = snapshot.jobs.iter().find(|j| j.id == job_id).cloned();
+            if let Some(job) = current.or(Some(status)) {
+                let name = if job.done { "done" } else { "progress" };
+                let data = Payload::Job(job.clone()).to_json();
+                plan.intro.push(frame(Some(snapshot.seq), Some(name), &data));
+                plan.close_after_intro = job.done;
+            }
+        }
+        let wanted = job_id.clone();
+        plan.filter = Some(Box::new(move |e| matches!(&e.payload, Payload::Job(j) if j.id == wanted)));
+        plan.end_after.get_or_insert_with(|| Box::new(|e| matches!(&e.payload, Payload::Job(j) if j.done)));
+    })
+}

@@ -1,0 +1,299 @@
+//! The SSE routes: the dashboard's multiplexed `/events`, and the tutorial routes at their original paths and
+//! payload shapes (`/live-users`, `/smart-home`, `/temperatures`, `/stream-random-numbers`, `/eventstream`).
+//!
+//! Every stream resumes by `Last-Event-ID` (header, or `lastEventId` query parameter for clients that cannot set
+//! headers); an id the hub cannot honour gets an explicit `reset` event with a fresh snapshot.
+
+use crate::error::ApiError;
+use crate::hub::Start;
+use crate::sse::{comment, frame, retry, sse_response};
+use crate::state::AppState;
+use crate::stream::{event_stream, Naming, StreamPlan};
+use crate::viewers::ViewerGuard;
+use app::contract::{Payload, Room, Snapshot, Topic, TopicSet, RESET_EVENT, SNAPSHOT_EVENT};
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use bytes::Bytes;
+use serde::Deserialize;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/events", get(events))
+        .route("/live-users", get(live_users))
+        .route("/smart-home", get(smart_home))
+        .route("/temperatures", get(temperatures))
+        .route("/eventstream", get(eventstream))
+}
+
+/// `/stream-random-numbers` is open to any origin, as in its tutorial; it is kept apart from the CORS allowlist.
+pub fn open_routes() -> Router<AppState> {
+    Router::new().route("/stream-random-numbers", get(random_numbers))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct StreamQuery {
+    topics: Option<String>,
+    #[serde(rename = "lastEventId")]
+    last_event_id: Option<String>,
+}
+
+/// How a stream introduces itself before live events.
+pub enum Intro {
+    /// One `snapshot` event with the whole dashboard state (the multiplexed stream).
+    Snapshot,
+    /// The current value of each of the route's topics, as ordinary events (the tutorial routes).
+    CurrentValues,
+    /// Nothing: the route only carries new events (random numbers, the message broadcast).
+    Nothing,
+}
+
+/// What a route streams.
+pub struct StreamSpec {
+    pub topics: TopicSet,
+    pub naming: Naming,
+    pub intro: Intro,
+    /// Counts towards the live viewer count.
+    pub viewer: bool,
+}
+
+/// The id a client resumes from: the `Last-Event-ID` header (what a browser sends on its own reconnect, so the
+/// newest), else the `lastEventId` query parameter.
+pub fn last_event_id<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Option<&'a str> {
+    headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .or(query)
+}
+
+/// Opens a stream for `spec`; the shared path of every SSE route.
+pub fn open_stream(
+    state: &AppState,
+    headers: &HeaderMap,
+    query_last_id: Option<&str>,
+    spec: StreamSpec,
+    customize: impl FnOnce(&mut StreamPlan, &Start),
+) -> Result<Response, ApiError> {
+    if state.metrics.subscribers.get() >= state.config.max_subscribers {
+        state.metrics.subscribers_refused.inc();
+        return Err(ApiError::Unavailable { retry_after: 5 });
+    }
+    let guards: Box<dyn Send + Sync> = Box::new((
+        SubscriberGuard::new(state),
+        spec.viewer.then(|| ViewerGuard::new(state)),
+    ));
+    let subscription = state
+        .hub
+        .subscribe(spec.topics, last_event_id(headers, query_last_id));
+    let mut intro = vec![retry(state.config.retry_ms)];
+    let backlog = match subscription.start {
+        Start::Fresh(ref snapshot) => {
+            intro.extend(introduction(snapshot, &spec, false));
+            Vec::new()
+        }
+        Start::Reset(ref snapshot) => {
+            intro.extend(introduction(snapshot, &spec, true));
+            Vec::new()
+        }
+        Start::Resume(ref events) => events.clone(),
+    };
+    let keepalive = if matches!(spec.intro, Intro::Snapshot) {
+        // Comments are invisible to `EventSource`; the dashboard also needs a heartbeat it can see, to tell a
+        // quiet stream from a dead one. It carries no id, so it does not move the client's resume point.
+        Bytes::from_static(b": keep-alive\n\nevent: ping\ndata: {}\n\n")
+    } else {
+        comment("keep-alive")
+    };
+    let mut plan = StreamPlan {
+        topics: spec.topics,
+        naming: spec.naming,
+        intro,
+        backlog,
+        live: subscription.live,
+        filter: None,
+        end_after: None,
+        close_after_intro: false,
+        keepalive,
+        keepalive_every: state.config.keepalive(),
+        shutdown: state.shutdown.clone(),
+        metrics: state.metrics.clone(),
+        guards,
+    };
+    customize(&mut plan, &subscription.start);
+    Ok(sse_response(event_stream(plan)))
+}
+
+/// The events that start a fresh (or reset) stream.
+fn introduction(snapshot: &Snapshot, spec: &StreamSpec, reset: bool) -> Vec<Bytes> {
+    let json = || serde_json::to_string(snapshot).unwrap_or_else(|_| "{}".to_owned());
+    let mut out = Vec::new();
+    match spec.intro {
+        Intro::Snapshot => {
+            let name = if reset { RESET_EVENT } else { SNAPSHOT_EVENT };
+            out.push(frame(Some(snapshot.seq), Some(name), &json()));
+        }
+        Intro::CurrentValues | Intro::Nothing => {
+            if reset {
+                out.push(frame(Some(snapshot.seq), Some(RESET_EVENT), &json()));
+            }
+            if matches!(spec.intro, Intro::CurrentValues) {
+                for payload in current_values(snapshot, spec.topics) {
+                    let name = match spec.naming {
+                        Naming::Unnamed => None,
+                        Naming::Topic | Naming::Alt => Some(payload.topic().name()),
+                    };
+                    out.push(frame(Some(snapshot.seq), name, &payload.to_json()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The latest value of each topic, as the events that would have carried it.
+pub fn current_values(snapshot: &Snapshot, topics: TopicSet) -> Vec<Payload> {
+    topics
+        .iter()
+        .filter_map(|topic| match topic {
+            Topic::Kitchen | Topic::Livingroom | Topic::Bedroom => {
+                let room = Room::from_topic(topic)?;
+                let state = snapshot.rooms.get(&room)?;
+                Some(Payload::Room(room, state.clone()))
+            }
+            Topic::Viewers => Some(Payload::Viewers(snapshot.viewers)),
+            Topic::Temperature => snapshot.temperature().cloned().map(Payload::Temperature),
+            Topic::Random | Topic::Message | Topic::Job => None,
+        })
+        .collect()
+}
+
+/// Counts one open stream while alive.
+pub struct SubscriberGuard(AppState);
+
+impl SubscriberGuard {
+    pub fn new(state: &AppState) -> Self {
+        state.metrics.subscribers.inc();
+        SubscriberGuard(state.clone())
+    }
+}
+
+impl Drop for SubscriberGuard {
+    fn drop(&mut self) {
+        self.0.metrics.subscribers.dec();
+    }
+}
+
+fn parse_query(query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>) -> Result<StreamQuery, ApiError> {
+    query
+        .map(|Query(q)| q)
+        .map_err(|e| ApiError::bad_request(format!("bad query string: {e}"), None))
+}
+
+async fn events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let query = parse_query(query)?;
+    let topics = match query.topics.as_deref() {
+        None => TopicSet::DASHBOARD,
+        Some(list) => TopicSet::parse_list(list).map_err(|e| ApiError::bad_request(e.to_string(), Some("topics")))?,
+    };
+    let spec = StreamSpec {
+        topics,
+        naming: Naming::Topic,
+        intro: Intro::Snapshot,
+        viewer: true,
+    };
+    open_stream(&state, &headers, query.last_event_id.as_deref(), spec, |_, _| {})
+}
+
+/// The tutorial routes: a fixed topic set each, otherwise identical.
+async fn tutorial_stream(
+    state: AppState,
+    headers: HeaderMap,
+    query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
+    spec: StreamSpec,
+) -> Result<Response, ApiError> {
+    let query = parse_query(query)?;
+    open_stream(&state, &headers, query.last_event_id.as_deref(), spec, |_, _| {})
+}
+
+async fn live_users(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let spec = StreamSpec {
+        topics: TopicSet::of(&[Topic::Viewers]),
+        naming: Naming::Unnamed,
+        intro: Intro::CurrentValues,
+        viewer: true,
+    };
+    tutorial_stream(state, headers, query, spec).await
+}
+
+async fn smart_home(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let spec = StreamSpec {
+        topics: TopicSet::ROOMS,
+        naming: Naming::Topic,
+        intro: Intro::CurrentValues,
+        viewer: false,
+    };
+    tutorial_stream(state, headers, query, spec).await
+}
+
+async fn temperatures(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let spec = StreamSpec {
+        topics: TopicSet::of(&[Topic::Temperature]),
+        naming: Naming::Unnamed,
+        intro: Intro::CurrentValues,
+        viewer: false,
+    };
+    tutorial_stream(state, headers, query, spec).await
+}
+
+async fn eventstream(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let spec = StreamSpec {
+        topics: TopicSet::of(&[Topic::Message]),
+        naming: Naming::Topic,
+        intro: Intro::Nothing,
+        viewer: false,
+    };
+    tutorial_stream(state, headers, query, spec).await
+}
+
+async fn random_numbers(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let spec = StreamSpec {
+        topics: TopicSet::of(&[Topic::Random]),
+        naming: Naming::Unnamed,
+        intro: Intro::Nothing,
+        viewer: false,
+    };
+    let mut response = match tutorial_stream(state, headers, query, spec).await {
+        Ok(response) => response,
+        Err(e) => axum::response::IntoResponse::into_response(e),
+    };
+    response
+        .headers_mut()
+        .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    response
+}

@@ -1,0 +1,88 @@
+//! Background producers: the sensors (living-room temperature every 5 s, the tutorial's random number every
+//! second) and the demo simulator that animates the rooms (every 1000 / 1800 / 2600 ms, as in the tutorial), so a
+//! fresh start is alive. The simulator can be switched off (`--no-simulator`); the sensors always run, because
+//! their routes promise a reading at that rate. Every task ends on shutdown.
+
+use crate::state::{now_rfc3339, AppState};
+use app::contract::{Payload, RandomNumber, Room, RoomState, Temperature};
+use rand::Rng;
+use std::time::Duration;
+use tokio::time::MissedTickBehavior;
+
+/// How often the simulator changes each room, from the smart-home tutorial.
+pub fn room_period(room: Room) -> Duration {
+    Duration::from_millis(match room {
+        Room::Kitchen => 1000,
+        Room::Livingroom => 1800,
+        Room::Bedroom => 2600,
+    })
+}
+
+/// Starts every background producer the configuration asks for.
+pub fn spawn_all(state: &AppState) {
+    tokio::spawn(temperature_sensor(state.clone()));
+    tokio::spawn(random_numbers(state.clone()));
+    if state.config.simulator_enabled() {
+        for room in Room::ALL {
+            tokio::spawn(animate_room(state.clone(), room));
+        }
+    }
+}
+
+/// Runs `tick` every `period` until shutdown.
+async fn every(state: &AppState, period: Duration, mut tick: impl FnMut()) {
+    let mut interval = tokio::time::interval(period.max(Duration::from_millis(10)));
+    interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = state.shutdown.cancelled() => return,
+            _ = interval.tick() => tick(),
+        }
+    }
+}
+
+async fn temperature_sensor(state: AppState) {
+    let mut current = 21.0_f64;
+    let period = Duration::from_millis(state.config.temperature_ms);
+    every(&state.clone(), period, move || {
+        // A slow random walk that stays in a believable indoor range.
+        let step = rand::rng().random_range(-0.3..=0.3);
+        current = (current + step).clamp(17.0, 26.0);
+        let reading = Temperature {
+            temperature: (current * 10.0).round() / 10.0,
+            updated_at: now_rfc3339(),
+        };
+        state.hub.publish(Payload::Temperature(reading));
+    })
+    .await;
+}
+
+async fn random_numbers(state: AppState) {
+    let period = Duration::from_millis(state.config.random_ms);
+    every(&state.clone(), period, move || {
+        let value = rand::rng().random::<f64>();
+        state.hub.publish(Payload::Random(RandomNumber { value }));
+    })
+    .await;
+}
+
+/// Sets each device of the room to a random state, as the tutorial's server did.
+async fn animate_room(state: AppState, room: Room) {
+    every(&state.clone(), room_period(room), move || {
+        state.hub.update(|snapshot| {
+            let mut rng = rand::rng();
+            let mut next = snapshot
+                .rooms
+                .get(&room)
+                .cloned()
+                .unwrap_or_else(|| RoomState::initial(room, now_rfc3339()));
+            for device in room.devices() {
+                let states = device.states();
+                next.devices.insert(*device, states[rng.random_range(0..states.len())]);
+            }
+            next.updated_at = now_rfc3339();
+            Some(Payload::Room(room, next))
+        });
+    })
+    .await;
+}
