@@ -3,7 +3,16 @@
 # Idempotent: each step checks what is already there and skips it in seconds.
 # Why from source with a moved lock entry: see ../shared/TOOLCHAIN.md, trap 1 (the published lock files of both
 # cargo tools do not build on Rust 1.95 here).
+# Usage: scripts/setup.sh [--no-browser]   (--no-browser: skip Chromium, which only the browser tests need)
 set -euo pipefail
+
+with_browser=true
+for arg in "$@"; do
+  case "$arg" in
+    --no-browser) with_browser=false ;;
+    *) echo "setup: unknown option $arg (known: --no-browser)" >&2; exit 2 ;;
+  esac
+done
 
 WASM_BINDGEN_VERSION=0.2.130 # must equal the `=` pin of wasm-bindgen in Cargo.toml
 CARGO_LEPTOS_VERSION=0.3.11
@@ -57,14 +66,19 @@ else
   install_from_crate cargo-leptos "$CARGO_LEPTOS_VERSION" cargo-util-schemas 0.14.1
 fi
 
-if [ -x /usr/bin/chromium ] || [ -n "${HEARTH_CHROMIUM:-}" ]; then
+if [ "$with_browser" = false ]; then
+  log "chromium: skipped (--no-browser)"
+elif [ -x "${HEARTH_CHROMIUM:-/usr/bin/chromium}" ]; then
   log "chromium: present"
 elif command -v apt-get >/dev/null 2>&1; then
   log "installing Debian's chromium"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
 else
-  log "chromium is missing and there is no apt-get here: install Chromium and set HEARTH_CHROMIUM to its path"
+  log "Chromium is missing and there is no apt-get here to install it: install Chromium yourself and set" \
+    "HEARTH_CHROMIUM to its path (the browser tests need it; Playwright cannot download its own offline)"
   exit 1
 fi
 

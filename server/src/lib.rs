@@ -25,6 +25,9 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 /// The whole HTTP surface, built apart from serving so tests can serve it on port 0.
 pub fn router(state: AppState) -> Router {
+    // Leptos renders on whatever executor it was given; give it tokio's. A second call (tests build many
+    // routers in one process) is refused harmlessly.
+    let _ = any_spawner::Executor::init_tokio();
     let limit = state.config.body_limit;
     let api = Router::new()
         .merge(routes::pages::routes())

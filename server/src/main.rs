@@ -38,6 +38,10 @@ async fn start() -> anyhow::Result<()> {
         .context("cannot read the Leptos configuration")?
         .leptos_options;
     leptos.site_addr = config.addr;
+    if leptos.output_name.is_empty() {
+        // Built without cargo-leptos (plain `cargo run`): use the name the front end is built under.
+        leptos.output_name = "hearth".into();
+    }
 
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
