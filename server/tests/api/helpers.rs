@@ -2,7 +2,7 @@
 //! and a known token, and [`SseStream`] reads its streams over TCP through the project's own spec-exact
 //! parser, so a framing bug cannot hide behind a lenient client. Every wait is bounded.
 
-use app::contract::{Message, Payload};
+use app::contract::{Message, Payload, Topic, TopicSet};
 use bytes::Bytes;
 use clap::Parser as _;
 use futures::{Stream, StreamExt};
@@ -17,6 +17,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 
 /// The write credential every test app is started with.
@@ -105,7 +106,22 @@ pub async fn spawn_app(configure: impl FnOnce(&mut Flags)) -> TestApp {
     let addr = listener
         .local_addr()
         .expect("a bound listener has an address");
+    // The sensors publish a first reading as soon as they start. Wait for both, so that a test which counts
+    // hub events or sequence ids starts from a quiet hub instead of racing those first readings.
+    let sensors = TopicSet::of(&[Topic::Temperature, Topic::Random]);
+    let mut readings = state.hub.subscribe(sensors, None).live;
     let server = tokio::spawn(server::run(listener, state.clone()));
+    let (mut temperature, mut random) = (false, false);
+    while !(temperature && random) {
+        let event = match tokio::time::timeout(WAIT, readings.recv()).await {
+            Ok(Ok(event)) => event,
+            Ok(Err(RecvError::Lagged(_))) => continue,
+            Ok(Err(RecvError::Closed)) => panic!("the hub closed while the app starts"),
+            Err(_) => panic!("the sensors published no first reading within {WAIT:?}"),
+        };
+        temperature |= event.topic == Topic::Temperature;
+        random |= event.topic == Topic::Random;
+    }
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()
@@ -210,9 +226,31 @@ impl TestApp {
 
     /// Opens an SSE stream resuming from `last_event_id` (sent as the `Last-Event-ID` header).
     pub async fn sse_from(&self, path: &str, last_event_id: Option<&str>) -> SseStream {
+        self.sse_client().open(path, last_event_id).await
+    }
+
+    /// A handle that opens streams from spawned tasks.
+    pub fn sse_client(&self) -> SseClient {
+        SseClient {
+            client: self.client.clone(),
+            base: self.url(""),
+        }
+    }
+}
+
+/// Opens SSE streams on one test app; cheap to clone into spawned tasks.
+#[derive(Clone)]
+pub struct SseClient {
+    client: reqwest::Client,
+    base: String,
+}
+
+impl SseClient {
+    /// Opens `path`, sending `Last-Event-ID` when given, and checks the response is an event stream.
+    pub async fn open(&self, path: &str, last_event_id: Option<&str>) -> SseStream {
         let mut request = self
             .client
-            .get(self.url(path))
+            .get(format!("{}{path}", self.base))
             .header("accept", "text/event-stream");
         if let Some(id) = last_event_id {
             request = request.header("last-event-id", id);

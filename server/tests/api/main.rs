@@ -6,4 +6,5 @@ mod helpers;
 mod framing;
 mod jobs;
 mod ops;
+mod resume;
 mod streams;
