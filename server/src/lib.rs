@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod conn;
 pub mod error;
 pub mod extract;
 pub mod hub;
@@ -71,6 +72,8 @@ pub async fn run(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
     let shutdown = state.shutdown.clone();
     let deadline = state.config.shutdown_deadline();
     let app = router(state.clone());
+    // A client that stops reading is cut off after a keep-alive period without progress (see `conn`).
+    let listener = conn::GuardedListener::new(listener, state.config.keepalive(), state.metrics.clone());
     let serve = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
     tokio::select! {
         result = serve => result.context("server failed"),

@@ -5,6 +5,9 @@ mod helpers;
 
 mod framing;
 mod jobs;
+mod limits;
 mod ops;
 mod resume;
+mod slow_consumer;
 mod streams;
+mod writes;

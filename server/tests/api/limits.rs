@@ -1,0 +1,141 @@
+//! Limits and cross-origin access: a cap on open streams (503 with Retry-After beyond it), and CORS for the
+//! configured origins only.
+
+use crate::helpers::{eventually, spawn_app};
+
+#[tokio::test]
+async fn streams_beyond_the_limit_get_503_with_retry_after() {
+    // Arrange
+    let app = spawn_app(|f| {
+        f.set("--max-subscribers", 2);
+    })
+    .await;
+    let first = app.sse("/eventstream").await;
+    let _second = app.sse("/events").await;
+
+    // Act
+    let refused = app.get("/smart-home").await;
+
+    // Assert
+    assert_eq!(refused.status(), 503);
+    let retry_after = refused
+        .headers()
+        .get("retry-after")
+        .expect("503 says when to retry");
+    retry_after
+        .to_str()
+        .unwrap()
+        .parse::<u64>()
+        .expect("Retry-After in seconds");
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert!(
+        body["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{body}"
+    );
+    assert_eq!(app.metric("hearth_subscribers_refused_total").await, 1);
+
+    // A closed stream frees its place.
+    drop(first);
+    eventually("a place to free up after a stream closed", || async {
+        app.metric("hearth_subscribers").await < 2
+    })
+    .await;
+    let _third = app.sse("/smart-home").await;
+}
+
+const ALLOWED: &str = "https://dashboard.example";
+const OTHER: &str = "https://evil.example";
+
+async fn app_with_cors() -> crate::helpers::TestApp {
+    spawn_app(|f| {
+        f.set(
+            "--cors-origins",
+            format!("{ALLOWED},https://second.example"),
+        );
+    })
+    .await
+}
+
+async fn preflight(app: &crate::helpers::TestApp, origin: &str) -> reqwest::Response {
+    app.client
+        .request(reqwest::Method::OPTIONS, app.url("/message"))
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization,content-type",
+        )
+        .send()
+        .await
+        .unwrap()
+}
+
+fn allow_origin(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get("access-control-allow-origin")
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn an_allowed_origin_may_call_the_api() {
+    // Arrange
+    let app = app_with_cors().await;
+
+    // Act
+    let preflight = preflight(&app, ALLOWED).await;
+    let stream = app
+        .client
+        .get(app.url("/events"))
+        .header("origin", ALLOWED)
+        .send()
+        .await
+        .unwrap();
+
+    // Assert
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    assert_eq!(allow_origin(&preflight).as_deref(), Some(ALLOWED));
+    let methods = preflight.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .to_ascii_uppercase();
+    assert!(methods.contains("POST"), "{methods}");
+    let headers = preflight.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(
+        headers.contains("authorization") && headers.contains("content-type"),
+        "{headers}"
+    );
+    assert_eq!(stream.status(), 200);
+    assert_eq!(allow_origin(&stream).as_deref(), Some(ALLOWED));
+}
+
+#[tokio::test]
+async fn another_origin_gets_no_cors_grant() {
+    // Arrange
+    let app = app_with_cors().await;
+
+    // Act
+    let preflight = preflight(&app, OTHER).await;
+    let stream = app
+        .client
+        .get(app.url("/events"))
+        .header("origin", OTHER)
+        .send()
+        .await
+        .unwrap();
+    let health = app
+        .client
+        .get(app.url("/healthz"))
+        .header("origin", OTHER)
+        .send()
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(allow_origin(&preflight), None);
+    assert_eq!(allow_origin(&stream), None);
+    assert_eq!(allow_origin(&health), None);
+}

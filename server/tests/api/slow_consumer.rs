@@ -1,0 +1,115 @@
+//! A subscriber that cannot keep up — here one that never reads at all — must not hold anyone else back: its
+//! stream is dropped (it would resume by id), and the others receive everything promptly.
+
+use crate::helpers::{eventually, json, spawn_app, TestApp, WAIT};
+use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+/// Opens `path` over a raw socket and never reads the response: its buffers fill and stay full.
+pub async fn stuck_client(app: &TestApp, path: &str) -> TcpStream {
+    let opened = app.state.metrics.subscribers.get();
+    let mut socket = TcpStream::connect(app.addr).await.unwrap();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n",
+        app.addr
+    );
+    socket.write_all(request.as_bytes()).await.unwrap();
+    eventually("the server to open the stuck client's stream", || async {
+        app.state.metrics.subscribers.get() > opened
+    })
+    .await;
+    socket
+}
+
+/// A message big enough that a few hundred overflow every socket buffer between the server and a client.
+pub fn big_text(k: u64) -> String {
+    format!("{k:08} {}", "x".repeat(8 * 1024))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_is_dropped_and_holds_nobody_back() {
+    // Arrange
+    const MESSAGES: u64 = 600;
+    let app = spawn_app(|f| {
+        f.set("--queue-size", 8);
+    })
+    .await;
+    let _stuck = stuck_client(&app, "/eventstream").await;
+    let mut fast = app.sse("/eventstream").await;
+
+    // Act: ~5 MB, each message awaited by the fast client before the next is sent, so that only the stuck
+    // one falls behind.
+    let started = Instant::now();
+    for k in 0..MESSAGES {
+        let text = big_text(k);
+        app.publish_message(k, &text);
+        let event = fast.next_event_within(Duration::from_secs(5)).await;
+        assert_eq!(
+            json(&event)["id"],
+            k,
+            "the fast client gets every message, in order"
+        );
+    }
+    let took = started.elapsed();
+
+    // Assert: the fast client was never held up, and the stuck one was cut off, freeing its place.
+    assert!(
+        took < Duration::from_secs(20),
+        "the fast client was held back: {took:?}"
+    );
+    eventually("the stuck client to be dropped", || async {
+        app.metric("hearth_slow_consumers_dropped_total").await >= 1
+    })
+    .await;
+    eventually("the stuck client's subscriber slot to be freed", || async {
+        app.metric("hearth_subscribers").await == 1
+    })
+    .await;
+}
+
+// A current-thread runtime: the burst below runs without yielding, so the subscriber's stream cannot read
+// along and is certain to fall more than a queue behind.
+#[tokio::test]
+async fn a_subscriber_that_falls_a_queue_behind_is_ended_and_resumes_without_loss() {
+    // Arrange
+    let app = spawn_app(|f| {
+        f.set("--queue-size", 8);
+    })
+    .await;
+    let mut stream = app.sse("/eventstream").await;
+    app.publish_message(0, "before the burst");
+    assert_eq!(json(&stream.next_event().await)["id"], 0);
+
+    // Act: far more than a queue's worth at once.
+    for k in 1..=100 {
+        app.publish_message(k, &format!("burst {k}"));
+    }
+    let before_the_end = stream.until_end(WAIT).await;
+    let last_id = stream.parser().last_event_id().to_owned();
+    let mut resumed = app.sse_from("/eventstream", Some(&last_id)).await;
+    let rest = resumed
+        .collect_until("the last message", |e| json(e)["id"] == 100)
+        .await;
+
+    // Assert: the stream ended (instead of stalling or skipping), and resuming by id lost nothing.
+    assert_eq!(
+        stream.ended(),
+        Some(&Ok(())),
+        "a lagging stream ends cleanly"
+    );
+    assert_eq!(app.metric("hearth_slow_consumers_dropped_total").await, 1);
+    let ids: Vec<u64> = std::iter::once(0)
+        .chain(
+            before_the_end
+                .iter()
+                .chain(&rest)
+                .map(|e| json(e)["id"].as_u64().unwrap()),
+        )
+        .collect();
+    assert_eq!(
+        ids,
+        (0..=100).collect::<Vec<_>>(),
+        "every message exactly once across the reconnect"
+    );
+}
