@@ -3,7 +3,7 @@ import path from "node:path";
 
 // Hearth's browser tests run in Debian's Chromium (Playwright's own browser download cannot work offline) against
 // the release build, started here by Playwright itself so each run begins from a known state.
-const root = path.resolve(__dirname, "..");
+export const root = path.resolve(__dirname, "..");
 const port = Number(process.env.HEARTH_E2E_PORT ?? 3000);
 export const baseURL = `http://127.0.0.1:${port}`;
 export const e2eToken = process.env.HEARTH_E2E_TOKEN ?? "e2e-secret-token";
@@ -48,6 +48,8 @@ export default defineConfig({
       // Tests change devices themselves: the demo simulator would race them.
       HEARTH_SIMULATOR: "false",
       HEARTH_TEMPERATURE_MS: "1000",
+      // Closed tabs are noticed at the next write; frequent keep-alives make the viewer count fall promptly.
+      HEARTH_KEEPALIVE_SECS: "2",
       HEARTH_DATA_DIR: path.join(root, "target", "e2e-data"),
       HEARTH_LOG: "warn",
     },

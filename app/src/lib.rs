@@ -4,6 +4,7 @@
 //! - [`hooks`]: `use_event_source`, the SSE hook.
 //! - [`components`] and [`shell`] / [`App`]: the dashboard, rendered on the server and hydrated in the browser.
 
+pub mod api;
 pub mod components;
 pub mod contract;
 pub mod hooks;
@@ -13,12 +14,21 @@ use contract::Snapshot;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 
+/// Whether this browser may write (it has a login session). The server knows from the cookie; the page learns
+/// it from a `<meta>` tag, because the cookie itself is HttpOnly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CanWrite(pub bool);
+
+/// The name of the `<meta>` that carries [`CanWrite`] to the hydrating page.
+pub const CAN_WRITE_META: &str = "hearth-writer";
+
 /// The id of the `<script type="application/json">` that carries the server's snapshot to the hydrating page.
 pub const SNAPSHOT_ELEMENT_ID: &str = "hearth-snapshot";
 
 /// The HTML document around the app. Rendered on the server only; the browser hydrates `<body>`.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     let snapshot = use_context::<Snapshot>().unwrap_or_default();
+    let can_write = use_context::<CanWrite>().unwrap_or_default().0;
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -26,6 +36,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light dark" />
+                <meta name=CAN_WRITE_META content=if can_write { "true" } else { "false" } />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />
@@ -61,13 +72,33 @@ pub fn initial_snapshot() -> Snapshot {
     use_context::<Snapshot>().unwrap_or_default()
 }
 
+/// Whether the page starts logged in: the server's context while rendering, the `<meta>` when hydrating.
+pub fn initial_can_write() -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        let meta = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| {
+                d.query_selector(&format!("meta[name={CAN_WRITE_META}]"))
+                    .ok()
+                    .flatten()
+            })
+            .and_then(|e| e.get_attribute("content"));
+        if let Some(content) = meta {
+            return content == "true";
+        }
+    }
+    use_context::<CanWrite>().unwrap_or_default().0
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
         <Stylesheet id="leptos" href="/pkg/hearth.css" />
         <Title text="Hearth" />
-        <Dashboard initial=initial_snapshot() />
+        <leptos_meta::Link rel="icon" href="/favicon.svg" type_="image/svg+xml" />
+        <Dashboard initial=initial_snapshot() can_write=initial_can_write() />
     }
 }
 

@@ -16,6 +16,9 @@ pub enum ApiError {
     },
     #[error("missing or wrong credential: send Authorization: Bearer <token> or log in")]
     Unauthorized,
+    /// A login with the wrong token: 401, with a message for the person at the form.
+    #[error("{0}")]
+    WrongToken(String),
     #[error("{0}")]
     Forbidden(String),
     #[error("{0} not found")]
@@ -41,7 +44,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::WrongToken(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -64,7 +67,11 @@ impl IntoResponse for ApiError {
             }
             _ => Value::Null,
         };
-        let mut response = (status, Json(json!({ "error": self.to_string(), "detail": detail }))).into_response();
+        let mut response = (
+            status,
+            Json(json!({ "error": self.to_string(), "detail": detail })),
+        )
+            .into_response();
         match self {
             ApiError::Unauthorized => {
                 response
@@ -72,7 +79,9 @@ impl IntoResponse for ApiError {
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             ApiError::Unavailable { retry_after } => {
-                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
             }
             _ => {}
         }

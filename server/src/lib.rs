@@ -37,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::devices::routes())
         .merge(routes::jobs::routes())
         .merge(routes::ops::routes())
+        .merge(routes::session::routes())
         .layer(cors(&state.config.cors_origins));
     let site = tower_http::services::ServeDir::new(state.leptos.site_root.as_ref());
     Router::new()
@@ -73,8 +74,10 @@ pub async fn run(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
     let deadline = state.config.shutdown_deadline();
     let app = router(state.clone());
     // A client that stops reading is cut off after a keep-alive period without progress (see `conn`).
-    let listener = conn::GuardedListener::new(listener, state.config.keepalive(), state.metrics.clone());
-    let serve = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let listener =
+        conn::GuardedListener::new(listener, state.config.keepalive(), state.metrics.clone());
+    let serve =
+        axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
     tokio::select! {
         result = serve => result.context("server failed"),
         () = async {
@@ -89,7 +92,8 @@ pub async fn run(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
 
 /// Creates the data directory, or explains why it cannot be used.
 pub fn prepare_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
     let probe = dir.join(".write-test");
     std::fs::write(&probe, b"ok")
         .and_then(|()| std::fs::remove_file(&probe))

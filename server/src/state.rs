@@ -1,5 +1,6 @@
 //! `AppState`: everything a handler needs, behind one `Arc` so cloning it per request is a counter bump.
 
+use crate::auth::Sessions;
 use crate::config::Config;
 use crate::hub::{Hub, Metrics};
 use crate::routes::jobs::Jobs;
@@ -22,6 +23,8 @@ pub struct Inner {
     /// Cancelled on SIGINT/SIGTERM: every stream and background task watches it.
     pub shutdown: CancellationToken,
     pub jobs: Jobs,
+    /// Dashboard logins.
+    pub sessions: Sessions,
     pub viewers: Viewers,
     pub leptos: LeptosOptions,
     /// Message ids: seeded from the clock like hub ids, so they stay unique across restarts.
@@ -47,6 +50,7 @@ impl AppState {
             token,
             shutdown: CancellationToken::new(),
             jobs: Jobs::default(),
+            sessions: Sessions::default(),
             viewers: Viewers::default(),
             leptos,
             next_message_id: AtomicU64::new(seed),

@@ -1,6 +1,8 @@
 //! The dashboard page: one `/events` stream folded into one [`Snapshot`] signal that every widget reads.
 
 use super::badge::ConnectionBadge;
+use super::jobs::JobRunner;
+use super::login::LoginPanel;
 use super::messages::MessageFeed;
 use super::rooms::RoomCards;
 use super::temperature::TemperatureCard;
@@ -44,8 +46,9 @@ fn event_names() -> Vec<String> {
 }
 
 #[component]
-pub fn Dashboard(initial: Snapshot) -> impl IntoView {
+pub fn Dashboard(initial: Snapshot, can_write: bool) -> impl IntoView {
     let state = RwSignal::new(initial);
+    let can_write = RwSignal::new(can_write);
     let decode_error = RwSignal::new(None::<String>);
     let sse = use_event_source(
         EVENTS_URL,
@@ -71,6 +74,7 @@ pub fn Dashboard(initial: Snapshot) -> impl IntoView {
             <p class="stale-note" role="status" hidden=move || live.get()>
                 "Not live: what you see may be out of date."
             </p>
+            <LoginPanel can_write />
             <section class="card viewers" aria-labelledby="viewers-title">
                 <h2 id="viewers-title">"Viewers"</h2>
                 <p class="big">
@@ -81,8 +85,9 @@ pub fn Dashboard(initial: Snapshot) -> impl IntoView {
                 </p>
             </section>
             <TemperatureCard state />
-            <RoomCards state />
-            <MessageFeed state />
+            <RoomCards state can_write />
+            <JobRunner can_write />
+            <MessageFeed state can_write />
             <p class="decode-error" role="alert" hidden=move || decode_error.with(Option::is_none)>
                 {move || decode_error.get().unwrap_or_default()}
             </p>
@@ -109,7 +114,11 @@ mod tests {
         fold_event(&mut state, &msg("viewers", "4", "10")).unwrap();
         fold_event(
             &mut state,
-            &msg("kitchen", r#"{"lights":"on","blinds":"open","updatedAt":"t"}"#, "11"),
+            &msg(
+                "kitchen",
+                r#"{"lights":"on","blinds":"open","updatedAt":"t"}"#,
+                "11",
+            ),
         )
         .unwrap();
         fold_event(&mut state, &msg(PING_EVENT, "1", "11")).unwrap();

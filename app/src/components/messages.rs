@@ -1,10 +1,49 @@
-//! The message feed, newest first.
+//! The message feed, newest first, and the form that posts to it.
 
-use crate::contract::Snapshot;
+use crate::api::{self, ApiFailure};
+use crate::contract::{Message, MessageBody, Snapshot};
 use leptos::prelude::*;
+use serde::Serialize;
+
+#[derive(Serialize)]
+struct NewMessage {
+    message: String,
+}
 
 #[component]
-pub fn MessageFeed(state: RwSignal<Snapshot>) -> impl IntoView {
+pub fn MessageFeed(state: RwSignal<Snapshot>, can_write: RwSignal<bool>) -> impl IntoView {
+    let draft = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let sending = RwSignal::new(false);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        // The same rule the server applies, checked before sending so the person hears it at once.
+        let body = match MessageBody::parse(&draft.get_untracked()) {
+            Ok(body) => body,
+            Err(e) => {
+                error.set(Some(format!("The message {e}.")));
+                return;
+            }
+        };
+        sending.set(true);
+        leptos::task::spawn_local(async move {
+            let result: Result<Message, ApiFailure> = api::post_json(
+                "/message",
+                &NewMessage {
+                    message: body.into_inner(),
+                },
+            )
+            .await;
+            sending.set(false);
+            match result {
+                Ok(_) => {
+                    draft.set(String::new());
+                    error.set(None);
+                }
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        });
+    };
     let items = move || {
         state.with(|s| {
             s.messages
@@ -25,6 +64,26 @@ pub fn MessageFeed(state: RwSignal<Snapshot>) -> impl IntoView {
     view! {
         <section class="card messages" aria-labelledby="messages-title">
             <h2 id="messages-title">"Messages"</h2>
+            <form class="message-form" on:submit=submit>
+                <label for="message-input">"New message"</label>
+                <input
+                    id="message-input"
+                    type="text"
+                    maxlength=MessageBody::MAX_CHARS.to_string()
+                    data-testid="message-input"
+                    prop:value=move || draft.get()
+                    on:input=move |ev| draft.set(event_target_value(&ev))
+                    disabled=move || !can_write.get()
+                />
+                <button
+                    type="submit"
+                    data-testid="message-send"
+                    disabled=move || !can_write.get() || sending.get()
+                >
+                    "Send"
+                </button>
+            </form>
+            <p class="form-error" role="alert">{move || error.get().unwrap_or_default()}</p>
             <ul data-testid="message-feed" aria-live="polite">{items}</ul>
         </section>
     }

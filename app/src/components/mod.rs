@@ -2,6 +2,8 @@
 
 pub mod badge;
 pub mod dashboard;
+pub mod jobs;
+pub mod login;
 pub mod messages;
 pub mod rooms;
 pub mod temperature;

@@ -187,7 +187,10 @@ mod tests {
         assert!(Device::Lights.accepts(DeviceState::On));
         assert!(!Device::Lights.accepts(DeviceState::Open));
         assert!(Device::Curtains.accepts(DeviceState::Closed));
-        assert_eq!(Device::Blinds.toggled(DeviceState::Closed), DeviceState::Open);
+        assert_eq!(
+            Device::Blinds.toggled(DeviceState::Closed),
+            DeviceState::Open
+        );
         assert_eq!(Device::Lights.toggled(DeviceState::On), DeviceState::Off);
     }
 

@@ -86,7 +86,10 @@ impl Payload {
 
     /// Decodes an event received as `event: <topic>` with `data: <json>`.
     pub fn decode(topic: Topic, data: &str) -> Result<Payload, DecodeError> {
-        fn parse<T: serde::de::DeserializeOwned>(topic: Topic, data: &str) -> Result<T, DecodeError> {
+        fn parse<T: serde::de::DeserializeOwned>(
+            topic: Topic,
+            data: &str,
+        ) -> Result<T, DecodeError> {
             serde_json::from_str(data).map_err(|e| DecodeError::BadJson {
                 topic,
                 reason: e.to_string(),
@@ -94,7 +97,8 @@ impl Payload {
         }
         Ok(match topic {
             Topic::Kitchen | Topic::Livingroom | Topic::Bedroom => {
-                let room = Room::from_topic(topic).ok_or(DecodeError::UnknownEvent(topic.to_string()))?;
+                let room =
+                    Room::from_topic(topic).ok_or(DecodeError::UnknownEvent(topic.to_string()))?;
                 Payload::Room(room, parse(topic, data)?)
             }
             Topic::Viewers => Payload::Viewers(parse(topic, data)?),
@@ -158,13 +162,22 @@ mod tests {
         });
         assert_eq!(t.to_json(), r#"{"temperature":21.5,"updatedAt":"x"}"#);
         assert_eq!(Payload::Viewers(12).to_json(), "12");
-        assert_eq!(Payload::Random(RandomNumber { value: 0.5 }).to_json(), r#"{"value":0.5}"#);
+        assert_eq!(
+            Payload::Random(RandomNumber { value: 0.5 }).to_json(),
+            r#"{"value":0.5}"#
+        );
     }
 
     #[test]
     fn bad_data_is_an_error_value_not_a_panic() {
         let err = Payload::decode(Topic::Temperature, r#"{"temp": 1}"#).unwrap_err();
-        assert!(matches!(err, DecodeError::BadJson { topic: Topic::Temperature, .. }));
+        assert!(matches!(
+            err,
+            DecodeError::BadJson {
+                topic: Topic::Temperature,
+                ..
+            }
+        ));
         assert!(matches!(
             Payload::decode_named("garage", "{}"),
             Err(DecodeError::UnknownEvent(_))

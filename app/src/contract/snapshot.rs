@@ -126,7 +126,10 @@ mod tests {
         snap.apply(1001, &Payload::Job(job(100)));
         assert_eq!(snap.rooms.get(&Room::Kitchen), Some(&state));
         assert_eq!(snap.temperatures.len(), MAX_TEMPERATURES);
-        assert_eq!(snap.temperature().map(|t| t.temperature), Some((MAX_TEMPERATURES + 2) as f64));
+        assert_eq!(
+            snap.temperature().map(|t| t.temperature),
+            Some((MAX_TEMPERATURES + 2) as f64)
+        );
         assert_eq!(snap.jobs, vec![job(100)]);
     }
 }

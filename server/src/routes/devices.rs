@@ -39,7 +39,11 @@ async fn set_device(
     if !device.accepts(body.state) {
         let [a, b] = device.states();
         return Err(ApiError::bad_request(
-            format!("{} can only be {a} or {b}, not {}", device.name(), body.state),
+            format!(
+                "{} can only be {a} or {b}, not {}",
+                device.name(),
+                body.state
+            ),
             Some("state"),
         ));
     }
@@ -55,7 +59,9 @@ async fn set_device(
     });
     match event.as_ref().map(|e| &e.payload) {
         Some(Payload::Room(_, room_state)) => Ok(Json(room_state.clone())),
-        _ => Err(ApiError::Internal(anyhow::anyhow!("device update published nothing"))),
+        _ => Err(ApiError::Internal(anyhow::anyhow!(
+            "device update published nothing"
+        ))),
     }
 }
 
@@ -66,7 +72,13 @@ mod tests {
     #[test]
     fn unknown_rooms_and_devices_are_not_found() {
         assert!(find_device("kitchen", "blinds").is_ok());
-        assert!(matches!(find_device("garage", "lights"), Err(ApiError::NotFound(_))));
-        assert!(matches!(find_device("kitchen", "curtains"), Err(ApiError::NotFound(_))));
+        assert!(matches!(
+            find_device("garage", "lights"),
+            Err(ApiError::NotFound(_))
+        ));
+        assert!(matches!(
+            find_device("kitchen", "curtains"),
+            Err(ApiError::NotFound(_))
+        ));
     }
 }

@@ -114,19 +114,30 @@ async fn job_events(
         viewer: false,
     };
     let job_id = id.clone();
-    open_stream(&state, &headers, query.last_event_id.as_deref(), spec, move |plan, start| {
-        // A fresh (or reset) subscriber first learns how far the job is, as of the same cut as the live feed.
-        if let Start::Fresh(snapshot) | Start::Reset(snapshot) = start {
-            let current = snapshot.jobs.iter().find(|j| j.id == job_id).cloned();
-            if let Some(job) = current.or(Some(status)) {
-                let name = if job.done { "done" } else { "progress" };
-                let data = Payload::Job(job.clone()).to_json();
-                plan.intro.push(frame(Some(snapshot.seq), Some(name), &data));
-                plan.close_after_intro = job.done;
+    open_stream(
+        &state,
+        &headers,
+        query.last_event_id.as_deref(),
+        spec,
+        move |plan, start| {
+            // A fresh (or reset) subscriber first learns how far the job is, as of the same cut as the live feed.
+            if let Start::Fresh(snapshot) | Start::Reset(snapshot) = start {
+                let current = snapshot.jobs.iter().find(|j| j.id == job_id).cloned();
+                if let Some(job) = current.or(Some(status)) {
+                    let name = if job.done { "done" } else { "progress" };
+                    let data = Payload::Job(job.clone()).to_json();
+                    plan.intro
+                        .push(frame(Some(snapshot.seq), Some(name), &data));
+                    plan.close_after_intro = job.done;
+                }
             }
-        }
-        let wanted = job_id.clone();
-        plan.filter = Some(Box::new(move |e| matches!(&e.payload, Payload::Job(j) if j.id == wanted)));
-        plan.end_after.get_or_insert_with(|| Box::new(|e| matches!(&e.payload, Payload::Job(j) if j.done)));
-    })
+            let wanted = job_id.clone();
+            plan.filter = Some(Box::new(
+                move |e| matches!(&e.payload, Payload::Job(j) if j.id == wanted),
+            ));
+            plan.end_after.get_or_insert_with(|| {
+                Box::new(|e| matches!(&e.payload, Payload::Job(j) if j.done))
+            });
+        },
+    )
 }

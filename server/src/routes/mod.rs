@@ -5,4 +5,5 @@ pub mod jobs;
 pub mod messages;
 pub mod ops;
 pub mod pages;
+pub mod session;
 pub mod streams;

@@ -185,7 +185,9 @@ impl Drop for SubscriberGuard {
     }
 }
 
-fn parse_query(query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>) -> Result<StreamQuery, ApiError> {
+fn parse_query(
+    query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<StreamQuery, ApiError> {
     query
         .map(|Query(q)| q)
         .map_err(|e| ApiError::bad_request(format!("bad query string: {e}"), None))
@@ -199,7 +201,8 @@ async fn events(
     let query = parse_query(query)?;
     let topics = match query.topics.as_deref() {
         None => TopicSet::DASHBOARD,
-        Some(list) => TopicSet::parse_list(list).map_err(|e| ApiError::bad_request(e.to_string(), Some("topics")))?,
+        Some(list) => TopicSet::parse_list(list)
+            .map_err(|e| ApiError::bad_request(e.to_string(), Some("topics")))?,
     };
     let spec = StreamSpec {
         topics,
@@ -207,7 +210,13 @@ async fn events(
         intro: Intro::Snapshot,
         viewer: true,
     };
-    open_stream(&state, &headers, query.last_event_id.as_deref(), spec, |_, _| {})
+    open_stream(
+        &state,
+        &headers,
+        query.last_event_id.as_deref(),
+        spec,
+        |_, _| {},
+    )
 }
 
 /// The tutorial routes: a fixed topic set each, otherwise identical.
@@ -218,7 +227,13 @@ async fn tutorial_stream(
     spec: StreamSpec,
 ) -> Result<Response, ApiError> {
     let query = parse_query(query)?;
-    open_stream(&state, &headers, query.last_event_id.as_deref(), spec, |_, _| {})
+    open_stream(
+        &state,
+        &headers,
+        query.last_event_id.as_deref(),
+        spec,
+        |_, _| {},
+    )
 }
 
 async fn live_users(
@@ -292,8 +307,9 @@ async fn random_numbers(
         Ok(response) => response,
         Err(e) => axum::response::IntoResponse::into_response(e),
     };
-    response
-        .headers_mut()
-        .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
     response
 }

@@ -147,7 +147,10 @@ fn start(shared: &Shared) {
             return;
         }
     };
-    if !matches!(inner.sinks.ready_state.get_untracked(), ReadyState::Reconnecting { .. }) {
+    if !matches!(
+        inner.sinks.ready_state.get_untracked(),
+        ReadyState::Reconnecting { .. }
+    ) {
         inner.sinks.ready_state.set(ReadyState::Connecting);
     }
 
@@ -179,7 +182,8 @@ fn start(shared: &Shared) {
         let weak = Rc::downgrade(shared);
         let event_name = name.clone();
         let on_event = Callback::new(move |event: web_sys::Event| {
-            let (Some(shared), Some(event)) = (weak.upgrade(), event.dyn_ref::<MessageEvent>()) else {
+            let (Some(shared), Some(event)) = (weak.upgrade(), event.dyn_ref::<MessageEvent>())
+            else {
                 return;
             };
             received(&shared, &event_name, event);
@@ -233,12 +237,9 @@ fn received(shared: &Shared, name: &str, event: &MessageEvent) {
         if !id.is_empty() {
             inner.sinks.last_event_id.set(Some(id));
         }
-        inner
-            .sinks
-            .latest
-            .update(|m| {
-                m.insert(name.to_owned(), message.clone());
-            });
+        inner.sinks.latest.update(|m| {
+            m.insert(name.to_owned(), message.clone());
+        });
         inner.sinks.message.set(Some(message));
     }
     arm_stale_timer(shared);
@@ -292,7 +293,10 @@ fn teardown(shared: &Shared) {
         handlers.source.set_onerror(None);
         inner.retired.push(handlers);
     }
-    for timer in [inner.retry_timer.take(), inner.stale_timer.take()].into_iter().flatten() {
+    for timer in [inner.retry_timer.take(), inner.stale_timer.take()]
+        .into_iter()
+        .flatten()
+    {
         if let Some(w) = window() {
             w.clear_timeout_with_handle(timer.id);
         }

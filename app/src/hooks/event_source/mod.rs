@@ -20,9 +20,9 @@
 //! view! { <span>{move || sse.ready_state.get().label()}</span> <span>{viewers}</span> }
 //! ```
 
-mod policy;
 #[cfg(feature = "hydrate")]
 mod browser;
+mod policy;
 
 pub use policy::{Backoff, ReconnectPolicy};
 
@@ -41,7 +41,10 @@ pub enum ReadyState {
     Open,
     /// The connection dropped; attempt number `attempt` starts at `retry_at_ms` (milliseconds since the epoch),
     /// or is under way when that time has passed.
-    Reconnecting { attempt: u32, retry_at_ms: f64 },
+    Reconnecting {
+        attempt: u32,
+        retry_at_ms: f64,
+    },
     /// Closed by `close()`, by the policy giving up, or because this is the server.
     Closed,
 }

@@ -72,7 +72,9 @@ impl Backoff {
     /// The connection dropped: returns the attempt number and the delay before it, or `None` to give up.
     pub fn dropped(&mut self, policy: &ReconnectPolicy, random: f64) -> Option<(u32, Duration)> {
         self.attempt = self.attempt.saturating_add(1);
-        policy.delay(self.attempt, random).map(|d| (self.attempt, d))
+        policy
+            .delay(self.attempt, random)
+            .map(|d| (self.attempt, d))
     }
 }
 

@@ -1,0 +1,28 @@
+import { expect, test } from "@playwright/test";
+import { DashboardPage } from "./fixtures/dashboard_page";
+
+test("the viewer count rises when a second tab opens and falls when it closes", async ({ context }) => {
+  const first = new DashboardPage(await context.newPage());
+  await first.goto();
+  await first.expectLive();
+  // Earlier tests' tabs may still be closing: wait for the count to settle before reading it.
+  let settled = -1;
+  await expect
+    .poll(async () => {
+      const now = Number(await first.viewerCount.textContent());
+      const same = now === settled;
+      settled = now;
+      return same;
+    }, { timeout: 20_000, intervals: [2_500] })
+    .toBe(true);
+  const base = settled;
+
+  const second = new DashboardPage(await context.newPage());
+  await second.goto();
+  await second.expectLive();
+  await expect(first.viewerCount).toHaveText(String(base + 1));
+  await expect(second.viewerCount).toHaveText(String(base + 1));
+
+  await second.page.close();
+  await expect(first.viewerCount).toHaveText(String(base), { timeout: 20_000 });
+});
