@@ -21,7 +21,11 @@ pub const DEFAULT_TEMPERATURE_MS: u64 = 5000;
 pub const DEFAULT_RANDOM_MS: u64 = 1000;
 
 #[derive(Debug, Clone, Parser)]
-#[command(name = "hearth", version, about = "Hearth: a live smart-home dashboard and SSE hub")]
+#[command(
+    name = "hearth",
+    version,
+    about = "Hearth: a live smart-home dashboard and SSE hub"
+)]
 pub struct Config {
     /// Address to listen on.
     #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = DEFAULT_ADDR)]

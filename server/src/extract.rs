@@ -51,13 +51,15 @@ where
             .get::<BodyLimit>()
             .map(|l| l.0)
             .unwrap_or(crate::config::DEFAULT_BODY_LIMIT);
-        let body = Bytes::from_request(req, state).await.map_err(|e: BytesRejection| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge { limit }
-            } else {
-                ApiError::bad_request(format!("could not read the body: {e}"), None)
-            }
-        })?;
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(|e: BytesRejection| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge { limit }
+                } else {
+                    ApiError::bad_request(format!("could not read the body: {e}"), None)
+                }
+            })?;
         parse_json(&body).map(ApiJson)
     }
 }

@@ -18,7 +18,9 @@ async fn main() {
 async fn start() -> anyhow::Result<()> {
     let config = Config::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&config.log).context("bad --log filter")?)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&config.log).context("bad --log filter")?,
+        )
         .init();
     tracing::info!("settings: {}", config.describe());
 
@@ -30,7 +32,10 @@ async fn start() -> anyhow::Result<()> {
             "hearth: generated a write token (stored in {}): {token}",
             config.data_dir.join("token").display()
         ),
-        TokenSource::Stored => tracing::info!("write token read from {}", config.data_dir.join("token").display()),
+        TokenSource::Stored => tracing::info!(
+            "write token read from {}",
+            config.data_dir.join("token").display()
+        ),
         TokenSource::Configured => tracing::info!("write token from HEARTH_TOKEN"),
     }
 
@@ -46,7 +51,10 @@ async fn start() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("cannot listen on {}", config.addr))?;
-    tracing::info!("dashboard at http://{}", listener.local_addr().context("no local address")?);
+    tracing::info!(
+        "dashboard at http://{}",
+        listener.local_addr().context("no local address")?
+    );
 
     let state = AppState::new(config, token, leptos);
     tokio::spawn(cancel_on_signal(state.shutdown.clone()));

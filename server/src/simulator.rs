@@ -78,7 +78,8 @@ async fn animate_room(state: AppState, room: Room) {
                 .unwrap_or_else(|| RoomState::initial(room, now_rfc3339()));
             for device in room.devices() {
                 let states = device.states();
-                next.devices.insert(*device, states[rng.random_range(0..states.len())]);
+                next.devices
+                    .insert(*device, states[rng.random_range(0..states.len())]);
             }
             next.updated_at = now_rfc3339();
             Some(Payload::Room(room, next))

@@ -69,7 +69,8 @@ struct State {
 
 /// Turns a plan into the response body's byte stream.
 pub fn event_stream(mut plan: StreamPlan) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
-    let mut keepalive = tokio::time::interval_at(Instant::now() + plan.keepalive_every, plan.keepalive_every);
+    let mut keepalive =
+        tokio::time::interval_at(Instant::now() + plan.keepalive_every, plan.keepalive_every);
     keepalive.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let state = State {
         intro: std::mem::take(&mut plan.intro).into(),

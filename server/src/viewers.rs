@@ -27,7 +27,9 @@ impl ViewerGuard {
     pub fn new(state: &AppState) -> Self {
         state.metrics.viewers.inc();
         state.viewers.changed.notify_one();
-        ViewerGuard { state: state.clone() }
+        ViewerGuard {
+            state: state.clone(),
+        }
     }
 }
 

@@ -183,9 +183,15 @@ mod tests {
         let hub = backend(100);
         let a = hub.publish(Payload::Viewers(1)).seq;
         let b = hub.publish(Payload::Viewers(2)).seq;
-        let c = hub.publish(Payload::Random(app::contract::RandomNumber { value: 0.5 })).seq;
+        let c = hub
+            .publish(Payload::Random(app::contract::RandomNumber { value: 0.5 }))
+            .seq;
         let d = hub.publish(Payload::Viewers(3)).seq;
-        assert_eq!([b, c, d], [a + 1, a + 2, a + 3], "ids are strictly increasing and contiguous");
+        assert_eq!(
+            [b, c, d],
+            [a + 1, a + 2, a + 3],
+            "ids are strictly increasing and contiguous"
+        );
         let sub = hub.subscribe(TopicSet::of(&[Topic::Viewers]), Some(&a.to_string()));
         assert_eq!(seqs(&sub.start), vec![b, d]);
         let sub = hub.subscribe(TopicSet::DASHBOARD, Some(&d.to_string()));
@@ -199,9 +205,17 @@ mod tests {
         for n in 2..=4 {
             hub.publish(Payload::Viewers(n));
         }
-        for id in [first.to_string(), (first + 100).to_string(), "abc".to_owned(), "0".to_owned()] {
+        for id in [
+            first.to_string(),
+            (first + 100).to_string(),
+            "abc".to_owned(),
+            "0".to_owned(),
+        ] {
             let sub = hub.subscribe(TopicSet::DASHBOARD, Some(&id));
-            assert!(matches!(sub.start, Start::Reset(ref s) if s.viewers == 4), "id {id} must reset");
+            assert!(
+                matches!(sub.start, Start::Reset(ref s) if s.viewers == 4),
+                "id {id} must reset"
+            );
         }
         // The oldest id still answerable is the one just before the ring's first event.
         let sub = hub.subscribe(TopicSet::DASHBOARD, Some(&(first + 1).to_string()));
@@ -213,22 +227,37 @@ mod tests {
         let hub = backend(10);
         hub.publish(Payload::Viewers(7));
         let mut sub = hub.subscribe(TopicSet::DASHBOARD, None);
-        let Start::Fresh(snapshot) = &sub.start else { panic!("expected fresh") };
+        let Start::Fresh(snapshot) = &sub.start else {
+            panic!("expected fresh")
+        };
         assert_eq!(snapshot.viewers, 7);
         assert_eq!(snapshot.rooms.len(), 3, "rooms start in a known state");
         let next = hub.publish(Payload::Viewers(8));
         let got = sub.live.try_recv().unwrap();
         assert_eq!(got.seq, next.seq);
-        assert_eq!(snapshot.seq + 1, next.seq, "no gap between snapshot and live");
-        assert!(sub.live.try_recv().is_err(), "no duplicate of what the snapshot held");
+        assert_eq!(
+            snapshot.seq + 1,
+            next.seq,
+            "no gap between snapshot and live"
+        );
+        assert!(
+            sub.live.try_recv().is_err(),
+            "no duplicate of what the snapshot held"
+        );
     }
 
     #[test]
     fn events_are_framed_once_in_each_form() {
         let hub = backend(10);
         let e = hub.publish(Payload::Viewers(3));
-        assert_eq!(&e.named[..], format!("id: {}\nevent: viewers\ndata: 3\n\n", e.seq).as_bytes());
-        assert_eq!(&e.unnamed[..], format!("id: {}\ndata: 3\n\n", e.seq).as_bytes());
+        assert_eq!(
+            &e.named[..],
+            format!("id: {}\nevent: viewers\ndata: 3\n\n", e.seq).as_bytes()
+        );
+        assert_eq!(
+            &e.unnamed[..],
+            format!("id: {}\ndata: 3\n\n", e.seq).as_bytes()
+        );
         assert!(e.alt.is_none());
     }
 }

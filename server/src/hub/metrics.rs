@@ -44,18 +44,62 @@ impl Metrics {
     /// Prometheus text exposition format, version 0.0.4.
     pub fn render(&self) -> String {
         let rows: [(&str, &str, &str, &Counter); 8] = [
-            ("hearth_subscribers", "gauge", "Open SSE streams.", &self.subscribers),
-            ("hearth_viewers", "gauge", "Open dashboard streams.", &self.viewers),
-            ("hearth_events_published_total", "counter", "Events published to the hub.", &self.events_published),
-            ("hearth_events_delivered_total", "counter", "Events written to subscriber streams.", &self.events_delivered),
-            ("hearth_slow_consumers_dropped_total", "counter", "Streams ended because the subscriber fell behind.", &self.slow_consumers_dropped),
-            ("hearth_replay_hits_total", "counter", "Resumes served from the replay buffer.", &self.replay_hits),
-            ("hearth_replay_resets_total", "counter", "Resumes answered with a reset.", &self.replay_resets),
-            ("hearth_subscribers_refused_total", "counter", "Subscriptions refused at the limit.", &self.subscribers_refused),
+            (
+                "hearth_subscribers",
+                "gauge",
+                "Open SSE streams.",
+                &self.subscribers,
+            ),
+            (
+                "hearth_viewers",
+                "gauge",
+                "Open dashboard streams.",
+                &self.viewers,
+            ),
+            (
+                "hearth_events_published_total",
+                "counter",
+                "Events published to the hub.",
+                &self.events_published,
+            ),
+            (
+                "hearth_events_delivered_total",
+                "counter",
+                "Events written to subscriber streams.",
+                &self.events_delivered,
+            ),
+            (
+                "hearth_slow_consumers_dropped_total",
+                "counter",
+                "Streams ended because the subscriber fell behind.",
+                &self.slow_consumers_dropped,
+            ),
+            (
+                "hearth_replay_hits_total",
+                "counter",
+                "Resumes served from the replay buffer.",
+                &self.replay_hits,
+            ),
+            (
+                "hearth_replay_resets_total",
+                "counter",
+                "Resumes answered with a reset.",
+                &self.replay_resets,
+            ),
+            (
+                "hearth_subscribers_refused_total",
+                "counter",
+                "Subscriptions refused at the limit.",
+                &self.subscribers_refused,
+            ),
         ];
         let mut out = String::new();
         for (name, kind, help, counter) in rows {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}", counter.get());
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}",
+                counter.get()
+            );
         }
         out
     }
@@ -70,7 +114,9 @@ mod tests {
         let m = Metrics::default();
         m.events_published.add(3);
         let text = m.render();
-        assert!(text.contains("# TYPE hearth_events_published_total counter\nhearth_events_published_total 3\n"));
+        assert!(text.contains(
+            "# TYPE hearth_events_published_total counter\nhearth_events_published_total 3\n"
+        ));
         assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 8);
     }
 }

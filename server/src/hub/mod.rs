@@ -75,7 +75,10 @@ impl Hub {
 
     /// An in-process hub retaining `replay` events, with up to `queue` events in flight per subscriber.
     pub fn in_memory(replay: usize, queue: usize, metrics: Arc<Metrics>) -> Self {
-        Hub::new(Arc::new(MemoryBackend::new(replay, queue, metrics.clone())), metrics)
+        Hub::new(
+            Arc::new(MemoryBackend::new(replay, queue, metrics.clone())),
+            metrics,
+        )
     }
 
     pub fn publish(&self, payload: Payload) -> Arc<Event> {
@@ -84,7 +87,10 @@ impl Hub {
         event
     }
 
-    pub fn update(&self, mut change: impl FnMut(&Snapshot) -> Option<Payload>) -> Option<Arc<Event>> {
+    pub fn update(
+        &self,
+        mut change: impl FnMut(&Snapshot) -> Option<Payload>,
+    ) -> Option<Arc<Event>> {
         let event = self.backend.update(&mut change);
         if event.is_some() {
             self.metrics.events_published.inc();

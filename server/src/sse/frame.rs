@@ -34,7 +34,11 @@ pub fn put_data(out: &mut BytesMut, data: &str) {
         if end == rest.len() {
             break;
         }
-        let skip = if rest[end..].starts_with("\r\n") { 2 } else { 1 };
+        let skip = if rest[end..].starts_with("\r\n") {
+            2
+        } else {
+            1
+        };
         rest = &rest[end + skip..];
     }
 }
@@ -72,7 +76,10 @@ mod tests {
     #[test]
     fn a_simple_event_is_exactly_three_fields() {
         let f = frame(Some(7), Some("kitchen"), r#"{"lights":"on"}"#);
-        assert_eq!(text(&f), "id: 7\nevent: kitchen\ndata: {\"lights\":\"on\"}\n\n");
+        assert_eq!(
+            text(&f),
+            "id: 7\nevent: kitchen\ndata: {\"lights\":\"on\"}\n\n"
+        );
     }
 
     #[test]

@@ -151,18 +151,31 @@ mod tests {
 
     #[test]
     fn line_endings_split_across_chunks() {
-        let (events, _) = parse_all(&[b"data: a\r", b"\ndata: b\r", b"\r", b"event: x\rdata: c\r\n\r\n"]);
+        let (events, _) = parse_all(&[
+            b"data: a\r",
+            b"\ndata: b\r",
+            b"\r",
+            b"event: x\rdata: c\r\n\r\n",
+        ]);
         assert_eq!(events.len(), 2);
         assert_eq!(events[0].data, "a\nb");
-        assert_eq!((events[1].event.as_str(), events[1].data.as_str()), ("x", "c"));
+        assert_eq!(
+            (events[1].event.as_str(), events[1].data.as_str()),
+            ("x", "c")
+        );
     }
 
     #[test]
     fn ids_carry_over_and_empty_data_is_not_dispatched() {
-        let (events, p) = parse_all(&[b"\xEF\xBB\xBFid: 5\ndata: a\n\nid: 6\n\ndata: b\n\n: ping\n\nid: x\0y\n\n"]);
+        let (events, p) = parse_all(&[
+            b"\xEF\xBB\xBFid: 5\ndata: a\n\nid: 6\n\ndata: b\n\n: ping\n\nid: x\0y\n\n",
+        ]);
         assert_eq!(events.len(), 2);
         assert_eq!(events[0].id, "5");
-        assert_eq!(events[1].id, "6", "an id-only block updates the last event id");
+        assert_eq!(
+            events[1].id, "6",
+            "an id-only block updates the last event id"
+        );
         assert_eq!(p.last_event_id(), "6", "an id with NUL is ignored");
         assert_eq!(p.comments(), 1);
     }
