@@ -291,7 +291,6 @@ pub struct SseStream {
     prefix: Vec<u8>,
     /// `Some` once the body ended: `Ok` for a clean end, `Err` with the reason otherwise.
     ended: Option<Result<(), String>>,
-    pings: u64,
 }
 
 impl SseStream {
@@ -333,7 +332,6 @@ impl SseStream {
             pending: VecDeque::new(),
             prefix: Vec::new(),
             ended: None,
-            pings: 0,
         }
     }
 
@@ -363,7 +361,7 @@ impl SseStream {
     }
 
     /// The next event, or `None` if the stream ended first. `ping` heartbeats (the dashboard stream's visible
-    /// keep-alive, which carries no id) are counted and skipped. Fails if neither happens within `within`.
+    /// keep-alive, which carries no id) are skipped. Fails if neither happens within `within`.
     pub async fn next_event_or_end(&mut self, within: Duration) -> Option<SseEvent> {
         self.next_or_end(within, true).await
     }
@@ -384,7 +382,6 @@ impl SseStream {
         loop {
             while let Some(event) = self.pending.pop_front() {
                 if skip_pings && event.event == "ping" {
-                    self.pings += 1;
                     continue;
                 }
                 return Some(event);
@@ -488,11 +485,6 @@ impl SseStream {
 
     pub fn parser(&self) -> &Parser {
         &self.parser
-    }
-
-    /// `ping` heartbeats skipped so far.
-    pub fn pings(&self) -> u64 {
-        self.pings
     }
 
     /// The first bytes of the body, verbatim.

@@ -1,6 +1,9 @@
 //! Hearth's server, tested from the outside: the real server on port 0, real TCP, the project's own SSE parser.
 //! One test binary (faster to build and link than one per file); one module per concern.
 
+// A failed unwrap in a test is a failed test, with its location: exactly what is wanted here.
+#![allow(clippy::unwrap_used)]
+
 mod helpers;
 
 mod framing;
@@ -8,6 +11,7 @@ mod jobs;
 mod limits;
 mod ops;
 mod resume;
+mod shutdown;
 mod slow_consumer;
 mod streams;
 mod writes;

@@ -133,7 +133,7 @@ async fn clients_joining_during_a_publish_burst_see_no_gap_and_no_duplicate() {
         let event = observer.next_event().await;
         let k = json(&event)["id"].as_u64().unwrap();
         observed.push(k);
-        if k % JOIN_EVERY == 0 && k + JOIN_EVERY < TOTAL {
+        if k.is_multiple_of(JOIN_EVERY) && k + JOIN_EVERY < TOTAL {
             let sse = app.sse_client();
             let by_query = (k / JOIN_EVERY) % 2 == 1;
             let joined_at = seq(&event);
