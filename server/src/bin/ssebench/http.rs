@@ -1,0 +1,468 @@
+//! Just enough HTTP/1.1 for a load tool: requests written by hand, response heads, and bodies framed by
+//! `Transfer-Encoding: chunked`, `Content-Length` or the end of the connection.
+//!
+//! Hand-written rather than a client library so that one subscription is one socket, one small buffer and one
+//! task, and body bytes reach the SSE parser without being copied.
+
+use super::target::Target;
+use std::fmt::Write as _;
+
+/// A header given on the command line as `Name: value`.
+pub fn parse_header_arg(arg: &str) -> Result<(String, String), String> {
+    let (name, value) = arg
+        .split_once(':')
+        .ok_or_else(|| format!("header {arg:?} is not `Name: value`"))?;
+    let name = name.trim();
+    let valid_name = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if !valid_name {
+        return Err(format!(
+            "header {arg:?}: {name:?} is not a valid header name"
+        ));
+    }
+    if value.contains(['\r', '\n']) {
+        return Err(format!(
+            "header {arg:?}: a value cannot contain a line break"
+        ));
+    }
+    Ok((name.to_owned(), value.trim().to_owned()))
+}
+
+/// `GET` for an event stream, with the caller's extra headers.
+pub fn get_request(target: &Target, headers: &[(String, String)]) -> Vec<u8> {
+    let mut out = format!(
+        "GET {} HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n",
+        target.path, target.host_header
+    );
+    for (name, value) in headers {
+        let _ = write!(out, "{name}: {value}\r\n");
+    }
+    out.push_str("\r\n");
+    out.into_bytes()
+}
+
+/// Writes a `POST` head for a body of `body_len` bytes into `out` (cleared first, so one buffer serves every
+/// request). `Content-Type: application/json` unless the caller's headers name one.
+pub fn post_head(
+    out: &mut Vec<u8>,
+    target: &Target,
+    headers: &[(String, String)],
+    body_len: usize,
+) {
+    out.clear();
+    out.extend_from_slice(b"POST ");
+    out.extend_from_slice(target.path.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
+    out.extend_from_slice(target.host_header.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    if !headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+    {
+        out.extend_from_slice(b"Content-Type: application/json\r\n");
+    }
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"Content-Length: ");
+    out.extend_from_slice(itoa::Buffer::new().format(body_len).as_bytes());
+    out.extend_from_slice(b"\r\n\r\n");
+}
+
+/// Where a response head ends: the index just past its blank line (`\r\n\r\n`, or a bare `\n\n`).
+pub fn head_end(buf: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while let Some(p) = buf[i..].iter().position(|&b| b == b'\n') {
+        let nl = i + p;
+        let next = &buf[nl + 1..];
+        if next.starts_with(b"\r\n") {
+            return Some(nl + 3);
+        }
+        if next.starts_with(b"\n") {
+            return Some(nl + 2);
+        }
+        i = nl + 1;
+    }
+    None
+}
+
+/// How the body after a head is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    Chunked,
+    Length(u64),
+    UntilClose,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub status: u16,
+    pub framing: Framing,
+    /// The connection ends after this response (`Connection: close`, or HTTP/1.0 without keep-alive).
+    pub close: bool,
+    pub content_type: String,
+}
+
+impl Head {
+    pub fn is_event_stream(&self) -> bool {
+        self.content_type
+            .split(';')
+            .next()
+            .is_some_and(|t| t.trim().eq_ignore_ascii_case("text/event-stream"))
+    }
+}
+
+/// Parses a response head (status line and headers, up to the blank line).
+pub fn parse_head(head: &[u8]) -> Result<Head, String> {
+    let text = std::str::from_utf8(head).map_err(|_| "response head is not UTF-8".to_owned())?;
+    let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+    let status_line = lines.next().unwrap_or("");
+    let mut parts = status_line.splitn(3, ' ');
+    let version = parts.next().unwrap_or("");
+    if !version.starts_with("HTTP/1.") {
+        return Err(format!("not an HTTP/1.x response: {status_line:?}"));
+    }
+    let status = parts
+        .next()
+        .and_then(|s| s.parse::<u16>().ok())
+        .filter(|s| (100..1000).contains(s))
+        .ok_or_else(|| format!("bad status line {status_line:?}"))?;
+    let mut close = version == "HTTP/1.0";
+    let mut chunked = false;
+    let mut length = None;
+    let mut content_type = String::new();
+    for line in lines.take_while(|l| !l.is_empty()) {
+        let Some((name, value)) = line.split_once(':') else {
+            return Err(format!("bad header line {line:?}"));
+        };
+        let (name, value) = (name.trim(), value.trim());
+        if name.eq_ignore_ascii_case("transfer-encoding") {
+            chunked = value
+                .rsplit(',')
+                .next()
+                .is_some_and(|c| c.trim().eq_ignore_ascii_case("chunked"));
+        } else if name.eq_ignore_ascii_case("content-length") {
+            length = Some(
+                value
+                    .parse::<u64>()
+                    .map_err(|_| format!("bad Content-Length {value:?}"))?,
+            );
+        } else if name.eq_ignore_ascii_case("connection") {
+            for token in value.split(',').map(str::trim) {
+                if token.eq_ignore_ascii_case("close") {
+                    close = true;
+                } else if token.eq_ignore_ascii_case("keep-alive") {
+                    close = false;
+                }
+            }
+        } else if name.eq_ignore_ascii_case("content-type") {
+            value.clone_into(&mut content_type);
+        }
+    }
+    // RFC 9112 6.3: chunked wins over Content-Length; without either the body runs to the end of the connection
+    // (and for these statuses there is no body at all).
+    let framing = if matches!(status, 100..=199 | 204 | 304) {
+        Framing::Length(0)
+    } else if chunked {
+        Framing::Chunked
+    } else if let Some(n) = length {
+        Framing::Length(n)
+    } else {
+        close = true;
+        Framing::UntilClose
+    };
+    Ok(Head {
+        status,
+        framing,
+        close,
+        content_type,
+    })
+}
+
+/// An incremental `Transfer-Encoding: chunked` decoder. It hands out slices of the input (no copy) and keeps
+/// only a few integers between reads, so a chunk may be split anywhere across reads.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Chunked {
+    state: ChunkState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum ChunkState {
+    /// Reading the hex size; `digits` so far.
+    #[default]
+    Start,
+    Size {
+        value: u64,
+    },
+    /// After `;` or whitespace: a chunk extension, ignored up to the line end.
+    Extension {
+        value: u64,
+    },
+    SizeLf {
+        value: u64,
+    },
+    Data {
+        left: u64,
+    },
+    DataCr,
+    DataLf,
+    /// After the last chunk: trailer lines until an empty one. `blank` while the current line is empty so far.
+    Trailer {
+        blank: bool,
+    },
+    Done,
+}
+
+impl Chunked {
+    /// Decodes `input`, passing each run of body bytes to `sink`. Returns `Ok(true)` once the last chunk and
+    /// trailers have been read (bytes after that are ignored).
+    pub fn feed(&mut self, input: &[u8], mut sink: impl FnMut(&[u8])) -> Result<bool, String> {
+        let mut i = 0;
+        while i < input.len() {
+            let b = input[i];
+            self.state = match self.state {
+                ChunkState::Done => return Ok(true),
+                ChunkState::Data { left } => {
+                    let take = usize::try_from(left)
+                        .unwrap_or(usize::MAX)
+                        .min(input.len() - i);
+                    sink(&input[i..i + take]);
+                    i += take;
+                    let left = left - take as u64;
+                    self.state = if left == 0 {
+                        ChunkState::DataCr
+                    } else {
+                        ChunkState::Data { left }
+                    };
+                    continue;
+                }
+                ChunkState::Start => match hex(b) {
+                    Some(d) => ChunkState::Size { value: d },
+                    None => return Err(format!("chunk size expected, got byte {b:#04x}")),
+                },
+                ChunkState::Size { value } => match (hex(b), b) {
+                    (Some(d), _) => {
+                        let value = value
+                            .checked_mul(16)
+                            .map(|v| v + d)
+                            .ok_or_else(|| "chunk size overflows".to_owned())?;
+                        ChunkState::Size { value }
+                    }
+                    (None, b';' | b' ' | b'\t') => ChunkState::Extension { value },
+                    (None, b'\r') => ChunkState::SizeLf { value },
+                    (None, b'\n') => Self::after_size(value),
+                    (None, _) => return Err(format!("bad byte {b:#04x} in a chunk size")),
+                },
+                ChunkState::Extension { value } => match b {
+                    b'\r' => ChunkState::SizeLf { value },
+                    b'\n' => Self::after_size(value),
+                    _ => ChunkState::Extension { value },
+                },
+                ChunkState::SizeLf { value } => match b {
+                    b'\n' => Self::after_size(value),
+                    _ => return Err("CR without LF after a chunk size".to_owned()),
+                },
+                ChunkState::DataCr => match b {
+                    b'\r' => ChunkState::DataLf,
+                    b'\n' => ChunkState::Start,
+                    _ => return Err("chunk data longer than its size".to_owned()),
+                },
+                ChunkState::DataLf => match b {
+                    b'\n' => ChunkState::Start,
+                    _ => return Err("CR without LF after chunk data".to_owned()),
+                },
+                ChunkState::Trailer { blank } => match b {
+                    b'\r' => ChunkState::Trailer { blank },
+                    b'\n' if blank => ChunkState::Done,
+                    b'\n' => ChunkState::Trailer { blank: true },
+                    _ => ChunkState::Trailer { blank: false },
+                },
+            };
+            i += 1;
+        }
+        Ok(self.state == ChunkState::Done)
+    }
+
+    fn after_size(value: u64) -> ChunkState {
+        if value == 0 {
+            ChunkState::Trailer { blank: true }
+        } else {
+            ChunkState::Data { left: value }
+        }
+    }
+}
+
+fn hex(b: u8) -> Option<u64> {
+    char::from(b).to_digit(16).map(u64::from)
+}
+
+/// A response body being read: whichever framing its head announced.
+#[derive(Debug)]
+pub enum Body {
+    Chunked(Chunked),
+    Length(u64),
+    UntilClose,
+}
+
+impl Body {
+    pub fn new(framing: Framing) -> Body {
+        match framing {
+            Framing::Chunked => Body::Chunked(Chunked::default()),
+            Framing::Length(n) => Body::Length(n),
+            Framing::UntilClose => Body::UntilClose,
+        }
+    }
+
+    /// Like [`Chunked::feed`]: `Ok(true)` once the body is complete (never, for a body that runs to the end of
+    /// the connection).
+    pub fn feed(&mut self, input: &[u8], mut sink: impl FnMut(&[u8])) -> Result<bool, String> {
+        match self {
+            Body::Chunked(c) => c.feed(input, sink),
+            Body::Length(left) => {
+                let take = usize::try_from(*left)
+                    .unwrap_or(usize::MAX)
+                    .min(input.len());
+                if take > 0 {
+                    sink(&input[..take]);
+                }
+                *left -= take as u64;
+                Ok(*left == 0)
+            }
+            Body::UntilClose => {
+                if !input.is_empty() {
+                    sink(input);
+                }
+                Ok(false)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(wire: &[u8], split_every: usize) -> Result<(Vec<u8>, bool), String> {
+        let mut decoder = Chunked::default();
+        let mut out = Vec::new();
+        let mut done = false;
+        for piece in wire.chunks(split_every.max(1)) {
+            done = decoder.feed(piece, |s| out.extend_from_slice(s))?;
+        }
+        Ok((out, done))
+    }
+
+    #[test]
+    fn chunked_bodies_decode_however_reads_split_them() {
+        let wire = b"5\r\nhello\r\n7;ext=1\r\n, world\r\nA\r\n0123456789\r\n0\r\nX-Trailer: yes\r\n\r\nIGNORED";
+        for split in 1..=wire.len() {
+            let (out, done) = decode(wire, split).unwrap();
+            assert_eq!(out, b"hello, world0123456789", "split every {split}");
+            assert!(done, "split every {split}");
+        }
+    }
+
+    #[test]
+    fn chunked_accepts_bare_lf_and_upper_or_lower_hex_and_reports_unfinished_bodies() {
+        let (out, done) = decode(b"a\nabcdefghij\nB\r\nABCDEFGHIJK\r\n", 3).unwrap();
+        assert_eq!(out, b"abcdefghijABCDEFGHIJK");
+        assert!(!done, "no last chunk yet");
+        let (out, done) = decode(b"0\r\n\r\n", 1).unwrap();
+        assert!(out.is_empty() && done);
+    }
+
+    #[test]
+    fn chunked_refuses_malformed_framing() {
+        assert!(decode(b"zz\r\n", 4).is_err(), "not hex");
+        assert!(
+            decode(b"3\r\nabcd\r\n", 64).is_err(),
+            "data longer than its size"
+        );
+        assert!(decode(b"3\rX", 64).is_err(), "CR without LF");
+        assert!(
+            decode(b"fffffffffffffffff\r\n", 64).is_err(),
+            "size overflows u64"
+        );
+        assert!(decode(b"\r\n", 64).is_err(), "empty size");
+    }
+
+    #[test]
+    fn heads_give_status_framing_and_content_type() {
+        let raw = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\nTransfer-Encoding: chunked\r\n\r\nrest";
+        let end = head_end(raw).unwrap();
+        assert_eq!(&raw[end..], b"rest");
+        let head = parse_head(&raw[..end]).unwrap();
+        assert_eq!(
+            (head.status, head.framing, head.close),
+            (200, Framing::Chunked, false)
+        );
+        assert!(head.is_event_stream());
+
+        let head = parse_head(
+            b"HTTP/1.1 201 Created\r\nContent-Length: 12\r\nContent-Type: application/json\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!((head.status, head.framing), (201, Framing::Length(12)));
+        assert!(!head.is_event_stream());
+
+        let head = parse_head(b"HTTP/1.0 200 OK\nContent-Type: text/event-stream\n\n").unwrap();
+        assert_eq!((head.framing, head.close), (Framing::UntilClose, true));
+        assert_eq!(head_end(b"HTTP/1.0 200 OK\nA: b\n\nx"), Some(22));
+
+        let head = parse_head(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n").unwrap();
+        assert_eq!((head.framing, head.close), (Framing::Length(0), true));
+
+        assert!(
+            head_end(b"HTTP/1.1 200 OK\r\nA: b\r\n").is_none(),
+            "incomplete head"
+        );
+        assert!(parse_head(b"SSH-2.0-OpenSSH\r\n\r\n").is_err());
+        assert!(parse_head(b"HTTP/1.1 abc\r\n\r\n").is_err());
+        assert!(parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n").is_err());
+    }
+
+    #[test]
+    fn requests_are_well_formed_and_headers_are_checked() {
+        let target = Target::parse("http://localhost:3000/message").unwrap();
+        let auth = parse_header_arg("Authorization:  Bearer s3cret ").unwrap();
+        assert_eq!(
+            auth,
+            ("Authorization".to_owned(), "Bearer s3cret".to_owned())
+        );
+        let mut out = Vec::new();
+        post_head(&mut out, &target, &[auth], 42);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "POST /message HTTP/1.1\r\nHost: localhost:3000\r\nContent-Type: application/json\r\n\
+             Authorization: Bearer s3cret\r\nContent-Length: 42\r\n\r\n"
+        );
+        let get = get_request(
+            &Target::parse("http://127.0.0.1:3000/eventstream").unwrap(),
+            &[],
+        );
+        assert!(String::from_utf8(get)
+            .unwrap()
+            .starts_with("GET /eventstream HTTP/1.1\r\nHost: 127.0.0.1:3000\r\n"));
+        assert!(parse_header_arg("no colon").is_err());
+        assert!(parse_header_arg("bad name: x").is_err());
+        assert!(parse_header_arg(": x").is_err());
+        assert!(parse_header_arg("X-A: b\r\nX-Evil: c").is_err());
+    }
+
+    #[test]
+    fn length_and_close_bodies_pass_bytes_through() {
+        let mut body = Body::new(Framing::Length(5));
+        let mut out = Vec::new();
+        assert!(!body.feed(b"abc", |s| out.extend_from_slice(s)).unwrap());
+        assert!(body.feed(b"defgh", |s| out.extend_from_slice(s)).unwrap());
+        assert_eq!(out, b"abcde");
+        let mut body = Body::new(Framing::UntilClose);
+        assert!(!body.feed(b"xyz", |s| out.extend_from_slice(s)).unwrap());
+        assert_eq!(out, b"abcdexyz");
+    }
+}

@@ -1,0 +1,190 @@
+//! Publishing at a fixed rate: `P` publishers, each on its own keep-alive connection, share the schedule
+//! (publisher `k` sends messages `k`, `k + P`, …; message `s` is due at `start + s / rate`), so one slow response
+//! delays only its own publisher's next message instead of the whole stream. A message late for its slot goes
+//! at once; the lag is reported.
+
+use super::extract::Template;
+use super::http::{head_end, parse_head, post_head, Body};
+use super::target::{source_addr, Target};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::time::Instant;
+
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
+/// With this many failures and not one success, the target is not accepting these messages (a wrong token, a
+/// wrong URL): stop rather than hammer it for the whole run.
+const GIVE_UP_AFTER: u64 = 20;
+
+pub struct Ctx {
+    pub target: Target,
+    pub headers: Vec<(String, String)>,
+    pub template: Template,
+    /// Messages in the run; sequence numbers are `0..messages`.
+    pub messages: u64,
+    pub rate: f64,
+    pub publishers: usize,
+    pub source_addrs: usize,
+    /// Nothing is sent after this, whatever is left.
+    pub stop_at: Instant,
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub ok: u64,
+    pub failed: u64,
+    pub first_error: Option<String>,
+    /// The longest a message went out after its slot.
+    pub max_lag: Duration,
+    pub gave_up: bool,
+}
+
+impl Report {
+    pub fn merge(&mut self, other: Report) {
+        self.ok += other.ok;
+        self.failed += other.failed;
+        self.max_lag = self.max_lag.max(other.max_lag);
+        self.gave_up |= other.gave_up;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+    }
+}
+
+/// Publisher `k` of `ctx.publishers`, starting the schedule at `start`.
+pub async fn run(k: usize, ctx: std::sync::Arc<Ctx>, start: Instant) -> Report {
+    let mut report = Report::default();
+    let mut conn: Option<TcpStream> = None;
+    let mut request = Vec::with_capacity(512);
+    let mut body = String::with_capacity(256);
+    let mut response = vec![0u8; 4096];
+    let step = ctx.publishers as u64;
+    let mut seq = k as u64;
+    while seq < ctx.messages {
+        let due = start + Duration::from_secs_f64(seq as f64 / ctx.rate);
+        if due > ctx.stop_at {
+            break;
+        }
+        tokio::time::sleep_until(due).await;
+        report.max_lag = report
+            .max_lag
+            .max(Instant::now().saturating_duration_since(due));
+        ctx.template.render(seq, super::unix_micros(), &mut body);
+        post_head(&mut request, &ctx.target, &ctx.headers, body.len());
+        request.extend_from_slice(body.as_bytes());
+        let outcome = tokio::time::timeout(
+            RESPONSE_TIMEOUT,
+            send(&mut conn, k, &ctx, &request, &mut response),
+        )
+        .await;
+        let error = match outcome {
+            Ok(Ok(status)) if (200..300).contains(&status) => None,
+            Ok(Ok(status)) => Some(format!("HTTP {status}: {}", snippet(&response))),
+            Ok(Err(e)) => Some(e),
+            Err(_) => {
+                conn = None;
+                Some(format!("no response within {RESPONSE_TIMEOUT:?}"))
+            }
+        };
+        match error {
+            None => report.ok += 1,
+            Some(e) => {
+                report.failed += 1;
+                report.first_error.get_or_insert(e);
+                if report.ok == 0 && report.failed >= GIVE_UP_AFTER {
+                    report.gave_up = true;
+                    break;
+                }
+            }
+        }
+        seq += step;
+    }
+    report
+}
+
+/// The start of an error response's body, for the report.
+fn snippet(response: &[u8]) -> String {
+    let text = String::from_utf8_lossy(response);
+    let body = text
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or("")
+        .trim_matches(char::from(0));
+    body.chars().take(200).collect()
+}
+
+/// Sends one request on the publisher's connection (opening it first if needed) and reads the response. Returns
+/// the status; `response` is left holding the start of the response. The connection is dropped on any error or
+/// when the server says it closes.
+async fn send(
+    conn: &mut Option<TcpStream>,
+    k: usize,
+    ctx: &Ctx,
+    request: &[u8],
+    response: &mut [u8],
+) -> Result<u16, String> {
+    let mut stream = match conn.take() {
+        Some(stream) => stream,
+        None => connect(k, ctx).await?,
+    };
+    stream
+        .write_all(request)
+        .await
+        .map_err(|e| format!("sending: {e}"))?;
+    response.fill(0);
+    let mut filled = 0;
+    let head_len = loop {
+        if filled == response.len() {
+            return Err("response head larger than 4 KiB".to_owned());
+        }
+        let n = stream
+            .read(&mut response[filled..])
+            .await
+            .map_err(|e| format!("reading the response: {e}"))?;
+        if n == 0 {
+            return Err("connection closed before a response".to_owned());
+        }
+        filled += n;
+        if let Some(end) = head_end(&response[..filled]) {
+            break end;
+        }
+    };
+    let head = parse_head(&response[..head_len])?;
+    let mut body = Body::new(head.framing);
+    let mut done = body.feed(&response[head_len..filled], |_| {})?;
+    // Read the rest of the body (into the buffer's tail, keeping the head and first bytes for error messages).
+    let mut scratch = [0u8; 1024];
+    while !done {
+        let n = stream
+            .read(&mut scratch)
+            .await
+            .map_err(|e| format!("reading the response body: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        done = body.feed(&scratch[..n], |_| {})?;
+    }
+    if !head.close && done {
+        *conn = Some(stream);
+    }
+    Ok(head.status)
+}
+
+async fn connect(k: usize, ctx: &Ctx) -> Result<TcpStream, String> {
+    let to = ctx.target.addr;
+    let from = source_addr(&to, k, ctx.source_addrs);
+    let socket = if to.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .map_err(|e| format!("socket: {e}"))?;
+    let _ = socket.set_reuseaddr(true);
+    socket.bind(from).map_err(|e| format!("bind {from}: {e}"))?;
+    let stream = socket
+        .connect(to)
+        .await
+        .map_err(|e| format!("connect {from} -> {to}: {e}"))?;
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
