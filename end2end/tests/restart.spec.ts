@@ -6,6 +6,10 @@ test("after a server restart the badge goes reconnecting then live, and messages
   const server = new OwnServer(Number(process.env.HEARTH_E2E_RESTART_PORT ?? 3107));
   await server.start();
   try {
+    const streams: string[] = [];
+    page.on("request", (r) => {
+      if (new URL(r.url()).pathname === "/events") streams.push(r.url());
+    });
     const dashboard = new DashboardPage(page);
     await dashboard.goto(server.url);
     await dashboard.expectLive();
@@ -20,6 +24,8 @@ test("after a server restart the badge goes reconnecting then live, and messages
 
     await expect(dashboard.connectionState).toHaveText(/^live/, { timeout: 30_000 });
     await expect(dashboard.messagesWithText("during the outage")).toHaveCount(1);
+    // The hook reconnected by itself and said where it had stopped.
+    expect(streams.slice(1).some((u) => /[?&]lastEventId=\d+/.test(u))).toBe(true);
     await server.postMessage("after the outage");
     await expect(dashboard.messagesWithText("after the outage")).toHaveCount(1);
     await expect(dashboard.messageItems.first()).toContainText("after the outage");

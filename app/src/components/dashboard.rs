@@ -6,6 +6,7 @@ use super::login::LoginPanel;
 use super::messages::MessageFeed;
 use super::rooms::RoomCards;
 use super::temperature::TemperatureCard;
+use super::viewers::ViewerCount;
 use crate::contract::{DecodeError, Payload, Snapshot, Topic, RESET_EVENT, SNAPSHOT_EVENT};
 use crate::hooks::{use_event_source, SseMessage, UseEventSourceOptions};
 use leptos::prelude::*;
@@ -47,6 +48,7 @@ fn event_names() -> Vec<String> {
 
 #[component]
 pub fn Dashboard(initial: Snapshot, can_write: bool) -> impl IntoView {
+    let viewers = initial.viewers;
     let state = RwSignal::new(initial);
     let can_write = RwSignal::new(can_write);
     let decode_error = RwSignal::new(None::<String>);
@@ -75,15 +77,7 @@ pub fn Dashboard(initial: Snapshot, can_write: bool) -> impl IntoView {
                 "Not live: what you see may be out of date."
             </p>
             <LoginPanel can_write />
-            <section class="card viewers" aria-labelledby="viewers-title">
-                <h2 id="viewers-title">"Viewers"</h2>
-                <p class="big">
-                    <span data-testid="viewer-count" aria-live="polite">
-                        {move || state.with(|s| s.viewers)}
-                    </span>
-                    " watching now"
-                </p>
-            </section>
+            <ViewerCount initial=viewers />
             <TemperatureCard state />
             <RoomCards state can_write />
             <JobRunner can_write />

@@ -7,3 +7,4 @@ pub mod login;
 pub mod messages;
 pub mod rooms;
 pub mod temperature;
+pub mod viewers;
