@@ -187,14 +187,14 @@ impl TestApp {
         response.json().await.expect("POST /message answers JSON")
     }
 
-    /// Publishes a message straight into the hub (no HTTP, no length limit).
-    pub fn publish_message(&self, id: u64, text: &str) -> Arc<Event> {
-        self.state.hub.publish(Payload::Message(Message {
-            id,
-            title: "test".to_owned(),
-            message: text.to_owned(),
-            timestamp: "2026-01-01T00:00:00.000Z".to_owned(),
-        }))
+    /// Publishes straight into the hub, as the server's own producers do (no HTTP, no validation).
+    pub async fn publish(&self, payload: Payload) -> Arc<Event> {
+        publish(&self.state, payload).await
+    }
+
+    /// Publishes a message straight into the hub (no HTTP, no length limit); `id` is the message's own id.
+    pub async fn publish_message(&self, id: u64, text: &str) -> Arc<Event> {
+        self.publish(message(id, text)).await
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -261,6 +261,21 @@ impl SseClient {
             .unwrap_or_else(|e| panic!("GET {path}: {e}"));
         SseStream::new(path, response)
     }
+}
+
+/// Publishes straight into `state`'s hub; the one place tests publish without HTTP.
+pub async fn publish(state: &AppState, payload: Payload) -> Arc<Event> {
+    state.hub.publish(payload)
+}
+
+/// A message payload with its own `id` and text.
+pub fn message(id: u64, text: &str) -> Payload {
+    Payload::Message(Message {
+        id,
+        title: "test".to_owned(),
+        message: text.to_owned(),
+        timestamp: "2026-01-01T00:00:00.000Z".to_owned(),
+    })
 }
 
 /// The value of the sample `name` in Prometheus text, if present.

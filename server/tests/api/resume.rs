@@ -1,8 +1,12 @@
 //! Resuming by `Last-Event-ID` (header or `?lastEventId=`): exactly the missed events, in order, no duplicate,
 //! then live ones — and an explicit `reset` whenever the id cannot be honoured, never a silent skip.
 
-use crate::helpers::{json, seq, spawn_app, spawn_default, SseStream, WAIT};
+use crate::helpers::{
+    json, message, publish, seq, spawn_app, spawn_default, SseStream, TestApp, WAIT,
+};
 use app::contract::{Payload, Room, RoomState, Snapshot};
+use server::hub::Event;
+use std::sync::Arc;
 
 /// Reads `n` events and returns their `message` texts.
 async fn read_messages(stream: &mut SseStream, n: usize) -> Vec<String> {
@@ -64,9 +68,9 @@ async fn resuming_with_the_last_event_id_query_parameter_replays_exactly_what_wa
 async fn the_header_wins_over_the_query_parameter() {
     // Arrange: two resume points; the header (what a browser sends on its own reconnect) is the newer one.
     let app = spawn_default().await;
-    let old = app.publish_message(1, "old");
-    let newer = app.publish_message(2, "newer");
-    app.publish_message(3, "newest");
+    let old = app.publish_message(1, "old").await;
+    let newer = app.publish_message(2, "newer").await;
+    app.publish_message(3, "newest").await;
 
     // Act
     let path = format!("/eventstream?lastEventId={}", old.seq);
@@ -86,13 +90,13 @@ async fn resuming_the_dashboard_stream_replays_instead_of_sending_a_snapshot() {
     drop(before);
 
     // Act
-    let message = app.publish_message(1, "while away");
+    let message = app.publish_message(1, "while away").await;
     let mut kitchen = RoomState::initial(Room::Kitchen, "2026-01-01T00:00:00Z".into());
     kitchen.devices.insert(
         app::contract::Device::Blinds,
         app::contract::DeviceState::Open,
     );
-    let room = app.state.hub.publish(Payload::Room(Room::Kitchen, kitchen));
+    let room = app.publish(Payload::Room(Room::Kitchen, kitchen)).await;
     let mut after = app
         .sse_from("/events?topics=kitchen,message", Some(&snapshot.id))
         .await;
@@ -118,7 +122,7 @@ async fn clients_joining_during_a_publish_burst_see_no_gap_and_no_duplicate() {
     let state = app.state.clone();
     let publisher = tokio::spawn(async move {
         for k in 0..TOTAL {
-            app_publish(&state, k);
+            publish(&state, message(k, &format!("message {k}"))).await;
             if k % 5 == 4 {
                 tokio::time::sleep(std::time::Duration::from_millis(1)).await;
             }
@@ -179,13 +183,13 @@ async fn clients_joining_during_a_publish_burst_see_no_gap_and_no_duplicate() {
     }
 }
 
-fn app_publish(state: &server::state::AppState, k: u64) {
-    state.hub.publish(Payload::Message(app::contract::Message {
-        id: k,
-        title: "burst".to_owned(),
-        message: format!("message {k}"),
-        timestamp: "2026-01-01T00:00:00.000Z".to_owned(),
-    }));
+/// Publishes messages m1..m6 (message ids 1..=6), returning their events.
+async fn publish_six(app: &TestApp) -> Vec<Arc<Event>> {
+    let mut published = Vec::new();
+    for k in 1..=6 {
+        published.push(app.publish_message(k, &format!("m{k}")).await);
+    }
+    published
 }
 
 /// Checks `event` is an explicit reset carrying a snapshot at least as new as `newest_seq`.
@@ -214,9 +218,7 @@ async fn unusable_ids_get_an_explicit_reset_never_a_silent_skip() {
         f.set("--replay-size", 3);
     })
     .await;
-    let published: Vec<_> = (1..=6)
-        .map(|k| app.publish_message(k, &format!("m{k}")))
-        .collect();
+    let published = publish_six(&app).await;
     let newest = published.last().unwrap().seq;
     let cases = [
         ("an id older than the buffer", published[0].seq.to_string()),
@@ -236,7 +238,7 @@ async fn unusable_ids_get_an_explicit_reset_never_a_silent_skip() {
         );
         // The stream goes on live after the reset.
         newest_message += 1;
-        let next = app.publish_message(newest_message, "after reset");
+        let next = app.publish_message(newest_message, "after reset").await;
         newest = next.seq;
         let live = stream
             .wait_for("the live message after the reset", |e| e.event == "message")
@@ -263,9 +265,7 @@ async fn the_oldest_retained_id_still_replays() {
         f.set("--replay-size", 3);
     })
     .await;
-    let published: Vec<_> = (1..=6)
-        .map(|k| app.publish_message(k, &format!("m{k}")))
-        .collect();
+    let published = publish_six(&app).await;
 
     // Act
     let mut just_in_time = app

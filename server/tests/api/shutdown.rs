@@ -36,9 +36,11 @@ async fn assert_refused(app: &TestApp) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_ends_every_stream_and_task_then_refuses_connections() {
-    // Arrange: 50 open streams of every kind plus a running job, with busy sensors.
+    // Arrange: 50 open streams of every kind plus a running job, with busy sensors. Keep-alives are rare, so
+    // that nothing but the shutdown token can end an idle stream in time.
     let mut app = spawn_app(|f| {
         f.set("--shutdown-secs", 5)
+            .set("--keepalive-secs", 60)
             .set("--random-ms", 20)
             .set("--temperature-ms", 20);
     })
@@ -111,7 +113,7 @@ async fn a_connection_that_lingers_cannot_hold_shutdown_past_the_deadline() {
             "the stuck client still took everything after {sent} messages"
         );
         for k in sent..sent + 200 {
-            app.publish_message(k, &big_text(k));
+            app.publish_message(k, &big_text(k)).await;
         }
         sent += 200;
         let before = delivered();

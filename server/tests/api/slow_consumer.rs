@@ -53,7 +53,7 @@ async fn a_client_that_never_reads_is_dropped_and_holds_nobody_back() {
             sent < AT_MOST,
             "the stuck client was still not dropped after {sent} messages"
         );
-        app.publish_message(sent, &big_text(sent));
+        app.publish_message(sent, &big_text(sent)).await;
         let event = fast.next_event_within(Duration::from_secs(5)).await;
         assert_eq!(
             json(&event)["id"],
@@ -76,8 +76,8 @@ async fn a_client_that_never_reads_is_dropped_and_holds_nobody_back() {
     .await;
 }
 
-// A current-thread runtime: the burst below runs without yielding, so the subscriber's stream cannot read
-// along and is certain to fall more than a queue behind.
+// A current-thread runtime: the burst below never yields (publishing to the in-memory hub completes at once),
+// so the subscriber's stream cannot read along and is certain to fall more than a queue behind.
 #[tokio::test]
 async fn a_subscriber_that_falls_a_queue_behind_is_ended_and_resumes_without_loss() {
     // Arrange
@@ -86,12 +86,12 @@ async fn a_subscriber_that_falls_a_queue_behind_is_ended_and_resumes_without_los
     })
     .await;
     let mut stream = app.sse("/eventstream").await;
-    app.publish_message(0, "before the burst");
+    app.publish_message(0, "before the burst").await;
     assert_eq!(json(&stream.next_event().await)["id"], 0);
 
     // Act: far more than a queue's worth at once.
     for k in 1..=100 {
-        app.publish_message(k, &format!("burst {k}"));
+        app.publish_message(k, &format!("burst {k}")).await;
     }
     let before_the_end = stream.until_end(WAIT).await;
     let last_id = stream.parser().last_event_id().to_owned();

@@ -39,10 +39,9 @@ async fn events_default_topics_are_the_dashboard_ones() {
     assert_eq!(stream.next_event().await.event, "snapshot");
 
     // Act: a random number (not a dashboard topic) and then a message (one).
-    app.state
-        .hub
-        .publish(Payload::Random(RandomNumber { value: 0.5 }));
-    let message = app.publish_message(1, "dashboard topic");
+    app.publish(Payload::Random(RandomNumber { value: 0.5 }))
+        .await;
+    let message = app.publish_message(1, "dashboard topic").await;
 
     // Assert: the message arrives, and nothing of the random topic came before it.
     let events = stream
@@ -64,13 +63,13 @@ async fn events_topics_parameter_restricts_the_stream() {
     assert_eq!(stream.next_event().await.event, "snapshot");
 
     // Act: one event of a topic not asked for, then one of a topic asked for.
-    app.publish_message(1, "not asked for");
+    app.publish_message(1, "not asked for").await;
     let mut kitchen = RoomState::initial(Room::Kitchen, "2026-01-01T00:00:00Z".into());
     kitchen.devices.insert(
         app::contract::Device::Lights,
         app::contract::DeviceState::On,
     );
-    let published = app.state.hub.publish(Payload::Room(Room::Kitchen, kitchen));
+    let published = app.publish(Payload::Room(Room::Kitchen, kitchen)).await;
 
     // Assert: only kitchen and viewers events; the kitchen one came without the message before it.
     let got = stream
