@@ -19,6 +19,8 @@ pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
 pub const DEFAULT_SHUTDOWN_SECS: u64 = 5;
 pub const DEFAULT_TEMPERATURE_MS: u64 = 5000;
 pub const DEFAULT_RANDOM_MS: u64 = 1000;
+pub const DEFAULT_RETAIN_EVENTS: u64 = 100_000;
+pub const DEFAULT_RETAIN_HOURS: u64 = 24 * 7;
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -72,6 +74,12 @@ pub struct Config {
     /// Milliseconds between random numbers on `/stream-random-numbers`.
     #[arg(long, env = "HEARTH_RANDOM_MS", default_value_t = DEFAULT_RANDOM_MS)]
     pub random_ms: u64,
+    /// Events the on-disk log keeps at most (older ones are trimmed in the background).
+    #[arg(long, env = "HEARTH_RETAIN_EVENTS", default_value_t = DEFAULT_RETAIN_EVENTS)]
+    pub retain_events: u64,
+    /// Hours the on-disk log keeps an event at most.
+    #[arg(long, env = "HEARTH_RETAIN_HOURS", default_value_t = DEFAULT_RETAIN_HOURS)]
+    pub retain_hours: u64,
     /// Log filter (`RUST_LOG` syntax).
     #[arg(long, env = "HEARTH_LOG", default_value = "info")]
     pub log: String,
@@ -87,12 +95,19 @@ impl Config {
     pub fn shutdown_deadline(&self) -> Duration {
         Duration::from_secs(self.shutdown_secs)
     }
+    pub fn retention(&self) -> crate::store::Retention {
+        crate::store::Retention {
+            max_events: self.retain_events.max(self.replay_size as u64),
+            max_age_ms: i64::try_from(self.retain_hours.saturating_mul(3_600_000))
+                .unwrap_or(i64::MAX),
+        }
+    }
 
     /// One line per setting, for the start-up log. The token is never printed here.
     pub fn describe(&self) -> String {
         format!(
             "addr={} data_dir={} simulator={} keepalive={}s retry={}ms replay={} queue={} max_subscribers={} \
-             body_limit={}B cors_origins={:?} shutdown={}s token={}",
+             body_limit={}B cors_origins={:?} shutdown={}s retain={} events/{}h token={}",
             self.addr,
             self.data_dir.display(),
             self.simulator_enabled(),
@@ -104,6 +119,8 @@ impl Config {
             self.body_limit,
             self.cors_origins,
             self.shutdown_secs,
+            self.retain_events,
+            self.retain_hours,
             if self.token.is_some() { "from HEARTH_TOKEN" } else { "from the data directory" },
         )
     }

@@ -55,6 +55,12 @@ impl ApiError {
     }
 }
 
+impl From<crate::hub::HubError> for ApiError {
+    fn from(e: crate::hub::HubError) -> Self {
+        ApiError::Internal(anyhow::Error::new(e))
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();

@@ -14,6 +14,7 @@ pub mod routes;
 pub mod simulator;
 pub mod sse;
 pub mod state;
+pub mod store;
 pub mod stream;
 pub mod viewers;
 
@@ -69,6 +70,7 @@ fn cors(origins: &[String]) -> CorsLayer {
 /// connections are refused, and this returns within the configured deadline even if some connection lingers.
 pub async fn run(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
     simulator::spawn_all(&state);
+    routes::jobs::resume_jobs(&state);
     tokio::spawn(viewers::publish_viewer_count(state.clone()));
     let shutdown = state.shutdown.clone();
     let deadline = state.config.shutdown_deadline();

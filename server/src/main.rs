@@ -56,7 +56,7 @@ async fn start() -> anyhow::Result<()> {
         listener.local_addr().context("no local address")?
     );
 
-    let state = AppState::new(config, token, leptos);
+    let state = AppState::new(config, token, leptos)?;
     tokio::spawn(cancel_on_signal(state.shutdown.clone()));
     server::run(listener, state).await
 }

@@ -3,9 +3,12 @@
 //! fresh start is alive. The simulator can be switched off (`--no-simulator`); the sensors always run, because
 //! their routes promise a reading at that rate. Every task ends on shutdown.
 
+use crate::hub::{Hub, HubError};
 use crate::state::{now_rfc3339, AppState};
 use app::contract::{Payload, RandomNumber, Room, RoomState, Temperature};
 use rand::Rng;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 use tokio::time::MissedTickBehavior;
 
@@ -29,14 +32,22 @@ pub fn spawn_all(state: &AppState) {
     }
 }
 
-/// Runs `tick` every `period` until shutdown.
-async fn every(state: &AppState, period: Duration, mut tick: impl FnMut()) {
+/// A background update in flight.
+type Publish = Pin<Box<dyn Future<Output = Result<(), HubError>> + Send>>;
+
+/// Publishes what `tick` makes every `period` until shutdown. An update that cannot be stored is logged and
+/// skipped: the next one follows.
+async fn every(state: &AppState, period: Duration, mut tick: impl FnMut(Hub) -> Publish) {
     let mut interval = tokio::time::interval(period.max(Duration::from_millis(10)));
     interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = state.shutdown.cancelled() => return,
-            _ = interval.tick() => tick(),
+            _ = interval.tick() => {
+                if let Err(e) = tick(state.hub.clone()).await {
+                    tracing::warn!(error = %e, "a background update was not stored");
+                }
+            }
         }
     }
 }
@@ -44,7 +55,7 @@ async fn every(state: &AppState, period: Duration, mut tick: impl FnMut()) {
 async fn temperature_sensor(state: AppState) {
     let mut current = 21.0_f64;
     let period = Duration::from_millis(state.config.temperature_ms);
-    every(&state.clone(), period, move || {
+    every(&state, period, move |hub| {
         // A slow random walk that stays in a believable indoor range.
         let step = rand::rng().random_range(-0.3..=0.3);
         current = (current + step).clamp(17.0, 26.0);
@@ -52,38 +63,46 @@ async fn temperature_sensor(state: AppState) {
             temperature: (current * 10.0).round() / 10.0,
             updated_at: now_rfc3339(),
         };
-        state.hub.publish(Payload::Temperature(reading));
+        Box::pin(async move { hub.publish(Payload::Temperature(reading)).await.map(drop) })
     })
     .await;
 }
 
 async fn random_numbers(state: AppState) {
     let period = Duration::from_millis(state.config.random_ms);
-    every(&state.clone(), period, move || {
+    every(&state, period, move |hub| {
         let value = rand::rng().random::<f64>();
-        state.hub.publish(Payload::Random(RandomNumber { value }));
+        Box::pin(async move {
+            hub.publish(Payload::Random(RandomNumber { value }))
+                .await
+                .map(drop)
+        })
     })
     .await;
 }
 
 /// Sets each device of the room to a random state, as the tutorial's server did.
 async fn animate_room(state: AppState, room: Room) {
-    every(&state.clone(), room_period(room), move || {
-        state.hub.update(|snapshot| {
-            let mut rng = rand::rng();
-            let mut next = snapshot
-                .rooms
-                .get(&room)
-                .cloned()
-                .unwrap_or_else(|| RoomState::initial(room, now_rfc3339()));
-            for device in room.devices() {
-                let states = device.states();
-                next.devices
-                    .insert(*device, states[rng.random_range(0..states.len())]);
-            }
-            next.updated_at = now_rfc3339();
-            Some(Payload::Room(room, next))
-        });
+    every(&state, room_period(room), move |hub| {
+        Box::pin(async move {
+            hub.update(|snapshot| {
+                let mut rng = rand::rng();
+                let mut next = snapshot
+                    .rooms
+                    .get(&room)
+                    .cloned()
+                    .unwrap_or_else(|| RoomState::initial(room, now_rfc3339()));
+                for device in room.devices() {
+                    let states = device.states();
+                    next.devices
+                        .insert(*device, states[rng.random_range(0..states.len())]);
+                }
+                next.updated_at = now_rfc3339();
+                Some(Payload::Room(room, next))
+            })
+            .await
+            .map(drop)
+        })
     })
     .await;
 }

@@ -39,22 +39,34 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config, token: String, leptos: LeptosOptions) -> Self {
+    /// Opens the store in the data directory and restores the hub and the jobs from it. A store that cannot
+    /// be opened is an error naming its path.
+    pub fn new(config: Config, token: String, leptos: LeptosOptions) -> anyhow::Result<Self> {
         let metrics = Arc::new(Metrics::default());
-        let hub = Hub::in_memory(config.replay_size, config.queue_size, metrics.clone());
+        let (hub, stored_jobs) = Hub::durable(
+            &config.data_dir,
+            config.replay_size,
+            config.queue_size,
+            config.retention(),
+            metrics.clone(),
+        )?;
+        let jobs = Jobs::default();
+        for job in stored_jobs {
+            jobs.set(job);
+        }
         let seed = u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(1);
-        AppState(Arc::new(Inner {
+        Ok(AppState(Arc::new(Inner {
             config,
             hub,
             metrics,
             token,
             shutdown: CancellationToken::new(),
-            jobs: Jobs::default(),
+            jobs,
             sessions: Sessions::default(),
             viewers: Viewers::default(),
             leptos,
             next_message_id: AtomicU64::new(seed),
-        }))
+        })))
     }
 
     pub fn next_message_id(&self) -> u64 {

@@ -56,8 +56,10 @@ pub async fn publish_viewer_count(state: AppState) {
         }
         let now = metrics.viewers.get();
         if now != last {
-            hub.publish(Payload::Viewers(now));
-            last = now;
+            match hub.publish(Payload::Viewers(now)).await {
+                Ok(_) => last = now,
+                Err(e) => tracing::warn!(error = %e, "could not publish the viewer count"),
+            }
         }
     }
 }

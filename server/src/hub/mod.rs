@@ -14,8 +14,20 @@ pub use metrics::Metrics;
 
 use app::contract::{Payload, Snapshot, Topic, TopicSet};
 use bytes::Bytes;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use tokio::sync::broadcast;
+
+/// A publish in flight: resolves to the event once it is committed (durable, when the hub has a journal).
+pub type Publish = Pin<Box<dyn Future<Output = Result<Arc<Event>, HubError>> + Send>>;
+
+/// Why a publish did not take.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum HubError {
+    #[error("could not store the event: {0}")]
+    Storage(String),
+}
 
 /// One published event, framed once for every way a route may present it.
 #[derive(Debug)]
@@ -50,14 +62,15 @@ pub struct Subscription {
 
 /// What a hub implementation must provide.
 pub trait Backend: Send + Sync + 'static {
-    /// Assigns the next sequence id, retains, updates the snapshot and fans out — atomically.
-    fn publish(&self, payload: Payload) -> Arc<Event>;
+    /// Assigns the next sequence id and queues the event; the returned future resolves once it is committed
+    /// (retained, in the snapshot, fanned out — and durable when the backend keeps a journal).
+    fn publish(&self, payload: Payload) -> Publish;
     /// Joins the live feed and works out the start for `last_event_id`, atomically with respect to publish.
     fn subscribe(&self, topics: TopicSet, last_event_id: Option<&str>) -> Subscription;
     /// Publishes what `change` derives from the current state, under the same lock, so a read-modify-write
     /// (flip one device of a room) cannot lose a concurrent change. `None` publishes nothing.
-    fn update(&self, change: &mut dyn FnMut(&Snapshot) -> Option<Payload>) -> Option<Arc<Event>>;
-    /// The current state.
+    fn update(&self, change: &mut dyn FnMut(&Snapshot) -> Option<Payload>) -> Option<Publish>;
+    /// The committed state.
     fn snapshot(&self) -> Snapshot;
 }
 
@@ -73,29 +86,57 @@ impl Hub {
         Hub { backend, metrics }
     }
 
-    /// An in-process hub retaining `replay` events, with up to `queue` events in flight per subscriber.
+    /// An in-process hub retaining `replay` events, with up to `queue` events in flight per subscriber, that
+    /// keeps nothing on disk.
     pub fn in_memory(replay: usize, queue: usize, metrics: Arc<Metrics>) -> Self {
-        Hub::new(
-            Arc::new(MemoryBackend::new(replay, queue, metrics.clone())),
-            metrics,
-        )
+        let backend = MemoryBackend::new(replay, queue, metrics.clone());
+        Hub::new(Arc::new(backend), metrics)
     }
 
-    pub fn publish(&self, payload: Payload) -> Arc<Event> {
-        let event = self.backend.publish(payload);
+    /// The embedded default: an in-process hub whose events are made durable in the store under `data_dir`
+    /// (group-committed) before anyone sees them, starting from what the store holds. Returns the stored jobs
+    /// too, for the job registry.
+    pub fn durable(
+        data_dir: &std::path::Path,
+        replay: usize,
+        queue: usize,
+        retention: crate::store::Retention,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<(Self, Vec<app::contract::JobUpdate>)> {
+        let store = crate::store::Store::open(data_dir)?;
+        let restored = store.restore(replay)?;
+        let jobs = store.jobs()?;
+        let (journal, pending) = crate::store::journal::channel(store, retention);
+        let backend = MemoryBackend::durable(replay, queue, metrics.clone(), journal, restored);
+        let backend = Arc::new(backend);
+        pending.start(Arc::downgrade(&backend), backend.snapshot())?;
+        Ok((Hub::new(backend, metrics), jobs))
+    }
+
+    /// Publishes `payload` now — its id is assigned before this returns — and gives a future that resolves once
+    /// the event is committed (durable and delivered). Dropping the future does not cancel the publish; awaiting
+    /// it is how a write route answers only after durability.
+    pub fn publish(&self, payload: Payload) -> Publish {
         self.metrics.events_published.inc();
-        event
+        self.backend.publish(payload)
     }
 
+    /// Publishes what `change` derives from the latest accepted state (see [`Backend::update`]), now; the
+    /// future resolves once it is committed. `Ok(None)`: `change` chose to publish nothing.
     pub fn update(
         &self,
         mut change: impl FnMut(&Snapshot) -> Option<Payload>,
-    ) -> Option<Arc<Event>> {
-        let event = self.backend.update(&mut change);
-        if event.is_some() {
+    ) -> impl Future<Output = Result<Option<Arc<Event>>, HubError>> + Send + 'static {
+        let pending = self.backend.update(&mut change);
+        if pending.is_some() {
             self.metrics.events_published.inc();
         }
-        event
+        async move {
+            match pending {
+                Some(pending) => pending.await.map(Some),
+                None => Ok(None),
+            }
+        }
     }
 
     pub fn subscribe(&self, topics: TopicSet, last_event_id: Option<&str>) -> Subscription {

@@ -47,16 +47,19 @@ async fn set_device(
             Some("state"),
         ));
     }
-    let event = state.hub.update(|snapshot| {
-        let mut room_state = snapshot
-            .rooms
-            .get(&room)
-            .cloned()
-            .unwrap_or_else(|| RoomState::initial(room, now_rfc3339()));
-        room_state.devices.insert(device, body.state);
-        room_state.updated_at = now_rfc3339();
-        Some(Payload::Room(room, room_state))
-    });
+    let event = state
+        .hub
+        .update(|snapshot| {
+            let mut room_state = snapshot
+                .rooms
+                .get(&room)
+                .cloned()
+                .unwrap_or_else(|| RoomState::initial(room, now_rfc3339()));
+            room_state.devices.insert(device, body.state);
+            room_state.updated_at = now_rfc3339();
+            Some(Payload::Room(room, room_state))
+        })
+        .await?;
     match event.as_ref().map(|e| &e.payload) {
         Some(Payload::Room(_, room_state)) => Ok(Json(room_state.clone())),
         _ => Err(ApiError::Internal(anyhow::anyhow!(

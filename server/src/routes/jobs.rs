@@ -41,7 +41,10 @@ impl Jobs {
     fn get(&self, id: &str) -> Option<JobUpdate> {
         self.lock().get(id).cloned()
     }
-    fn set(&self, update: JobUpdate) {
+    fn unfinished(&self) -> Vec<JobUpdate> {
+        self.lock().values().filter(|j| !j.done).cloned().collect()
+    }
+    pub fn set(&self, update: JobUpdate) {
         self.lock().insert(update.id.clone(), update);
     }
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, JobUpdate>> {
@@ -55,23 +58,34 @@ struct Started {
     events: String,
 }
 
-async fn start_job(State(state): State<AppState>, _writer: Writer) -> (StatusCode, Json<Started>) {
+async fn start_job(
+    State(state): State<AppState>,
+    _writer: Writer,
+) -> Result<(StatusCode, Json<Started>), ApiError> {
     let id = format!("{:016x}", rand::rng().random::<u64>());
     let first = JobUpdate {
         id: id.clone(),
         progress: 0,
         done: false,
     };
-    state.jobs.set(first.clone());
-    state.hub.publish(Payload::Job(first));
-    tokio::spawn(run_job(state.clone(), id.clone()));
+    // Durable before it is acknowledged: a restart resumes it.
+    state.hub.publish(Payload::Job(first.clone())).await?;
+    state.jobs.set(first);
+    tokio::spawn(run_job(state.clone(), id.clone(), 0));
     let events = format!("/api/jobs/{id}/events");
-    (StatusCode::ACCEPTED, Json(Started { id, events }))
+    Ok((StatusCode::ACCEPTED, Json(Started { id, events })))
 }
 
-/// Moves a job from 0 to 100, publishing each step; stops early on shutdown.
-async fn run_job(state: AppState, id: String) {
-    let mut progress = 0u8;
+/// Picks up the jobs a previous run of the server left unfinished (restored from the store).
+pub fn resume_jobs(state: &AppState) {
+    for job in state.jobs.unfinished() {
+        tracing::info!(job = %job.id, progress = job.progress, "resuming an unfinished job");
+        tokio::spawn(run_job(state.clone(), job.id, job.progress));
+    }
+}
+
+/// Moves a job from `progress` to 100, publishing each step; stops early on shutdown.
+async fn run_job(state: AppState, id: String, mut progress: u8) {
     while progress < 100 {
         tokio::select! {
             _ = state.shutdown.cancelled() => return,
@@ -83,8 +97,13 @@ async fn run_job(state: AppState, id: String) {
             progress,
             done: progress == 100,
         };
-        state.jobs.set(update.clone());
-        state.hub.publish(Payload::Job(update));
+        match state.hub.publish(Payload::Job(update.clone())).await {
+            Ok(_) => state.jobs.set(update),
+            Err(e) => {
+                tracing::warn!(job = %id, error = %e, "job step not stored; trying again");
+                progress = progress.saturating_sub(STEP);
+            }
+        }
     }
 }
 

@@ -38,6 +38,7 @@ async fn post_message(
         message: text.into_inner(),
         timestamp: now_rfc3339(),
     };
-    state.hub.publish(Payload::Message(message.clone()));
+    // Answered only once the message is durable and delivered.
+    state.hub.publish(Payload::Message(message.clone())).await?;
     Ok((StatusCode::CREATED, Json(message)))
 }
