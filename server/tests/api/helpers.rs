@@ -98,7 +98,7 @@ pub async fn spawn_app(configure: impl FnOnce(&mut Flags)) -> TestApp {
         .token
         .clone()
         .expect("the harness always sets a token");
-    let state = AppState::new(config, token.clone(), leptos);
+    let state = AppState::new(config, token.clone(), leptos).expect("the test app's store opens");
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -197,6 +197,12 @@ impl TestApp {
         self.publish(message(id, text)).await
     }
 
+    /// Publishes a message without waiting for it to be committed (its id is assigned at once): a burst of
+    /// these is queued before any subscriber can run, so it reaches them as fast as the hub can deliver.
+    pub fn publish_message_now(&self, id: u64, text: &str) -> server::hub::Publish {
+        self.state.hub.publish(message(id, text))
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(self.url(path))
@@ -265,7 +271,11 @@ impl SseClient {
 
 /// Publishes straight into `state`'s hub; the one place tests publish without HTTP.
 pub async fn publish(state: &AppState, payload: Payload) -> Arc<Event> {
-    state.hub.publish(payload)
+    state
+        .hub
+        .publish(payload)
+        .await
+        .expect("the hub commits the event")
 }
 
 /// A message payload with its own `id` and text.
