@@ -1,4 +1,6 @@
 import { defineConfig } from "@playwright/test";
+import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 
 // Hearth's browser tests run in Debian's Chromium (Playwright's own browser download cannot work offline) against
@@ -7,6 +9,11 @@ export const root = path.resolve(__dirname, "..");
 const port = Number(process.env.HEARTH_E2E_PORT ?? 3000);
 export const baseURL = `http://127.0.0.1:${port}`;
 export const e2eToken = process.env.HEARTH_E2E_TOKEN ?? "e2e-secret-token";
+
+// A fresh store for every run, so no earlier run's messages or devices leak into this one. Only the main process
+// starts the server; workers evaluate this file too but never use the directory.
+process.env.HEARTH_E2E_DATA_DIR ??= fs.mkdtempSync(path.join(os.tmpdir(), "hearth-e2e-data-"));
+const dataDir = process.env.HEARTH_E2E_DATA_DIR;
 
 export default defineConfig({
   testDir: "./tests",
@@ -50,7 +57,7 @@ export default defineConfig({
       HEARTH_TEMPERATURE_MS: "1000",
       // Closed tabs are noticed at the next write; frequent keep-alives make the viewer count fall promptly.
       HEARTH_KEEPALIVE_SECS: "2",
-      HEARTH_DATA_DIR: path.join(root, "target", "e2e-data"),
+      HEARTH_DATA_DIR: dataDir,
       HEARTH_LOG: "warn",
     },
   },

@@ -24,6 +24,8 @@ test("after a server restart the badge goes reconnecting then live, and messages
 
     await expect(dashboard.connectionState).toHaveText(/^live/, { timeout: 30_000 });
     await expect(dashboard.messagesWithText("during the outage")).toHaveCount(1);
+    // What was stored before the restart is still there, once: resumed, not replayed twice.
+    await expect(dashboard.messagesWithText("before the outage")).toHaveCount(1);
     // The hook reconnected by itself and said where it had stopped.
     expect(streams.slice(1).some((u) => /[?&]lastEventId=\d+/.test(u))).toBe(true);
     await server.postMessage("after the outage");

@@ -1,0 +1,72 @@
+//! Start-up failures are clear errors naming the path, never a panic and never a silent fresh start over
+//! existing data.
+
+// Test code: a failed unwrap is a failed test, which is what it should be.
+#![allow(clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("hearth-startup-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs the server with `data_dir` and returns (exit success, stderr); it must exit on its own, quickly.
+fn run_with(data_dir: &std::path::Path) -> (bool, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+        .env("HEARTH_DATA_DIR", data_dir)
+        .env("HEARTH_TOKEN", "t")
+        .env("HEARTH_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the server kept running with an unusable data directory {}", data_dir.display());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+#[test]
+fn a_data_directory_that_cannot_be_created_is_named() {
+    let root = temp("blocked");
+    let file = root.join("not-a-directory");
+    std::fs::write(&file, b"x").unwrap();
+    let data_dir = file.join("data");
+
+    let (ok, stderr) = run_with(&data_dir);
+
+    assert!(!ok, "must not start");
+    assert!(stderr.contains("cannot create the data directory"), "{stderr}");
+    assert!(stderr.contains(&data_dir.display().to_string()), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn a_corrupt_database_is_named_and_left_alone() {
+    let data_dir = temp("corrupt");
+    let db = data_dir.join("hearth.db");
+    let garbage = vec![0x42u8; 16384];
+    std::fs::write(&db, &garbage).unwrap();
+
+    let (ok, stderr) = run_with(&data_dir);
+
+    assert!(!ok, "must not start over a corrupt database");
+    assert!(stderr.contains(&db.display().to_string()), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(std::fs::read(&db).unwrap(), garbage, "the existing file is not touched");
+    std::fs::remove_dir_all(&data_dir).unwrap();
+}
