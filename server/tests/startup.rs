@@ -31,12 +31,18 @@ fn run_with(data_dir: &std::path::Path) -> (bool, String) {
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("the server kept running with an unusable data directory {}", data_dir.display());
+            panic!(
+                "the server kept running with an unusable data directory {}",
+                data_dir.display()
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     }
     let output = child.wait_with_output().unwrap();
-    (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned())
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -49,7 +55,10 @@ fn a_data_directory_that_cannot_be_created_is_named() {
     let (ok, stderr) = run_with(&data_dir);
 
     assert!(!ok, "must not start");
-    assert!(stderr.contains("cannot create the data directory"), "{stderr}");
+    assert!(
+        stderr.contains("cannot create the data directory"),
+        "{stderr}"
+    );
     assert!(stderr.contains(&data_dir.display().to_string()), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     std::fs::remove_dir_all(&root).unwrap();
@@ -67,6 +76,10 @@ fn a_corrupt_database_is_named_and_left_alone() {
     assert!(!ok, "must not start over a corrupt database");
     assert!(stderr.contains(&db.display().to_string()), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert_eq!(std::fs::read(&db).unwrap(), garbage, "the existing file is not touched");
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        garbage,
+        "the existing file is not touched"
+    );
     std::fs::remove_dir_all(&data_dir).unwrap();
 }
