@@ -74,6 +74,9 @@ pub struct Config {
     /// Milliseconds between random numbers on `/stream-random-numbers`.
     #[arg(long, env = "HEARTH_RANDOM_MS", default_value_t = DEFAULT_RANDOM_MS)]
     pub random_ms: u64,
+    /// Keep nothing on disk: a hub that forgets everything at exit (for benchmarks and throwaway demos).
+    #[arg(long, env = "HEARTH_IN_MEMORY", default_value_t = false, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub in_memory: bool,
     /// Events the on-disk log keeps at most (older ones are trimmed in the background).
     #[arg(long, env = "HEARTH_RETAIN_EVENTS", default_value_t = DEFAULT_RETAIN_EVENTS)]
     pub retain_events: u64,
@@ -107,7 +110,7 @@ impl Config {
     pub fn describe(&self) -> String {
         format!(
             "addr={} data_dir={} simulator={} keepalive={}s retry={}ms replay={} queue={} max_subscribers={} \
-             body_limit={}B cors_origins={:?} shutdown={}s retain={} events/{}h token={}",
+             body_limit={}B cors_origins={:?} shutdown={}s retain={} events/{}h in_memory={} token={}",
             self.addr,
             self.data_dir.display(),
             self.simulator_enabled(),
@@ -121,6 +124,7 @@ impl Config {
             self.shutdown_secs,
             self.retain_events,
             self.retain_hours,
+            self.in_memory,
             if self.token.is_some() { "from HEARTH_TOKEN" } else { "from the data directory" },
         )
     }
@@ -137,6 +141,7 @@ mod tests {
         assert!(c.simulator_enabled() || std::env::var("HEARTH_SIMULATOR").is_ok());
         assert!(!Config::parse_from(["hearth", "--no-simulator"]).simulator_enabled());
         assert!(!Config::parse_from(["hearth", "--simulator", "false"]).simulator_enabled());
+        assert!(Config::parse_from(["hearth", "--in-memory"]).in_memory);
     }
 
     #[test]

@@ -43,13 +43,18 @@ impl AppState {
     /// be opened is an error naming its path.
     pub fn new(config: Config, token: String, leptos: LeptosOptions) -> anyhow::Result<Self> {
         let metrics = Arc::new(Metrics::default());
-        let (hub, stored_jobs) = Hub::durable(
-            &config.data_dir,
-            config.replay_size,
-            config.queue_size,
-            config.retention(),
-            metrics.clone(),
-        )?;
+        let (hub, stored_jobs) = if config.in_memory {
+            let hub = Hub::in_memory(config.replay_size, config.queue_size, metrics.clone());
+            (hub, Vec::new())
+        } else {
+            Hub::durable(
+                &config.data_dir,
+                config.replay_size,
+                config.queue_size,
+                config.retention(),
+                metrics.clone(),
+            )?
+        };
         let jobs = Jobs::default();
         for job in stored_jobs {
             jobs.set(job);
