@@ -44,6 +44,11 @@ impl axum::serve::Listener for GuardedListener {
     async fn accept(&mut self) -> (StallGuard, SocketAddr) {
         // axum's own accept loop: it retries (and backs off on EMFILE) instead of failing.
         let (io, addr) = axum::serve::Listener::accept(&mut self.inner).await;
+        // Events are small writes that must leave at once: Nagle's algorithm would hold one back until the
+        // previous one is acknowledged (up to the peer's delayed-ACK time, ~40 ms).
+        if let Err(e) = io.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
         let guard = StallGuard {
             io,
             stall: self.stall,
