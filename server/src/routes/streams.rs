@@ -22,10 +22,10 @@ use serde::Deserialize;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/events", get(events))
-        .route("/live-users", get(live_users))
-        .route("/smart-home", get(smart_home))
-        .route("/temperatures", get(temperatures))
-        .route("/eventstream", get(eventstream))
+        .route("/live-users", tutorial(LIVE_USERS))
+        .route("/smart-home", tutorial(SMART_HOME))
+        .route("/temperatures", tutorial(TEMPERATURES))
+        .route("/eventstream", tutorial(EVENTSTREAM))
 }
 
 /// `/stream-random-numbers` is open to any origin, as in its tutorial; it is kept apart from the CORS allowlist.
@@ -41,6 +41,7 @@ pub struct StreamQuery {
 }
 
 /// How a stream introduces itself before live events.
+#[derive(Clone, Copy)]
 pub enum Intro {
     /// One `snapshot` event with the whole dashboard state (the multiplexed stream).
     Snapshot,
@@ -51,6 +52,7 @@ pub enum Intro {
 }
 
 /// What a route streams.
+#[derive(Clone, Copy)]
 pub struct StreamSpec {
     pub topics: TopicSet,
     pub naming: Naming,
@@ -219,7 +221,43 @@ async fn events(
     )
 }
 
-/// The tutorial routes: a fixed topic set each, otherwise identical.
+/// `/live-users`: the viewer count as plain `data: <count>`; it counts as a viewer itself.
+const LIVE_USERS: StreamSpec = StreamSpec {
+    topics: TopicSet::of(&[Topic::Viewers]),
+    naming: Naming::Unnamed,
+    intro: Intro::CurrentValues,
+    viewer: true,
+};
+/// `/smart-home`: one named event per room.
+const SMART_HOME: StreamSpec = StreamSpec {
+    topics: TopicSet::ROOMS,
+    naming: Naming::Topic,
+    intro: Intro::CurrentValues,
+    viewer: false,
+};
+/// `/temperatures`: unnamed readings.
+const TEMPERATURES: StreamSpec = StreamSpec {
+    topics: TopicSet::of(&[Topic::Temperature]),
+    naming: Naming::Unnamed,
+    intro: Intro::CurrentValues,
+    viewer: false,
+};
+/// `/eventstream`: new messages only, as `event: message`.
+const EVENTSTREAM: StreamSpec = StreamSpec {
+    topics: TopicSet::of(&[Topic::Message]),
+    naming: Naming::Topic,
+    intro: Intro::Nothing,
+    viewer: false,
+};
+/// `/stream-random-numbers`: new numbers only, unnamed.
+const RANDOM_NUMBERS: StreamSpec = StreamSpec {
+    topics: TopicSet::of(&[Topic::Random]),
+    naming: Naming::Unnamed,
+    intro: Intro::Nothing,
+    viewer: false,
+};
+
+/// A tutorial route: a fixed spec, resumable like every stream.
 async fn tutorial_stream(
     state: AppState,
     headers: HeaderMap,
@@ -236,60 +274,15 @@ async fn tutorial_stream(
     )
 }
 
-async fn live_users(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, ApiError> {
-    let spec = StreamSpec {
-        topics: TopicSet::of(&[Topic::Viewers]),
-        naming: Naming::Unnamed,
-        intro: Intro::CurrentValues,
-        viewer: true,
-    };
-    tutorial_stream(state, headers, query, spec).await
-}
-
-async fn smart_home(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, ApiError> {
-    let spec = StreamSpec {
-        topics: TopicSet::ROOMS,
-        naming: Naming::Topic,
-        intro: Intro::CurrentValues,
-        viewer: false,
-    };
-    tutorial_stream(state, headers, query, spec).await
-}
-
-async fn temperatures(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, ApiError> {
-    let spec = StreamSpec {
-        topics: TopicSet::of(&[Topic::Temperature]),
-        naming: Naming::Unnamed,
-        intro: Intro::CurrentValues,
-        viewer: false,
-    };
-    tutorial_stream(state, headers, query, spec).await
-}
-
-async fn eventstream(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, ApiError> {
-    let spec = StreamSpec {
-        topics: TopicSet::of(&[Topic::Message]),
-        naming: Naming::Topic,
-        intro: Intro::Nothing,
-        viewer: false,
-    };
-    tutorial_stream(state, headers, query, spec).await
+/// The handler for a tutorial route with this spec.
+fn tutorial(spec: StreamSpec) -> axum::routing::MethodRouter<AppState> {
+    get(
+        move |State(state): State<AppState>,
+              headers: HeaderMap,
+              query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>| {
+            tutorial_stream(state, headers, query, spec)
+        },
+    )
 }
 
 async fn random_numbers(
@@ -297,13 +290,7 @@ async fn random_numbers(
     headers: HeaderMap,
     query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let spec = StreamSpec {
-        topics: TopicSet::of(&[Topic::Random]),
-        naming: Naming::Unnamed,
-        intro: Intro::Nothing,
-        viewer: false,
-    };
-    let mut response = match tutorial_stream(state, headers, query, spec).await {
+    let mut response = match tutorial_stream(state, headers, query, RANDOM_NUMBERS).await {
         Ok(response) => response,
         Err(e) => axum::response::IntoResponse::into_response(e),
     };
