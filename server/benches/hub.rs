@@ -3,6 +3,9 @@
 //!
 //! `cargo bench -p server --bench hub`
 
+// Benchmark set-up: a failed unwrap is a broken benchmark, which should stop it.
+#![allow(clippy::unwrap_used)]
+
 use app::contract::{Message, Payload, Topic, TopicSet};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use server::hub::{Backend, MemoryBackend, Metrics, Start};
