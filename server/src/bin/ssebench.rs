@@ -101,7 +101,7 @@ pub struct Args {
     /// Seconds all subscriptions together may take to open.
     #[arg(long, default_value_t = 180.0)]
     pub connect_phase_timeout: f64,
-    /// Concurrent publishers (default: one per 250 messages/s, 1 to 64).
+    /// Concurrent publishers (default: one per 100 messages/s, 1 to 64: under load a publish takes milliseconds).
     #[arg(long)]
     pub publishers: Option<usize>,
     /// Milliseconds to wait between the last subscription opening and the first message.
@@ -110,8 +110,11 @@ pub struct Args {
     /// Seconds to wait after the last message for deliveries still on their way.
     #[arg(long, default_value_t = 5.0)]
     pub drain: f64,
-    /// Runtime worker threads; 0 runs everything on one thread (a current-thread runtime).
-    #[arg(long, default_value_t = 0)]
+    /// Runtime worker threads; 0 runs everything on one thread (a current-thread runtime). Two measured best
+    /// on a 2-core machine shared with the server: on one thread a fan-out burst of 10,000 reads delays the
+    /// publishers by 50-100 ms, and at 1,000 subscribers × 800 msg/s one thread keeps up with 580k deliveries/s
+    /// where two reach 790k (BENCHMARKS.md).
+    #[arg(long, default_value_t = 2)]
     pub threads: usize,
     /// Seconds after which the tool stops whatever it is doing (default: every phase's limit added up).
     #[arg(long)]
@@ -197,7 +200,7 @@ impl Plan {
         let publishers = match args.publishers {
             Some(p) if (1..=256).contains(&p) => p,
             Some(_) => return Err("--publishers must be 1 to 256".into()),
-            None => ((args.rate / 250.0).ceil() as usize).clamp(1, 64),
+            None => ((args.rate / 100.0).ceil() as usize).clamp(1, 64),
         };
         let publishers = if args.idle { 0 } else { publishers };
         let needed = args.subscribers as u64 + publishers as u64 + SPARE_FILES;
@@ -667,6 +670,7 @@ async fn fanout_phase(
     let window = (last_change - start).max(Duration::from_millis(1));
     let latency = histogram::deliveries();
     let cpu = cpu_use(&before, &after);
+    let server_cpu_s = before.server_cpu.zip(after.server_cpu).map(|(a, b)| b - a);
     let others = cpu["other_processes_cores"].as_f64();
     // Messages go out at their slots, the last one at (messages - 1) / rate: measure the rate over the slots.
     let slots = Duration::from_secs_f64(plan.messages as f64 / args.rate);
@@ -686,6 +690,9 @@ async fn fanout_phase(
             "latency_samples": latency.count(),
             "window_s": round3(window.as_secs_f64()),
             "deliveries_per_s": round1(last_count as f64 / window.as_secs_f64()),
+            // What one core of server time delivers: comparable across runs that the client or a neighbour
+            // slowed down, and an estimate of the server's ceiling were it alone on the machine.
+            "deliveries_per_server_cpu_s": server_cpu_s.map(|s| round1(last_count as f64 / s.max(1e-6))),
             "latency_ms": {
                 "p50": ms(latency.quantile(0.50)),
                 "p90": ms(latency.quantile(0.90)),
@@ -732,7 +739,7 @@ mod tests {
         let plan = Plan::new(args(&["--rate", "1000", "--duration", "2"]), 20_000).unwrap();
         assert_eq!(plan.subscribe.path, "/eventstream");
         assert_eq!(plan.publish.path, "/message");
-        assert_eq!((plan.messages, plan.publishers), (2000, 4));
+        assert_eq!((plan.messages, plan.publishers), (2000, 10));
         assert!(
             plan.deadline >= Duration::from_secs(2)
                 && plan.deadline <= Duration::from_secs(MAX_DEADLINE_SECS)
