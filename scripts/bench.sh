@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# Re-runs the benchmarks of BENCHMARKS.md with one command.
+#
+#   scripts/bench.sh                    # every scenario, BENCH_RUNS (3) times each
+#   scripts/bench.sh fanout-10k idle-18k   # only these
+#   BENCH_RUNS=1 scripts/bench.sh       # quicker, noisier
+#   BENCH_SERVER_ARGS=--in-memory scripts/bench.sh rate-100x1000   # extra server flags
+#
+# Other settings: BENCH_PORT (3990), BENCH_OUT, BENCH_QUIET_CORES / BENCH_QUIET_WAIT (before each run, wait up to
+# 120 s for the rest of the machine to use under 0.3 cores: it is shared, and a neighbour's build shows up as
+# latency; every result also records what other processes used while it ran).
+#
+# Builds the release server and ssebench, then for every run of every scenario starts a fresh server on
+# 127.0.0.1:$BENCH_PORT (no simulator, a throwaway token and data directory, room for 19,500 streams), runs ssebench
+# against it and stops the server. A fresh server per run keeps one run's memory from inflating the next one's
+# "idle" figure. Everything is bounded: ssebench has hard caps and its own deadline, each run is also wrapped in
+# `timeout`, and the server is stopped (TERM, then KILL) after each run and when this script exits for any reason.
+#
+# Results go to $BENCH_OUT (default target/bench/<UTC time>/): one JSON object per run (<scenario>-<n>.json), the
+# one-line summaries (summary.txt), the machine (machine.txt) and, when python3 is present, a table of medians
+# (medians.md).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+port=${BENCH_PORT:-3990}
+runs=${BENCH_RUNS:-3}
+out=${BENCH_OUT:-$root/target/bench/$(date -u +%Y%m%dT%H%M%SZ)}
+token="bench-$RANDOM$RANDOM$RANDOM"
+base="http://127.0.0.1:$port"
+
+# name | ssebench arguments (the URLs, token and server pid are added below)
+scenarios=(
+  "fanout-1k|--subscribers 1000 --rate 10 --duration 30"
+  "fanout-5k|--subscribers 5000 --rate 10 --duration 30"
+  "fanout-10k|--subscribers 10000 --rate 10 --duration 30"
+  "rate-100x1000|--subscribers 100 --rate 1000 --duration 20"
+  "throughput-100x8000|--subscribers 100 --rate 8000 --duration 10"
+  "idle-18k|--idle --subscribers 18000 --duration 30"
+)
+
+quiet_cores=${BENCH_QUIET_CORES:-0.3}
+quiet_wait=${BENCH_QUIET_WAIT:-120}
+
+log() { printf '\033[1mbench:\033[0m %s\n' "$*" >&2; }
+
+selected=("$@")
+wanted() { # wanted <name>: true when no scenario was named on the command line, or this one was
+  [ "${#selected[@]}" -eq 0 ] && return 0
+  local s
+  for s in "${selected[@]}"; do [ "$s" = "$1" ] && return 0; done
+  return 1
+}
+for s in "${selected[@]}"; do
+  printf '%s\n' "${scenarios[@]}" | cut -d'|' -f1 | grep -qx "$s" || { log "unknown scenario $s"; exit 2; }
+done
+
+command -v curl >/dev/null || { log "curl is needed to wait for the server"; exit 2; }
+
+mkdir -p "$out"
+log "building the release server and ssebench"
+(cd "$root" && cargo build --release -p server --bins)
+server_bin=$root/target/release/server
+bench_bin=$root/target/release/ssebench
+
+# Both the server and ssebench hold ~18,000 sockets in the idle scenario: raise this shell's soft limit to the hard
+# one (20,000 on these machines) so the server inherits it; ssebench raises its own.
+ulimit -n "$(ulimit -Hn)"
+
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "commit: $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- server ':!server/src/bin' || echo ' (server/ modified)')"
+  echo "server flags: --no-simulator ${BENCH_SERVER_ARGS:-}"
+  echo "nproc: $(nproc)"
+  echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+  echo "memory: $(free -m | awk '/^Mem:/ {print $2 " MiB"}')"
+  echo "kernel: $(uname -r)"
+  echo "open files (hard): $(ulimit -Hn)"
+  echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+} >"$out/machine.txt"
+cat "$out/machine.txt" >&2
+
+server_pid=
+data_dir=
+stop_server() {
+  [ -n "$server_pid" ] || return 0
+  kill -TERM "$server_pid" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=
+  [ -n "$data_dir" ] && rm -rf "$data_dir"
+  data_dir=
+}
+trap stop_server EXIT
+trap 'exit 130' INT TERM
+
+wait_quiet() { # waits (at most $quiet_wait s) until other processes use under $quiet_cores cores over 3 s
+  local start=$SECONDS a b busy
+  while :; do
+    read -ra a < /proc/stat; sleep 3; read -ra b < /proc/stat
+    # user nice system irq softirq steal, in USER_HZ ticks (100 a second) over 3 s
+    busy=$(( (b[1]+b[2]+b[3]+b[6]+b[7]+b[8]) - (a[1]+a[2]+a[3]+a[6]+a[7]+a[8]) ))
+    awk -v b="$busy" -v t="$quiet_cores" 'BEGIN { exit !(b / 300 < t) }' && return 0
+    if [ $((SECONDS - start)) -ge "$quiet_wait" ]; then
+      log "the machine is still busy ($(awk -v b="$busy" 'BEGIN { printf "%.2f", b / 300 }') cores); running anyway"
+      return 0
+    fi
+  done
+}
+
+start_server() { # start_server <log file>
+  data_dir=$(mktemp -d)
+  # From the workspace root, where the server finds its Leptos settings; the dashboard is not exercised here.
+  # shellcheck disable=SC2086 # extra server flags are meant to split
+  (cd "$root" && exec env LEPTOS_SITE_ADDR="127.0.0.1:$port" HEARTH_TOKEN="$token" HEARTH_DATA_DIR="$data_dir" \
+    HEARTH_MAX_SUBSCRIBERS=19500 HEARTH_LOG=warn "$server_bin" --no-simulator ${BENCH_SERVER_ARGS:-}) >"$1" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 100); do
+    curl -fsS -m 1 "$base/healthz" >/dev/null 2>&1 && return 0
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  log "the server did not start; its log:"; cat "$1" >&2; return 1
+}
+
+: >"$out/summary.txt"
+for entry in "${scenarios[@]}"; do
+  name=${entry%%|*}
+  args=${entry#*|}
+  wanted "$name" || continue
+  for n in $(seq "$runs"); do
+    wait_quiet # the machine is shared: a neighbour's build would show up as latency (see other_processes_cores)
+    start_server "$out/server-$name-$n.log"
+    log "$name run $n/$runs: ssebench $args"
+    # shellcheck disable=SC2086 # the scenario's arguments are meant to split
+    timeout --signal=TERM --kill-after=10 900 "$bench_bin" $args \
+      --subscribe-url "$base/eventstream" --publish-url "$base/message" \
+      --publish-header "Authorization: Bearer $token" \
+      --server-pid "$server_pid" --label "$name" \
+      >"$out/$name-$n.json" 2>>"$out/summary.txt" || log "$name run $n failed (see $out/$name-$n.json)"
+    tail -n 1 "$out/summary.txt" >&2
+    stop_server
+    sleep 2 # let the sockets of the previous run drain
+  done
+done
+
+if command -v python3 >/dev/null; then
+  python3 - "$out" >"$out/medians.md" <<'EOF'
+import json, pathlib, statistics, sys
+out = pathlib.Path(sys.argv[1])
+runs = {}
+for f in sorted(out.glob("*-[0-9]*.json")):
+    try:
+        d = json.loads(f.read_text())
+    except ValueError:
+        continue
+    if "error" in d:
+        continue
+    runs.setdefault(d["label"], []).append(d)
+def med(values):
+    values = [v for v in values if v is not None]
+    return round(statistics.median(values), 3) if values else None
+print("| scenario | runs | opened | lost | p50 ms | p99 ms | max ms | deliveries/s | per server CPU-s | server cores | client cores | other cores | server KiB/conn |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+for label, ds in runs.items():
+    if ds[0]["mode"] == "idle":
+        cpu = [d["hold"]["cpu_while_held"] for d in ds]
+        print(f"| {label} | {len(ds)} | {med([d['connect']['opened'] for d in ds])} | | | | | | | "
+              f"{med([c['server_cores'] for c in cpu])} | {med([c['client_cores'] for c in cpu])} | "
+              f"{med([c['other_processes_cores'] for c in cpu])} | {med([d['hold']['server_rss_per_conn_kib'] for d in ds])} |")
+    else:
+        cpu = [d["cpu_while_publishing"] for d in ds]
+        lat = [d["delivery"]["latency_ms"] for d in ds]
+        print(f"| {label} | {len(ds)} | {med([d['connect']['opened'] for d in ds])} | "
+              f"{med([d['delivery']['lost'] for d in ds])} | {med([l['p50'] for l in lat])} | "
+              f"{med([l['p99'] for l in lat])} | {med([l['max'] for l in lat])} | "
+              f"{med([d['delivery']['deliveries_per_s'] for d in ds])} | "
+              f"{med([d['delivery']['deliveries_per_server_cpu_s'] for d in ds])} | {med([c['server_cores'] for c in cpu])} | "
+              f"{med([c['client_cores'] for c in cpu])} | {med([c['other_processes_cores'] for c in cpu])} | "
+              f"{med([d['server']['rss_per_conn_at_n_kib'] for d in ds])} |")
+EOF
+  cat "$out/medians.md" >&2
+fi
+log "results in $out"
