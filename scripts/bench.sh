@@ -160,19 +160,19 @@ for f in sorted(out.glob("*-[0-9]*.json")):
 def med(values):
     values = [v for v in values if v is not None]
     return round(statistics.median(values), 3) if values else None
-print("| scenario | runs | opened | lost | p50 ms | p99 ms | max ms | deliveries/s | per server CPU-s | server cores | client cores | other cores | server KiB/conn |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("| scenario | runs | opened | msgs/s sent | lost | p50 ms | p99 ms | max ms | deliveries/s | per server CPU-s | server cores | client cores | other cores | server KiB/conn |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for label, ds in runs.items():
     if ds[0]["mode"] == "idle":
         cpu = [d["hold"]["cpu_while_held"] for d in ds]
-        print(f"| {label} | {len(ds)} | {med([d['connect']['opened'] for d in ds])} | | | | | | | "
+        print(f"| {label} | {len(ds)} | {med([d['connect']['opened'] for d in ds])} | | | | | | | | "
               f"{med([c['server_cores'] for c in cpu])} | {med([c['client_cores'] for c in cpu])} | "
               f"{med([c['other_processes_cores'] for c in cpu])} | {med([d['hold']['server_rss_per_conn_kib'] for d in ds])} |")
     else:
         cpu = [d["cpu_while_publishing"] for d in ds]
         lat = [d["delivery"]["latency_ms"] for d in ds]
         print(f"| {label} | {len(ds)} | {med([d['connect']['opened'] for d in ds])} | "
-              f"{med([d['delivery']['lost'] for d in ds])} | {med([l['p50'] for l in lat])} | "
+              f"{med([d['publish']['rate_achieved'] for d in ds])} | {med([d['delivery']['lost'] for d in ds])} | {med([l['p50'] for l in lat])} | "
               f"{med([l['p99'] for l in lat])} | {med([l['max'] for l in lat])} | "
               f"{med([d['delivery']['deliveries_per_s'] for d in ds])} | "
               f"{med([d['delivery']['deliveries_per_server_cpu_s'] for d in ds])} | {med([c['server_cores'] for c in cpu])} | "
