@@ -54,6 +54,8 @@ const MIN_PUBLISHERS: usize = 4;
 /// With Hearth's durable hub a publish waits for its journal's group commit: at 8,000 msg/s, 64 publishers
 /// sent only 5,000-7,000 a second (measured), so the default allows more connections in flight.
 const MAX_DEFAULT_PUBLISHERS: usize = 128;
+/// How long past its deadline the process may live before the watchdog thread ends it.
+const WATCHDOG_GRACE: Duration = Duration::from_secs(15);
 /// Files the tool needs besides its subscriptions: publishers, the runtime, stdio, /proc reads.
 const SPARE_FILES: u64 = 64;
 
@@ -266,8 +268,8 @@ fn main() -> ExitCode {
     let deadline = plan.deadline;
     // The last resort if the runtime itself is stuck: the process never outlives its deadline by much.
     std::thread::spawn(move || {
-        std::thread::sleep(deadline + Duration::from_secs(15));
-        eprintln!("ssebench: still running {}s past the deadline; exiting", 15);
+        std::thread::sleep(deadline + WATCHDOG_GRACE);
+        eprintln!("ssebench: still running {WATCHDOG_GRACE:?} past the deadline; exiting");
         std::process::exit(3);
     });
     let runtime = if plan.args.threads == 0 {
@@ -303,7 +305,11 @@ fn main() -> ExitCode {
         Ok((report, summary)) => {
             println!("{report}");
             eprintln!("{summary}");
-            ExitCode::SUCCESS
+            if report.get("error").is_some() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Err(e) => {
             println!(
@@ -471,7 +477,12 @@ async fn run(plan: Arc<Plan>, open_files: u64) -> anyhow::Result<(Value, String)
     opening.elapsed = connect_start.elapsed();
     let at_n = Sample::now(args.server_pid);
 
-    let (mode, body, summary_tail) = if args.idle {
+    let (mode, body, summary_tail) = if opening.opened == 0 {
+        // Nothing to measure; publishing would only load a server nobody listens to.
+        let tail: Tail = Box::new(|_| "; nothing published: no subscription opened".to_owned());
+        let mode = if args.idle { "idle" } else { "fanout" };
+        (mode, json!({ "error": "no subscription opened" }), tail)
+    } else if args.idle {
         idle_phase(&plan, &idle_sample, &at_n, &opening).await
     } else {
         fanout_phase(&plan, &opening, &at_n).await
@@ -547,7 +558,7 @@ async fn run(plan: Arc<Plan>, open_files: u64) -> anyhow::Result<(Value, String)
             }
         }
     }
-    if !args.idle {
+    if report.get("delivery").is_some() {
         let expected = report["delivery"]["expected"].as_u64().unwrap_or(0);
         report["delivery"]["received"] = json!(unique);
         report["delivery"]["lost"] = json!(expected.saturating_sub(unique));
@@ -717,6 +728,17 @@ async fn fanout_phase(
             "rss_after_publishing_kib": after.server_rss,
         },
     });
+    let mut body = body;
+    if published.ok == 0 {
+        // Every publish was refused (a wrong token, a wrong URL): the run measured nothing.
+        body["error"] = json!(format!(
+            "no publish succeeded: {}",
+            published
+                .first_error
+                .as_deref()
+                .unwrap_or("none was attempted")
+        ));
+    }
     let rss_n = at_n.server_rss;
     let rate = args.rate;
     let ok = published.ok;
