@@ -8,11 +8,12 @@ use bytes::Bytes;
 use futures::Stream;
 use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::time::{Instant, Interval, MissedTickBehavior};
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 /// Which framing of an event a route sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +65,13 @@ struct State {
     intro: VecDeque<Bytes>,
     backlog: VecDeque<Arc<Event>>,
     keepalive: Interval,
+    /// An event went out since the last keep-alive tick: that tick is skipped. Cheaper than resetting the
+    /// timer on every delivery (a timer-wheel removal and re-insertion each time); the keep-alive then follows
+    /// the last event after one to two periods.
+    sent_since_tick: bool,
+    /// Created once per stream: building a new `cancelled()` future per event registers and unregisters on the
+    /// token every stream shares — one contended waiter list (5 % of server CPU at 10k subscribers, perf).
+    shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
     finished: bool,
 }
 
@@ -75,8 +83,10 @@ pub fn event_stream(mut plan: StreamPlan) -> impl Stream<Item = Result<Bytes, In
     let state = State {
         intro: std::mem::take(&mut plan.intro).into(),
         backlog: std::mem::take(&mut plan.backlog).into(),
+        shutdown: Box::pin(plan.shutdown.clone().cancelled_owned()),
         plan,
         keepalive,
+        sent_since_tick: false,
         finished: false,
     };
     futures::stream::unfold(state, |mut st| async move {
@@ -97,7 +107,7 @@ async fn next_chunk(st: &mut State) -> Option<Bytes> {
             Some(event) => event,
             None => tokio::select! {
                 biased;
-                _ = st.plan.shutdown.cancelled() => return None,
+                _ = &mut st.shutdown => return None,
                 received = st.plan.live.recv() => match received {
                     Ok(event) => event,
                     Err(RecvError::Lagged(missed)) => {
@@ -109,7 +119,12 @@ async fn next_chunk(st: &mut State) -> Option<Bytes> {
                     }
                     Err(RecvError::Closed) => return None,
                 },
-                _ = st.keepalive.tick() => return Some(st.plan.keepalive.clone()),
+                _ = st.keepalive.tick() => {
+                    if std::mem::take(&mut st.sent_since_tick) {
+                        continue;
+                    }
+                    return Some(st.plan.keepalive.clone());
+                }
             },
         };
         if !st.plan.topics.contains(event.topic) {
@@ -124,7 +139,7 @@ async fn next_chunk(st: &mut State) -> Option<Bytes> {
             st.finished = end_after(&event);
         }
         st.plan.metrics.events_delivered.inc();
-        st.keepalive.reset();
+        st.sent_since_tick = true;
         return Some(st.plan.naming.pick(&event));
     }
 }
