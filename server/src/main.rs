@@ -48,9 +48,8 @@ async fn start() -> anyhow::Result<()> {
         leptos.output_name = "hearth".into();
     }
 
-    let listener = tokio::net::TcpListener::bind(config.addr)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.addr))?;
+    let listener =
+        listen(config.addr).with_context(|| format!("cannot listen on {}", config.addr))?;
     tracing::info!(
         "dashboard at http://{}",
         listener.local_addr().context("no local address")?
@@ -59,6 +58,20 @@ async fn start() -> anyhow::Result<()> {
     let state = AppState::new(config, token, leptos)?;
     tokio::spawn(cancel_on_signal(state.shutdown.clone()));
     server::run(listener, state).await
+}
+
+/// Binds with a deep accept backlog: when thousands of dashboards reconnect at once after a restart, the
+/// default of 128 overflows and the excess wait a second for the kernel to retry their SYN.
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    const BACKLOG: u32 = 4096;
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
 }
 
 /// Cancels the shutdown token on SIGINT or SIGTERM.
