@@ -122,7 +122,17 @@ async fn job_events(
     let Some(status) = state.jobs.get(&id) else {
         return Err(ApiError::NotFound(format!("job {id:?}")));
     };
-    if status.done {
+    // The registry is updated once a step's publish returns, but subscribers get `done` as soon as it is
+    // committed, a moment earlier: a client reconnecting in between must already get its 204, so the committed
+    // state counts too.
+    let done = status.done
+        || state
+            .hub
+            .snapshot()
+            .jobs
+            .iter()
+            .any(|j| j.id == id && j.done);
+    if done {
         // Finished: 204 tells an EventSource to stop reconnecting.
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
