@@ -1,18 +1,8 @@
 //! What every SSE route shares on the wire: the response headers, one `retry:` at the very start, and
 //! keep-alives on an idle stream.
 
-use crate::helpers::{seq, spawn_default, SseStream, TestApp, RETRY_MS};
+use crate::helpers::{seq, spawn_default, SseStream, TestApp, RETRY_MS, SSE_ROUTES};
 use std::time::Duration;
-
-/// Every SSE route. The job stream needs a job, so it is tested apart.
-const ROUTES: [&str; 6] = [
-    "/events",
-    "/live-users",
-    "/smart-home",
-    "/temperatures",
-    "/stream-random-numbers",
-    "/eventstream",
-];
 
 /// Opens `path` as a browser would, offering compression so that a compressing layer would show.
 async fn open_offering_compression(app: &TestApp, path: &str) -> SseStream {
@@ -57,7 +47,7 @@ async fn every_sse_route_sends_headers_retry_and_keep_alives() {
 
     // Act: open every route at once, then let them idle past the 1 s keep-alive.
     let mut streams = Vec::new();
-    for path in ROUTES {
+    for path in SSE_ROUTES {
         streams.push((path, open_offering_compression(&app, path).await));
     }
     for (path, stream) in &mut streams {

@@ -24,6 +24,15 @@ use tokio::task::JoinHandle;
 pub const TOKEN: &str = "integration-test-token";
 /// The `retry:` delay every test app sends: not the default, so the tests see it comes from the config.
 pub const RETRY_MS: u64 = 1234;
+/// Every SSE route that needs no set-up (the job stream needs a job, so tests open it apart).
+pub const SSE_ROUTES: [&str; 6] = [
+    "/events",
+    "/live-users",
+    "/smart-home",
+    "/temperatures",
+    "/stream-random-numbers",
+    "/eventstream",
+];
 /// How long any single wait may take before the test fails. Generous, because the machine is shared; a
 /// passing test never waits this long.
 pub const WAIT: Duration = Duration::from_secs(10);

@@ -2,18 +2,9 @@
 //! cancelled, `run` returns within the configured deadline even if a connection lingers, and new connections
 //! are refused afterwards.
 
-use crate::helpers::{spawn_app, TestApp, WAIT};
+use crate::helpers::{spawn_app, TestApp, SSE_ROUTES, WAIT};
 use crate::slow_consumer::{big_text, stuck_client};
 use std::time::{Duration, Instant};
-
-const ROUTES: [&str; 6] = [
-    "/events",
-    "/live-users",
-    "/smart-home",
-    "/temperatures",
-    "/stream-random-numbers",
-    "/eventstream",
-];
 
 /// Waits for `run` to return, failing after `within`; returns how long it took.
 async fn run_returns(app: &mut TestApp, within: Duration) -> Duration {
@@ -47,7 +38,7 @@ async fn shutdown_ends_every_stream_and_task_then_refuses_connections() {
     .await;
     let mut streams = Vec::new();
     for i in 0..48 {
-        streams.push(app.sse(ROUTES[i % ROUTES.len()]).await);
+        streams.push(app.sse(SSE_ROUTES[i % SSE_ROUTES.len()]).await);
     }
     let job: serde_json::Value = app.post_json("/api/jobs", "").await.json().await.unwrap();
     for path in [
