@@ -6,11 +6,11 @@
 
 pub mod auth;
 pub mod config;
-pub mod conn;
 pub mod error;
 pub mod extract;
 pub mod hub;
 pub mod routes;
+pub mod serve;
 pub mod simulator;
 pub mod sse;
 pub mod state;
@@ -74,17 +74,17 @@ pub async fn run(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
     tokio::spawn(viewers::publish_viewer_count(state.clone()));
     let shutdown = state.shutdown.clone();
     let deadline = state.config.shutdown_deadline();
-    let app = router(state.clone());
-    // A client that stops reading is cut off after a keep-alive period without progress (see `conn`).
-    let listener =
-        conn::GuardedListener::new(listener, state.config.keepalive(), state.metrics.clone());
-    let serve =
-        // `into_make_service` turns the router into a service once; serving the `Router` itself would rebuild
-        // its route table for every connection (`with_state`), ~25 KiB of heap per open stream (massif).
-        axum::serve(listener, app.into_make_service())
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let connections = serve::Connections {
+        // Built once: cloning a finished `Router` per connection is cheap, rebuilding it is not.
+        app: router(state.clone()),
+        stall: state.config.keepalive(),
+        metrics: state.metrics.clone(),
+        shutdown: shutdown.clone(),
+        is_stream_path: routes::is_stream_path,
+    };
+    let serve = serve::serve(listener, connections);
     tokio::select! {
-        result = serve => result.context("server failed"),
+        () = serve => Ok(()),
         () = async {
             shutdown.cancelled().await;
             tokio::time::sleep(deadline).await;

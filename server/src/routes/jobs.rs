@@ -31,6 +31,13 @@ pub fn routes() -> Router<AppState> {
         .route("/api/jobs/{id}/events", get(job_events))
 }
 
+/// Whether `path` is a job's event stream, `/api/jobs/{id}/events` (the route above).
+pub fn is_job_events_path(path: &str) -> bool {
+    path.strip_prefix("/api/jobs/")
+        .and_then(|rest| rest.strip_suffix("/events"))
+        .is_some_and(|id| !id.is_empty() && !id.contains('/'))
+}
+
 /// Every job this process started and how far it got.
 #[derive(Default)]
 pub struct Jobs {

@@ -7,3 +7,9 @@ pub mod ops;
 pub mod pages;
 pub mod session;
 pub mod streams;
+
+/// Whether `GET path` (without its query) is an event stream: such connections are held outside hyper
+/// ([`crate::serve`]). Built from the same constants the routes are registered with, so they cannot drift.
+pub fn is_stream_path(path: &str) -> bool {
+    streams::STREAM_PATHS.contains(&path) || jobs::is_job_events_path(path)
+}

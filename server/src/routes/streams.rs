@@ -19,18 +19,35 @@ use axum::Router;
 use bytes::Bytes;
 use serde::Deserialize;
 
+const EVENTS: &str = "/events";
+const LIVE_USERS_PATH: &str = "/live-users";
+const SMART_HOME_PATH: &str = "/smart-home";
+const TEMPERATURES_PATH: &str = "/temperatures";
+const EVENTSTREAM_PATH: &str = "/eventstream";
+const RANDOM_NUMBERS_PATH: &str = "/stream-random-numbers";
+
+/// Every fixed path of an event stream (jobs have their own, with the job's id in it).
+pub const STREAM_PATHS: [&str; 6] = [
+    EVENTS,
+    LIVE_USERS_PATH,
+    SMART_HOME_PATH,
+    TEMPERATURES_PATH,
+    EVENTSTREAM_PATH,
+    RANDOM_NUMBERS_PATH,
+];
+
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/events", get(events))
-        .route("/live-users", tutorial(LIVE_USERS))
-        .route("/smart-home", tutorial(SMART_HOME))
-        .route("/temperatures", tutorial(TEMPERATURES))
-        .route("/eventstream", tutorial(EVENTSTREAM))
+        .route(EVENTS, get(events))
+        .route(LIVE_USERS_PATH, tutorial(LIVE_USERS))
+        .route(SMART_HOME_PATH, tutorial(SMART_HOME))
+        .route(TEMPERATURES_PATH, tutorial(TEMPERATURES))
+        .route(EVENTSTREAM_PATH, tutorial(EVENTSTREAM))
 }
 
 /// `/stream-random-numbers` is open to any origin, as in its tutorial; it is kept apart from the CORS allowlist.
 pub fn open_routes() -> Router<AppState> {
-    Router::new().route("/stream-random-numbers", get(random_numbers))
+    Router::new().route(RANDOM_NUMBERS_PATH, get(random_numbers))
 }
 
 #[derive(Debug, Default, Deserialize)]

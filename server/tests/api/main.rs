@@ -6,6 +6,7 @@
 
 mod helpers;
 
+mod connections;
 mod framing;
 mod jobs;
 mod limits;

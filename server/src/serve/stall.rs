@@ -1,67 +1,24 @@
-//! Connection-level protection against clients that stop reading.
+//! Connection-level protection against clients that stop reading, for connections served by hyper (event streams
+//! held by [`super::sse_writer`] have the same rule built in).
 //!
 //! A stream notices that its subscriber fell a whole queue behind when it is polled for its next event — but
 //! hyper stops polling a response body once the socket and its own write buffer are full. A client that stops
 //! reading altogether (a frozen tab, a dead network path that still holds the connection) would then never be
 //! told it lagged: it would keep its connection, its subscriber slot and graceful shutdown waiting forever.
-//! So every accepted socket is wrapped: a write that can make no progress for a whole keep-alive period fails,
+//! So every socket hyper serves is wrapped: a write that can make no progress for a whole keep-alive period fails,
 //! hyper closes the connection, the stream's guards are dropped, and the client — if it is still there —
 //! reconnects and resumes by `Last-Event-ID`.
 
 use crate::hub::Metrics;
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::time::Sleep;
-
-/// A TCP listener whose connections are cut when the peer stops accepting bytes for `stall`.
-pub struct GuardedListener {
-    inner: TcpListener,
-    stall: Duration,
-    metrics: Arc<Metrics>,
-}
-
-impl GuardedListener {
-    pub fn new(inner: TcpListener, stall: Duration, metrics: Arc<Metrics>) -> Self {
-        GuardedListener {
-            inner,
-            stall,
-            metrics,
-        }
-    }
-}
-
-impl axum::serve::Listener for GuardedListener {
-    type Io = StallGuard;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (StallGuard, SocketAddr) {
-        // axum's own accept loop: it retries (and backs off on EMFILE) instead of failing.
-        let (io, addr) = axum::serve::Listener::accept(&mut self.inner).await;
-        // Events are small writes that must leave at once: Nagle's algorithm would hold one back until the
-        // previous one is acknowledged (up to the peer's delayed-ACK time, ~40 ms).
-        if let Err(e) = io.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-        let guard = StallGuard {
-            io,
-            stall: self.stall,
-            timer: None,
-            metrics: self.metrics.clone(),
-        };
-        (guard, addr)
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.local_addr()
-    }
-}
 
 /// A socket whose writes fail once they have been blocked for `stall` without any progress.
 pub struct StallGuard {
@@ -73,6 +30,15 @@ pub struct StallGuard {
 }
 
 impl StallGuard {
+    pub fn new(io: TcpStream, stall: Duration, metrics: Arc<Metrics>) -> Self {
+        StallGuard {
+            io,
+            stall,
+            timer: None,
+            metrics,
+        }
+    }
+
     fn watch<T>(
         &mut self,
         cx: &mut Context<'_>,

@@ -1,0 +1,217 @@
+//! The first request on a new connection: read just its head, and tell an event-stream request (held by
+//! [`super::sse_writer`]) from anything else (handed to hyper together with the bytes already read).
+
+use axum::body::Body;
+use axum::http::{HeaderName, HeaderValue, Method, Request, Version};
+use bytes::{Bytes, BytesMut};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+
+/// A request head larger than this is not an `EventSource` request: hyper gets it (and its own limits apply).
+pub const MAX_HEAD: usize = 8 * 1024;
+/// Headers a stream request may carry; a browser sends about a dozen.
+const MAX_HEADERS: usize = 48;
+
+/// What the first bytes of a connection turned out to be.
+pub enum FirstRequest {
+    /// A complete, body-less `GET` of an event-stream route.
+    Stream(Box<Request<Body>>),
+    /// Anything else: serve it with hyper, replaying these bytes first.
+    Other(Bytes),
+    /// The peer closed (or the socket failed) before sending a whole request.
+    Gone,
+}
+
+/// Reads until the first request's head is complete (or cannot be one of ours) and classifies it.
+/// `is_stream_path` decides by the path alone, without the query string.
+pub async fn read_first_request(
+    socket: &mut TcpStream,
+    is_stream_path: impl Fn(&str) -> bool,
+) -> FirstRequest {
+    let mut buf = BytesMut::with_capacity(1024);
+    loop {
+        match socket.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => return FirstRequest::Gone,
+            Ok(_) => {}
+        }
+        match classify(&buf, &is_stream_path) {
+            Classified::Incomplete if buf.len() < MAX_HEAD => {
+                // `read_buf` grows the buffer when it is full, up to the limit checked here.
+                if buf.capacity() == buf.len() {
+                    buf.reserve(1024);
+                }
+            }
+            Classified::Stream(request) => return FirstRequest::Stream(request),
+            Classified::Incomplete | Classified::Other => return FirstRequest::Other(buf.freeze()),
+        }
+    }
+}
+
+enum Classified {
+    Incomplete,
+    Stream(Box<Request<Body>>),
+    Other,
+}
+
+fn classify(buf: &[u8], is_stream_path: &impl Fn(&str) -> bool) -> Classified {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut parsed = httparse::Request::new(&mut headers);
+    match parsed.parse(buf) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => return Classified::Incomplete,
+        // Malformed, or more headers than a stream request has: hyper answers it properly.
+        Err(_) => return Classified::Other,
+    }
+    stream_request(&parsed, is_stream_path)
+        .map_or(Classified::Other, |r| Classified::Stream(Box::new(r)))
+}
+
+/// The request as axum sees it, if it is a stream request we can hold ourselves.
+fn stream_request(
+    parsed: &httparse::Request<'_, '_>,
+    is_stream_path: &impl Fn(&str) -> bool,
+) -> Option<Request<Body>> {
+    let target = parsed.path?;
+    let path = target.split_once('?').map_or(target, |(path, _)| path);
+    if parsed.method? != "GET" || !is_stream_path(path) {
+        return None;
+    }
+    let version = match parsed.version? {
+        0 => Version::HTTP_10,
+        _ => Version::HTTP_11,
+    };
+    let mut request = Request::builder()
+        .method(Method::GET)
+        .uri(target)
+        .version(version)
+        .body(Body::empty())
+        .ok()?;
+    let headers = request.headers_mut();
+    for header in parsed.headers.iter() {
+        let name = HeaderName::from_bytes(header.name.as_bytes()).ok()?;
+        // A request body (or an upgrade) is not something a stream route reads: let hyper deal with it.
+        if name == axum::http::header::CONTENT_LENGTH && header.value != b"0"
+            || name == axum::http::header::TRANSFER_ENCODING
+            || name == axum::http::header::UPGRADE
+        {
+            return None;
+        }
+        headers.append(name, HeaderValue::from_bytes(header.value).ok()?);
+    }
+    Some(request)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn streams(path: &str) -> bool {
+        path == "/events"
+    }
+
+    fn classified(raw: &str) -> Classified {
+        classify(raw.as_bytes(), &streams)
+    }
+
+    #[test]
+    fn a_get_of_a_stream_route_is_ours_with_its_query_and_headers() {
+        let raw = "GET /events?topics=kitchen HTTP/1.1\r\nHost: x\r\nLast-Event-ID: 7\r\nAccept: text/event-stream\r\n\r\n";
+        let Classified::Stream(request) = classified(raw) else {
+            panic!("a stream request");
+        };
+        assert_eq!(request.uri().path(), "/events");
+        assert_eq!(request.uri().query(), Some("topics=kitchen"));
+        assert_eq!(request.version(), Version::HTTP_11);
+        assert_eq!(request.headers()["last-event-id"], "7");
+        assert_eq!(request.headers()["host"], "x");
+    }
+
+    #[test]
+    fn http_1_0_is_kept_as_such() {
+        let Classified::Stream(request) = classified("GET /events HTTP/1.0\r\n\r\n") else {
+            panic!("a stream request");
+        };
+        assert_eq!(request.version(), Version::HTTP_10);
+    }
+
+    #[test]
+    fn anything_else_goes_to_hyper() {
+        for raw in [
+            "GET / HTTP/1.1\r\n\r\n",
+            "POST /events HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+            "HEAD /events HTTP/1.1\r\n\r\n",
+            "GET /events HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc",
+            "GET /events HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "GET /events HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
+            "GET /eventsX HTTP/1.1\r\n\r\n",
+            "BAD REQUEST\r\n\r\n",
+        ] {
+            assert!(
+                matches!(classified(raw), Classified::Other),
+                "{raw:?} is hyper's"
+            );
+        }
+    }
+
+    #[test]
+    fn a_head_still_arriving_is_incomplete() {
+        assert!(matches!(
+            classified("GET /events HTTP/1.1\r\nHost: x\r\n"),
+            Classified::Incomplete
+        ));
+        assert!(matches!(classified("GE"), Classified::Incomplete));
+    }
+
+    #[test]
+    fn too_many_headers_go_to_hyper() {
+        let mut raw = "GET /events HTTP/1.1\r\n".to_owned();
+        for i in 0..MAX_HEADERS + 1 {
+            raw.push_str(&format!("X-{i}: y\r\n"));
+        }
+        raw.push_str("\r\n");
+        assert!(matches!(classified(&raw), Classified::Other));
+    }
+
+    #[tokio::test]
+    async fn a_head_split_over_several_reads_is_assembled() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            let mut socket = TcpStream::connect(addr).await.unwrap();
+            for part in ["GET /ev", "ents HTTP/1.1\r\nHo", "st: x\r\n", "\r\n"] {
+                socket.write_all(part.as_bytes()).await.unwrap();
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            socket
+        });
+        let (mut server, _) = listener.accept().await.unwrap();
+        let first = read_first_request(&mut server, streams).await;
+        assert!(matches!(first, FirstRequest::Stream(_)));
+        drop(client.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn an_oversized_head_goes_to_hyper_with_every_byte_read() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let raw = format!(
+            "GET /events HTTP/1.1\r\nX-Big: {}\r\n",
+            "y".repeat(MAX_HEAD)
+        );
+        let sent = raw.clone();
+        let client = tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            let mut socket = TcpStream::connect(addr).await.unwrap();
+            socket.write_all(sent.as_bytes()).await.unwrap();
+            socket
+        });
+        let (mut server, _) = listener.accept().await.unwrap();
+        let FirstRequest::Other(bytes) = read_first_request(&mut server, streams).await else {
+            panic!("hyper's");
+        };
+        assert!(bytes.len() >= MAX_HEAD);
+        assert!(raw.as_bytes().starts_with(&bytes));
+        drop(client.await.unwrap());
+    }
+}

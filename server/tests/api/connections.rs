@@ -1,0 +1,213 @@
+//! How stream connections are held (server/src/serve): a connection whose first request is an event stream is
+//! written by Hearth itself, outside hyper — chunked for HTTP/1.1, close-delimited for HTTP/1.0, closed after
+//! its one response, watched for the client leaving — and every other connection is hyper's, including a stream
+//! asked for later on a keep-alive connection.
+
+use crate::helpers::{eventually, spawn_app, spawn_default, TestApp, SSE_ROUTES, WAIT};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Connects and sends `request` verbatim.
+async fn raw(app: &TestApp, request: &str) -> TcpStream {
+    let mut socket = TcpStream::connect(app.addr).await.unwrap();
+    socket.write_all(request.as_bytes()).await.unwrap();
+    socket
+}
+
+/// Reads until `wanted` is in what was read (returned whole); fails after [`WAIT`] or at the end of the stream.
+async fn read_until(socket: &mut TcpStream, read: &mut Vec<u8>, wanted: &str) -> String {
+    let found = |read: &[u8]| String::from_utf8_lossy(read).contains(wanted);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut buf = [0u8; 4096];
+    while !found(read) {
+        let n = tokio::time::timeout_at(deadline, socket.read(&mut buf))
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "no {wanted:?} within {WAIT:?}; read {:?}",
+                    String::from_utf8_lossy(read)
+                )
+            })
+            .unwrap();
+        assert!(
+            n > 0,
+            "the connection closed before {wanted:?}; read {:?}",
+            String::from_utf8_lossy(read)
+        );
+        read.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(read).into_owned()
+}
+
+/// Reads until the server closes the connection.
+async fn read_to_close(socket: &mut TcpStream, read: &mut Vec<u8>) -> String {
+    tokio::time::timeout(WAIT, socket.read_to_end(read))
+        .await
+        .expect("the server closes the connection")
+        .unwrap();
+    String::from_utf8_lossy(read).into_owned()
+}
+
+#[test]
+fn every_sse_route_is_held_outside_hyper_and_nothing_else_is() {
+    for route in SSE_ROUTES {
+        assert!(server::routes::is_stream_path(route), "{route}");
+    }
+    assert!(server::routes::is_stream_path("/api/jobs/abc123/events"));
+    for other in [
+        "/",
+        "/api/jobs",
+        "/api/jobs//events",
+        "/api/jobs/a/b/events",
+        "/message",
+        "/healthz",
+        "/events/x",
+    ] {
+        assert!(!server::routes::is_stream_path(other), "{other}");
+    }
+}
+
+#[tokio::test]
+async fn an_http_1_1_stream_is_chunked_says_close_and_ends_with_the_last_chunk() {
+    // Arrange
+    let app = spawn_default().await;
+    let mut socket = raw(&app, "GET /eventstream HTTP/1.1\r\nHost: hearth\r\n\r\n").await;
+    let mut read = Vec::new();
+    let head = read_until(&mut socket, &mut read, "\r\n\r\n")
+        .await
+        .to_lowercase();
+
+    // Act
+    app.publish_message(1, "over the wire").await;
+    read_until(&mut socket, &mut read, "over the wire").await;
+    app.state.shutdown.cancel();
+    let all = read_to_close(&mut socket, &mut read).await;
+
+    // Assert
+    assert!(head.starts_with("http/1.1 200 ok\r\n"), "{head}");
+    for header in [
+        "content-type: text/event-stream; charset=utf-8\r\n",
+        "cache-control: no-cache\r\n",
+        "transfer-encoding: chunked\r\n",
+        "connection: close\r\n",
+        "date: ",
+    ] {
+        assert!(head.contains(header), "{header:?} missing from {head}");
+    }
+    assert!(!head.contains("content-length"), "{head}");
+    assert!(
+        all.ends_with("\r\n0\r\n\r\n"),
+        "a clean end of the chunked body: {all:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_http_1_0_stream_is_delimited_by_the_connection_closing() {
+    let app = spawn_default().await;
+    let mut socket = raw(&app, "GET /eventstream HTTP/1.0\r\n\r\n").await;
+    let mut read = Vec::new();
+    read_until(&mut socket, &mut read, "retry:").await;
+    app.publish_message(1, "plain bytes").await;
+    read_until(&mut socket, &mut read, "plain bytes").await;
+    app.state.shutdown.cancel();
+    let all = read_to_close(&mut socket, &mut read).await;
+
+    let (head, body) = all.split_once("\r\n\r\n").unwrap();
+    assert!(!head.to_lowercase().contains("transfer-encoding"), "{head}");
+    assert!(
+        body.starts_with("retry: "),
+        "the body is the event stream itself: {body:?}"
+    );
+    assert!(body.contains("data: {"), "{body:?}");
+}
+
+#[tokio::test]
+async fn a_client_that_closes_its_end_frees_its_viewer_slot_at_once() {
+    // Arrange: keep-alives far apart, so only watching the socket can notice the client leaving.
+    let app = spawn_app(|f| {
+        f.set("--keepalive-secs", 120);
+    })
+    .await;
+    let mut socket = raw(&app, "GET /events HTTP/1.1\r\nHost: hearth\r\n\r\n").await;
+    let mut read = Vec::new();
+    read_until(&mut socket, &mut read, "event: snapshot").await;
+    assert_eq!(app.state.metrics.viewers.get(), 1);
+
+    // Act
+    drop(socket);
+
+    // Assert
+    eventually("the closed stream's slots to be freed", || async {
+        app.state.metrics.viewers.get() == 0 && app.state.metrics.subscribers.get() == 0
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_stream_asked_for_after_another_request_on_a_keep_alive_connection_works() {
+    let app = spawn_default().await;
+    let mut socket = raw(&app, "GET /healthz HTTP/1.1\r\nHost: hearth\r\n\r\n").await;
+    let mut read = Vec::new();
+    read_until(&mut socket, &mut read, "\r\n\r\n").await;
+    // The first response is hyper's, which keeps the connection open for the next request.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    read.clear();
+    socket
+        .write_all(b"GET /eventstream HTTP/1.1\r\nHost: hearth\r\n\r\n")
+        .await
+        .unwrap();
+    let head = read_until(&mut socket, &mut read, "\r\n\r\n")
+        .await
+        .to_lowercase();
+    app.publish_message(1, "on the same connection").await;
+    read_until(&mut socket, &mut read, "on the same connection").await;
+
+    assert!(head.contains("http/1.1 200 ok"), "{head}");
+    assert!(head.contains("content-type: text/event-stream"), "{head}");
+}
+
+#[tokio::test]
+async fn an_error_on_a_stream_route_is_a_whole_json_response_then_close() {
+    let app = spawn_default().await;
+    let mut socket = raw(
+        &app,
+        "GET /events?topics=nonsense HTTP/1.1\r\nHost: hearth\r\n\r\n",
+    )
+    .await;
+    let mut read = Vec::new();
+    let all = read_to_close(&mut socket, &mut read).await;
+
+    let (head, body) = all.split_once("\r\n\r\n").unwrap();
+    let head = head.to_lowercase();
+    assert!(head.starts_with("http/1.1 400 bad request\r\n"), "{head}");
+    assert!(
+        head.contains(&format!("content-length: {}\r\n", body.len())),
+        "{head}"
+    );
+    assert!(head.contains("content-type: application/json"), "{head}");
+    let json: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(json["detail"]["field"], "topics", "{json}");
+    assert_eq!(app.state.metrics.subscribers.get(), 0);
+}
+
+#[tokio::test]
+async fn a_client_that_keeps_sending_on_a_stream_is_cut() {
+    let app = spawn_default().await;
+    let mut socket = raw(&app, "GET /eventstream HTTP/1.1\r\nHost: hearth\r\n\r\n").await;
+    let mut read = Vec::new();
+    read_until(&mut socket, &mut read, "retry:").await;
+
+    // 256 KiB the server has no use for; it gives up on the client well before the end.
+    let junk = vec![b'x'; 4096];
+    for _ in 0..64 {
+        if socket.write_all(&junk).await.is_err() {
+            break;
+        }
+    }
+
+    eventually("the sending client's stream to be closed", || async {
+        app.state.metrics.subscribers.get() == 0
+    })
+    .await;
+}
