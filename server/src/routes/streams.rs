@@ -136,7 +136,9 @@ pub fn open_stream(
         close_after_intro: false,
         keepalive,
         keepalive_every: state.config.keepalive(),
-        shutdown: state.shutdown.clone(),
+        // A child per stream: polling a token locks its node and its waiter list, and with 10,000 streams on
+        // two workers polling the one shared token per delivery, that lock was contended (perf).
+        shutdown: state.shutdown.child_token(),
         metrics: state.metrics.clone(),
         guards,
     };
