@@ -28,15 +28,8 @@ out=${BENCH_OUT:-$root/target/bench/$(date -u +%Y%m%dT%H%M%SZ)}
 token="bench-$RANDOM$RANDOM$RANDOM"
 base="http://127.0.0.1:$port"
 
-# name | ssebench arguments (the URLs, token and server pid are added below)
-scenarios=(
-  "fanout-1k|--subscribers 1000 --rate 10 --duration 30"
-  "fanout-5k|--subscribers 5000 --rate 10 --duration 30"
-  "fanout-10k|--subscribers 10000 --rate 10 --duration 30"
-  "rate-100x1000|--subscribers 100 --rate 1000 --duration 20"
-  "throughput-100x8000|--subscribers 100 --rate 8000 --duration 10"
-  "idle-18k|--idle --subscribers 18000 --duration 30"
-)
+# name|ssebench arguments, one per line of bench/scenarios (shared by bench.sh and compare.sh)
+mapfile -t scenarios < <(grep -v -e '^#' -e '^$' "$root/bench/scenarios")
 
 quiet_cores=${BENCH_QUIET_CORES:-0.3}
 quiet_wait=${BENCH_QUIET_WAIT:-120}

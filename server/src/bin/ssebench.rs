@@ -94,9 +94,10 @@ pub struct Args {
     /// Only hold the subscriptions for --duration seconds and report the server's memory per connection.
     #[arg(long)]
     pub idle: bool,
-    /// The server's process id, to read its memory (VmRSS) and CPU time from /proc.
-    #[arg(long)]
-    pub server_pid: Option<u32>,
+    /// The server's process id, to read its memory (VmRSS) and CPU time from /proc. Repeatable or comma-separated
+    /// for a server of several processes (nginx's master and workers): memory and CPU are then summed.
+    #[arg(long, value_delimiter = ',')]
+    pub server_pid: Vec<u32>,
     /// Source addresses 127.0.0.1 … 127.0.0.K the subscriptions are spread over.
     #[arg(long, default_value_t = 8)]
     pub source_addrs: usize,
@@ -383,11 +384,10 @@ struct Sample {
 }
 
 impl Sample {
-    fn now(pid: Option<u32>) -> Sample {
-        let pid = pid.map(|p| p.to_string());
+    fn now(pids: &[u32]) -> Sample {
         Sample {
-            server_rss: pid.as_deref().and_then(procfs::rss_kib),
-            server_cpu: pid.as_deref().and_then(procfs::cpu_seconds),
+            server_rss: procfs::sum_over(pids, procfs::rss_kib),
+            server_cpu: procfs::sum_over(pids, procfs::cpu_seconds),
             own_rss: procfs::rss_kib("self"),
             own_cpu: procfs::cpu_seconds("self"),
             machine_busy: procfs::machine_cpu_seconds().map(|(busy, _)| busy),
@@ -422,11 +422,11 @@ fn cpu_use(before: &Sample, after: &Sample) -> Value {
 async fn run(plan: Arc<Plan>, open_files: u64) -> anyhow::Result<(Value, String)> {
     let args = &plan.args;
     let run_start = unix_micros();
-    if let Some(pid) = args.server_pid {
+    for pid in &args.server_pid {
         procfs::rss_kib(&pid.to_string())
             .with_context(|| format!("--server-pid {pid}: no such process to measure"))?;
     }
-    let idle_sample = Sample::now(args.server_pid);
+    let idle_sample = Sample::now(&args.server_pid);
 
     // Open every subscription.
     let ctx = Arc::new(subscriber::Ctx {
@@ -475,7 +475,7 @@ async fn run(plan: Arc<Plan>, open_files: u64) -> anyhow::Result<(Value, String)
     }
     opening.pending = (args.subscribers - answered) as u64;
     opening.elapsed = connect_start.elapsed();
-    let at_n = Sample::now(args.server_pid);
+    let at_n = Sample::now(&args.server_pid);
 
     let (mode, body, summary_tail) = if opening.opened == 0 {
         // Nothing to measure; publishing would only load a server nobody listens to.
@@ -487,7 +487,7 @@ async fn run(plan: Arc<Plan>, open_files: u64) -> anyhow::Result<(Value, String)
     } else {
         fanout_phase(&plan, &opening, &at_n).await
     };
-    let end = Sample::now(args.server_pid);
+    let end = Sample::now(&args.server_pid);
 
     // Stop every subscription and collect what each saw.
     drop(stops);
@@ -535,7 +535,8 @@ async fn run(plan: Arc<Plan>, open_files: u64) -> anyhow::Result<(Value, String)
             "other_events": other_events,
         },
         "server": {
-            "pid": args.server_pid,
+            "pid": args.server_pid.first(),
+            "pids": args.server_pid,
             "rss_idle_kib": idle_sample.server_rss,
             "rss_at_n_kib": at_n.server_rss,
             "rss_end_kib": end.server_rss,
@@ -599,7 +600,7 @@ async fn idle_phase(
     opening: &Opening,
 ) -> (&'static str, Value, Tail) {
     let hold = Duration::from_secs_f64(plan.args.duration);
-    let pid = plan.args.server_pid;
+    let pid = &plan.args.server_pid;
     let mut peak = at_n.server_rss;
     let until = Instant::now() + hold;
     while Instant::now() < until {
@@ -648,7 +649,7 @@ async fn fanout_phase(
 ) -> (&'static str, Value, Tail) {
     let args = &plan.args;
     tokio::time::sleep(Duration::from_millis(args.settle_ms)).await;
-    let before = Sample::now(args.server_pid);
+    let before = Sample::now(&args.server_pid);
     let delivered_before = histogram::delivered();
     let start = Instant::now() + Duration::from_millis(20);
     let ctx = Arc::new(publisher::Ctx {
@@ -686,7 +687,7 @@ async fn fanout_phase(
             last_change = Instant::now();
         }
     }
-    let after = Sample::now(args.server_pid);
+    let after = Sample::now(&args.server_pid);
     let window = (last_change - start).max(Duration::from_millis(1));
     let latency = histogram::deliveries();
     let cpu = cpu_use(&before, &after);
@@ -780,6 +781,13 @@ mod tests {
         );
         let idle = Plan::new(args(&["--idle", "--subscribers", "18000"]), 20_000).unwrap();
         assert_eq!((idle.messages, idle.publishers), (0, 0));
+    }
+
+    #[test]
+    fn server_pids_repeat_or_come_as_a_comma_list() {
+        assert!(args(&[]).server_pid.is_empty());
+        let nginx = args(&["--server-pid", "10,11", "--server-pid", "12"]);
+        assert_eq!(nginx.server_pid, [10, 11, 12]);
     }
 
     #[test]

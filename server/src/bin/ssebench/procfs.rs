@@ -50,6 +50,16 @@ pub fn machine_cpu_seconds() -> Option<(f64, f64)> {
 /// `USER_HZ`: the unit of `/proc/<pid>/stat` times, 100 on every Linux architecture Rust targets.
 const TICKS_PER_SECOND: f64 = 100.0;
 
+/// `read` (e.g. [`rss_kib`], [`cpu_seconds`]) summed over a server of several processes, such as nginx's master and
+/// workers. `None` without pids or when any one of them cannot be read: a partial sum would pass for a drop in
+/// memory or CPU (a worker that died and was replaced has a new pid, so the whole figure is unknown).
+pub fn sum_over<T: std::iter::Sum<T>>(pids: &[u32], read: impl Fn(&str) -> Option<T>) -> Option<T> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|pid| read(&pid.to_string())).sum()
+}
+
 /// `pid` or `self`.
 pub fn rss_kib(pid: &str) -> Option<u64> {
     parse_vm_rss_kib(&std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?)
@@ -79,6 +89,24 @@ mod tests {
             None,
             "an unknown unit is not guessed at"
         );
+    }
+
+    #[test]
+    fn sums_over_every_pid_or_gives_none() {
+        let fake = |pid: &str| pid.parse::<u64>().ok().filter(|&p| p < 100).map(|p| p * 10);
+        assert_eq!(sum_over(&[1, 2, 30], fake), Some(330));
+        assert_eq!(
+            sum_over(&[7], fake),
+            Some(70),
+            "one pid is that pid's figure"
+        );
+        assert_eq!(sum_over(&[1, 200], fake), None, "one pid unreadable");
+        assert_eq!(sum_over(&[], fake), None, "no server given");
+        let me = std::process::id();
+        let once = sum_over(&[me], rss_kib).unwrap();
+        let twice = sum_over(&[me, me], rss_kib).unwrap();
+        assert!(twice >= once && twice > 0, "{once} KiB, twice {twice} KiB");
+        assert!(sum_over(&[me, me], cpu_seconds).is_some());
     }
 
     #[test]
