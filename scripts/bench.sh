@@ -87,19 +87,8 @@ stop_server() {
 trap stop_server EXIT
 trap 'exit 130' INT TERM
 
-wait_quiet() { # waits (at most $quiet_wait s) until other processes use under $quiet_cores cores over 3 s
-  local start=$SECONDS a b busy
-  while :; do
-    read -ra a < /proc/stat; sleep 3; read -ra b < /proc/stat
-    # user nice system irq softirq steal, in USER_HZ ticks (100 a second) over 3 s
-    busy=$(( (b[1]+b[2]+b[3]+b[6]+b[7]+b[8]) - (a[1]+a[2]+a[3]+a[6]+a[7]+a[8]) ))
-    awk -v b="$busy" -v t="$quiet_cores" 'BEGIN { exit !(b / 300 < t) }' && return 0
-    if [ $((SECONDS - start)) -ge "$quiet_wait" ]; then
-      log "the machine is still busy ($(awk -v b="$busy" 'BEGIN { printf "%.2f", b / 300 }') cores); running anyway"
-      return 0
-    fi
-  done
-}
+# shellcheck source=bench/quiet.sh
+source "$root/bench/quiet.sh"
 
 start_server() { # start_server <log file>
   data_dir=$(mktemp -d)
@@ -122,7 +111,7 @@ for entry in "${scenarios[@]}"; do
   args=${entry#*|}
   wanted "$name" || continue
   for n in $(seq "$runs"); do
-    wait_quiet # the machine is shared: a neighbour's build would show up as latency (see other_processes_cores)
+    wait_quiet "$quiet_cores" "$quiet_wait" # the machine is shared: a neighbour's build would show up as latency (see other_processes_cores)
     start_server "$out/server-$name-$n.log"
     log "$name run $n/$runs: ssebench $args"
     # shellcheck disable=SC2086 # the scenario's arguments are meant to split
