@@ -211,3 +211,101 @@ async fn a_client_that_keeps_sending_on_a_stream_is_cut() {
     })
     .await;
 }
+
+/// Decodes a complete chunked body; fails on anything malformed.
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = body
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("a chunk size line");
+        let size = usize::from_str_radix(std::str::from_utf8(&body[..line_end]).unwrap(), 16)
+            .expect("a hexadecimal chunk size");
+        body = &body[line_end + 2..];
+        if size == 0 {
+            assert_eq!(body, b"\r\n", "nothing after the last chunk");
+            return out;
+        }
+        out.extend_from_slice(&body[..size]);
+        assert_eq!(&body[size..size + 2], b"\r\n", "a chunk ends with CRLF");
+        body = &body[size + 2..];
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_cut_short_by_a_full_socket_resume_exactly_where_they_stopped() {
+    // Arrange: ~12 MB of events in 2 MB pieces, more than the kernel buffers on both sides hold, read slowly: the server's
+    // writes fill its socket and stop part-way through a chunk, again and again, and must continue exactly there.
+    // (A tiny receive buffer would not do: with loopback's 64 KiB segments the window then reopens so rarely that
+    // the server rightly cuts the client as stalled.)
+    const EVENTS: u64 = 6;
+    let app = spawn_app(|f| {
+        f.set("--queue-size", 64).set("--keepalive-secs", 5);
+    })
+    .await;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(64 * 1024).unwrap();
+    let mut socket = socket.connect(app.addr).await.unwrap();
+    socket
+        .write_all(b"GET /eventstream HTTP/1.1\r\nHost: hearth\r\n\r\n")
+        .await
+        .unwrap();
+    let mut read = Vec::new();
+    read_until(&mut socket, &mut read, "retry:").await;
+
+    // Act: publish everything at once, then read slowly, in small pieces, until shutdown ends the body.
+    let texts: Vec<String> = (0..EVENTS)
+        .map(|k| {
+            format!(
+                "{k}:{}",
+                char::from(b'a' + k as u8)
+                    .to_string()
+                    .repeat(2_000_000 + 997 * k as usize)
+            )
+        })
+        .collect();
+    let published: Vec<_> = texts
+        .iter()
+        .enumerate()
+        .map(|(k, text)| app.publish_message_now(k as u64, text))
+        .collect();
+    futures::future::join_all(published).await;
+    let total: usize = texts.iter().map(String::len).sum();
+    let mut buf = [0u8; 16 * 1024];
+    while read.len() < total {
+        let n = tokio::time::timeout(WAIT, socket.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "the stream ended after {} bytes", read.len());
+        read.extend_from_slice(&buf[..n]);
+        tokio::time::sleep(Duration::from_micros(100)).await;
+    }
+    app.state.shutdown.cancel();
+    read_to_close(&mut socket, &mut read).await;
+
+    // Assert: every event arrived whole and in order.
+    let at = read.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let body = dechunk(&read[at..]);
+    let events = server::sse::Parser::default().feed(&body);
+    let messages: Vec<String> = events
+        .iter()
+        .filter(|e| e.event == "message")
+        .map(|e| {
+            crate::helpers::json(e)["message"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(messages.len(), texts.len(), "every event arrived");
+    for (got, sent) in messages.iter().zip(&texts) {
+        assert!(
+            got == sent,
+            "an event was damaged ({} bytes instead of {})",
+            got.len(),
+            sent.len()
+        );
+    }
+}
