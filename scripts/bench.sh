@@ -22,6 +22,8 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 port=${BENCH_PORT:-3990}
 runs=${BENCH_RUNS:-3}
 out=${BENCH_OUT:-$root/target/bench/$(date -u +%Y%m%dT%H%M%SZ)}
@@ -61,14 +63,9 @@ ulimit -n "$(ulimit -Hn)"
 
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "commit: $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- server ':!server/src/bin' || echo ' (server/ modified)')"
+  echo "commit: $(hearth_commit "$root")"
   echo "server flags: --no-simulator ${BENCH_SERVER_ARGS:-}"
-  echo "nproc: $(nproc)"
-  echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-  echo "memory: $(free -m | awk '/^Mem:/ {print $2 " MiB"}')"
-  echo "kernel: $(uname -r)"
-  echo "open files (hard): $(ulimit -Hn)"
-  echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  describe_machine
 } >"$out/machine.txt"
 cat "$out/machine.txt" >&2
 
@@ -87,8 +84,6 @@ stop_server() {
 trap stop_server EXIT
 trap 'exit 130' INT TERM
 
-# shellcheck source=bench/quiet.sh
-source "$root/bench/quiet.sh"
 
 start_server() { # start_server <log file>
   data_dir=$(mktemp -d)

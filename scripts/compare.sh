@@ -29,6 +29,8 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 others=$root/bench/others
 venv=$root/target/compare/venv
 port0=${COMPARE_PORT:-3991}
@@ -167,7 +169,7 @@ nofile=$(ulimit -n)
 mkdir -p "$out"
 version_of() { # one line per server: what ran
   case $1 in
-    hearth) echo "hearth: $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- server ':!server/src/bin' || echo ' (server/ modified)'), flags: --no-simulator $hearth_args" ;;
+    hearth) echo "hearth: $(hearth_commit "$root"), flags: --no-simulator $hearth_args" ;;
     nchan) echo "nchan: $(nginx -v 2>&1 | sed 's/^nginx version: //'), Debian nginx $(dpkg-query -W -f='${Version}' nginx 2>/dev/null || echo '?'), libnginx-mod-nchan $(dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null || echo '?'), $(nproc) workers" ;;
     node) echo "node: $(node --version), node:http" ;;
     python) echo "python: $("$venv/bin/python" -c 'import sys; print(sys.version.split()[0])'), ${python_pins[*]}" ;;
@@ -177,12 +179,7 @@ version_of() { # one line per server: what ran
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   for s in "${available[@]}"; do version_of "$s"; done
   echo "skipped: $(comm -23 <(printf '%s\n' "${servers[@]}" | sort) <(printf '%s\n' "${available[@]}" | sort) | xargs)"
-  echo "nproc: $(nproc)"
-  echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-  echo "memory: $(free -m | awk '/^Mem:/ {print $2 " MiB"}')"
-  echo "kernel: $(uname -r)"
-  echo "open files (hard): $(ulimit -Hn)"
-  echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  describe_machine
 } >"$out/machine.txt"
 cat "$out/machine.txt" >&2
 
@@ -267,8 +264,6 @@ start_server() { # start_server <server> <log file>: sets server_main and server
   return 1
 }
 
-# shellcheck source=bench/quiet.sh
-source "$root/bench/quiet.sh"
 
 : >"$out/summary.txt"
 for name in "${selected[@]}"; do
