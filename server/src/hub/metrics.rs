@@ -20,6 +20,20 @@ impl Counter {
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
+    /// Counts one up while the returned guard lives (a gauge of open things).
+    pub fn open(&self) -> Open<'_> {
+        self.inc();
+        Open(self)
+    }
+}
+
+/// Holds one count of a gauge; see [`Counter::open`].
+pub struct Open<'a>(&'a Counter);
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 #[derive(Debug, Default)]
@@ -38,12 +52,15 @@ pub struct Metrics {
     pub replay_resets: Counter,
     /// Subscriptions refused because the server was at its limit.
     pub subscribers_refused: Counter,
+    /// Open streams written by Hearth's own stream writer (the connection opened with the stream); the rest of
+    /// `subscribers` are served by hyper (the stream came later on a keep-alive connection).
+    pub streams_direct: Counter,
 }
 
 impl Metrics {
     /// Prometheus text exposition format, version 0.0.4.
     pub fn render(&self) -> String {
-        let rows: [(&str, &str, &str, &Counter); 8] = [
+        let rows: [(&str, &str, &str, &Counter); 9] = [
             (
                 "hearth_subscribers",
                 "gauge",
@@ -92,6 +109,12 @@ impl Metrics {
                 "Subscriptions refused at the limit.",
                 &self.subscribers_refused,
             ),
+            (
+                "hearth_streams_direct",
+                "gauge",
+                "Open SSE streams held outside hyper (opened on a fresh connection).",
+                &self.streams_direct,
+            ),
         ];
         let mut out = String::new();
         for (name, kind, help, counter) in rows {
@@ -117,6 +140,6 @@ mod tests {
         assert!(text.contains(
             "# TYPE hearth_events_published_total counter\nhearth_events_published_total 3\n"
         ));
-        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 8);
+        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 9);
     }
 }

@@ -1,5 +1,6 @@
-//! The first request on a new connection: read just its head, and tell an event-stream request (held by
-//! [`super::sse_writer`]) from anything else (handed to hyper together with the bytes already read).
+//! Request heads, read by Hearth before hyper sees them: an event-stream request is held by
+//! [`super::sse_writer`]; anything else goes to hyper, and [`classify`] says how many bytes it spans so that the
+//! next request on the same connection can be looked at too ([`super::gate`]).
 
 use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, Method, Request, Version};
@@ -42,28 +43,69 @@ pub async fn read_first_request(
                 }
             }
             Classified::Stream(request) => return FirstRequest::Stream(request),
-            Classified::Incomplete | Classified::Other => return FirstRequest::Other(buf.freeze()),
+            Classified::Incomplete | Classified::Other { .. } | Classified::Unknown => {
+                return FirstRequest::Other(buf.freeze())
+            }
         }
     }
 }
 
-enum Classified {
+/// What the bytes at the start of a buffer are.
+pub enum Classified {
+    /// Not a whole request head yet.
     Incomplete,
+    /// A complete, body-less `GET` of an event-stream route.
     Stream(Box<Request<Body>>),
-    Other,
+    /// Another request, `len` bytes long with its body (`Content-Length`, or none).
+    Other { len: u64 },
+    /// A request whose end cannot be told from its head (chunked body, a malformed or oversized head): hyper
+    /// gets the rest of the connection as it is.
+    Unknown,
 }
 
-fn classify(buf: &[u8], is_stream_path: &impl Fn(&str) -> bool) -> Classified {
+pub fn classify(buf: &[u8], is_stream_path: &impl Fn(&str) -> bool) -> Classified {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut parsed = httparse::Request::new(&mut headers);
-    match parsed.parse(buf) {
-        Ok(httparse::Status::Complete(_)) => {}
+    let head_len = match parsed.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => return Classified::Incomplete,
-        // Malformed, or more headers than a stream request has: hyper answers it properly.
-        Err(_) => return Classified::Other,
+        // Malformed, or more headers than a browser sends: hyper answers it properly.
+        Err(_) => return Classified::Unknown,
+    };
+    if let Some(request) = stream_request(&parsed, is_stream_path) {
+        return Classified::Stream(Box::new(request));
     }
-    stream_request(&parsed, is_stream_path)
-        .map_or(Classified::Other, |r| Classified::Stream(Box::new(r)))
+    match body_length(&parsed) {
+        Some(body) => Classified::Other {
+            len: head_len as u64 + body,
+        },
+        None => Classified::Unknown,
+    }
+}
+
+/// The body's length from the head: `Content-Length`, or 0 without one; `None` when a head cannot say (a
+/// chunked body, an upgrade, conflicting or malformed lengths).
+fn body_length(parsed: &httparse::Request<'_, '_>) -> Option<u64> {
+    let mut length = None;
+    for header in parsed.headers.iter() {
+        if header.name.eq_ignore_ascii_case("transfer-encoding")
+            || header.name.eq_ignore_ascii_case("upgrade")
+        {
+            return None;
+        }
+        if header.name.eq_ignore_ascii_case("content-length") {
+            let value: u64 = std::str::from_utf8(header.value)
+                .ok()?
+                .trim()
+                .parse()
+                .ok()?;
+            if length.is_some_and(|l| l != value) {
+                return None;
+            }
+            length = Some(value);
+        }
+    }
+    Some(length.unwrap_or(0))
 }
 
 /// The request as axum sees it, if it is a stream request we can hold ourselves.
@@ -135,6 +177,29 @@ mod tests {
     }
 
     #[test]
+    fn another_request_spans_its_head_and_its_body() {
+        let get = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        assert!(matches!(classified(get), Classified::Other { len } if len == get.len() as u64));
+        let post = "POST /message HTTP/1.1\r\nContent-Length: 12\r\n\r\n";
+        assert!(
+            matches!(classified(post), Classified::Other { len } if len == post.len() as u64 + 12),
+            "the body need not have arrived yet"
+        );
+        for unknown in [
+            "POST /message HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "POST /message HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            "POST /message HTTP/1.1\r\nContent-Length: lots\r\n\r\n",
+            "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
+            "BAD REQUEST\r\n\r\n",
+        ] {
+            assert!(
+                matches!(classified(unknown), Classified::Unknown),
+                "{unknown:?}"
+            );
+        }
+    }
+
+    #[test]
     fn anything_else_goes_to_hyper() {
         for raw in [
             "GET / HTTP/1.1\r\n\r\n",
@@ -147,7 +212,10 @@ mod tests {
             "BAD REQUEST\r\n\r\n",
         ] {
             assert!(
-                matches!(classified(raw), Classified::Other),
+                matches!(
+                    classified(raw),
+                    Classified::Other { .. } | Classified::Unknown
+                ),
                 "{raw:?} is hyper's"
             );
         }
@@ -169,7 +237,7 @@ mod tests {
             raw.push_str(&format!("X-{i}: y\r\n"));
         }
         raw.push_str("\r\n");
-        assert!(matches!(classified(&raw), Classified::Other));
+        assert!(matches!(classified(&raw), Classified::Unknown));
     }
 
     #[tokio::test]

@@ -11,23 +11,30 @@
 //! flight and close, and streams end on their own (they watch the same token); `serve` returns when every
 //! connection is gone. [`crate::run`] bounds that wait.
 
+mod gate;
 mod head;
-mod rewind;
 mod sse_writer;
 mod stall;
 
 use crate::hub::Metrics;
+use axum::body::Body;
+use axum::http::Request;
+use axum::response::Response;
 use axum::Router;
 use bytes::Bytes;
 use head::FirstRequest;
+use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use hyper_util::service::TowerToHyperService;
+use std::convert::Infallible;
+use std::future::Future;
 use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tower::ServiceExt;
 
 pub use stall::StallGuard;
 
@@ -112,24 +119,49 @@ async fn connection(mut socket: TcpStream, c: Connections) {
     }
 }
 
-/// Serves the connection with hyper (HTTP/1.1, keep-alive), starting with the bytes already read.
-async fn serve_http(socket: TcpStream, prefix: Bytes, c: Connections) {
-    let io = TokioIo::new(rewind::Rewind::new(
-        prefix,
-        StallGuard::new(socket, c.stall, c.metrics),
-    ));
-    let service = TowerToHyperService::new(c.app);
-    let conn = hyper::server::conn::http1::Builder::new().serve_connection(io, service);
-    let mut conn = std::pin::pin!(conn);
-    let result = tokio::select! {
-        result = conn.as_mut() => result,
-        () = c.shutdown.cancelled() => {
-            // Finish the request in flight (a stream ends by itself on the same token), then close.
-            conn.as_mut().graceful_shutdown();
-            conn.await
+/// Serves the connection with hyper (HTTP/1.1, keep-alive), starting with the bytes already read, until it ends
+/// or a stream request comes along ([`gate`]); that one is then served directly, like a first request.
+async fn serve_http(socket: TcpStream, read: Bytes, c: Connections) {
+    let gate = gate::Gate::new(
+        read,
+        StallGuard::new(socket, c.stall, c.metrics.clone()),
+        c.is_stream_path,
+    );
+    let app = c.app.clone();
+    // Boxed futures: `poll_without_shutdown` (how the socket is taken back) wants an `Unpin` service.
+    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+        let app = app.clone();
+        Box::pin(async move { app.oneshot(request.map(Body::new)).await })
+            as Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>
+    });
+    let mut conn = hyper::server::conn::http1::Builder::new()
+        // The gate ends hyper's input when it holds a stream request back; hyper must finish the response in
+        // flight rather than treat that as a client gone mid-request.
+        .half_close(true)
+        .serve_connection(TokioIo::new(gate), service);
+    let mut cancelled = std::pin::pin!(c.shutdown.cancelled());
+    let mut closing = false;
+    let result = std::future::poll_fn(|cx| {
+        if !closing && cancelled.as_mut().poll(cx).is_ready() {
+            // Finish the request in flight, then close.
+            closing = true;
+            Pin::new(&mut conn).graceful_shutdown();
         }
-    };
+        conn.poll_without_shutdown(cx)
+    })
+    .await;
     if let Err(e) = result {
         tracing::debug!(error = %e, "connection ended with an error");
+        return;
+    }
+    let (io, held) = conn.into_parts().io.into_inner().into_parts();
+    let mut socket = io.into_inner();
+    match held {
+        Some(request) if !closing => {
+            sse_writer::serve_stream(socket, *request, c.app, c.stall, c.metrics).await;
+        }
+        _ => {
+            let _ = tokio::io::AsyncWriteExt::shutdown(&mut socket).await;
+        }
     }
 }

@@ -59,7 +59,8 @@ pub async fn serve_stream(
             Framing::Close
         };
         let head = response_head(&parts, framing);
-        Pump::new(socket, body, head, chunked, stall, metrics).await
+        let _open = metrics.streams_direct.open();
+        Pump::new(socket, body, head, chunked, stall, metrics.clone()).await
     } else {
         write_plain(&mut socket, &parts, body, stall).await
     };

@@ -39,6 +39,11 @@ impl StallGuard {
         }
     }
 
+    /// The socket itself, once hyper is done with it.
+    pub fn into_inner(self) -> TcpStream {
+        self.io
+    }
+
     fn watch<T>(
         &mut self,
         cx: &mut Context<'_>,
