@@ -1,5 +1,6 @@
 //! The socket as hyper sees it: requests pass one at a time, each looked at first, and an event-stream request
-//! is held back.
+//! is held back. The connection's first request is looked at the same way before hyper is even started
+//! ([`Gate::poll_next_head`]): a connection that opens with a stream never involves hyper at all.
 //!
 //! Browsers reuse keep-alive connections: a dashboard's `EventSource` usually goes out on a connection that
 //! already carried the page or its scripts, so looking only at a connection's first request would leave most real
@@ -14,11 +15,12 @@ use super::head::{classify, Classified, MAX_HEAD};
 use super::stall::StallGuard;
 use axum::body::Body;
 use axum::http::Request;
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, BytesMut};
 use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 
 /// What the gate lets through next.
 enum Pass {
@@ -28,8 +30,9 @@ enum Pass {
     Bytes(u64),
     /// Everything, to the end of the connection.
     All,
-    /// A stream request is held: hyper reads the end of the connection.
-    Held,
+    /// hyper reads the end of the connection: a stream request is held (`held`), or the client closed between
+    /// requests.
+    End,
 }
 
 pub struct Gate {
@@ -42,26 +45,67 @@ pub struct Gate {
 }
 
 impl Gate {
-    /// `read` holds bytes already read from `io` (the start of the first request).
-    pub fn new(read: Bytes, io: StallGuard, is_stream_path: fn(&str) -> bool) -> Self {
+    pub fn new(io: StallGuard, is_stream_path: fn(&str) -> bool) -> Self {
         Gate {
             io,
-            buf: BytesMut::from(&read[..]),
+            buf: BytesMut::new(),
             pass: Pass::NextHead,
             held: None,
             is_stream_path,
         }
     }
 
-    /// The socket, and the stream request held back if there is one.
-    pub fn into_parts(self) -> (StallGuard, Option<Box<Request<Body>>>) {
-        (self.io, self.held)
+    /// Whether the client closed the connection between requests (nothing is held and nothing is left to serve).
+    pub fn is_closed(&self) -> bool {
+        matches!(self.pass, Pass::End) && self.held.is_none()
+    }
+
+    /// The stream request held back, if there is one (then the connection is no longer hyper's). Boxed: a
+    /// `Request` is ~240 bytes, and a task that keeps one inline is that much bigger for the life of its stream.
+    pub fn take_held(&mut self) -> Option<Box<Request<Body>>> {
+        self.held.take()
+    }
+
+    pub fn into_socket(self) -> TcpStream {
+        self.io.into_inner()
+    }
+
+    /// Reads the next request head, if one is due, until it is known what to do with it: pass it to hyper
+    /// (with its body, or everything from here on), or hold it (a stream). Ready at once when nothing is due.
+    pub fn poll_next_head(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while let Pass::NextHead = self.pass {
+            match classify(&self.buf, &self.is_stream_path) {
+                Classified::Stream(request) => {
+                    // Anything the client sent after it (it should send nothing) goes with the connection.
+                    self.held = Some(request);
+                    self.buf = BytesMut::new();
+                    self.pass = Pass::End;
+                }
+                Classified::Other { len } => self.pass = Pass::Bytes(len),
+                Classified::Unknown => self.pass = Pass::All,
+                Classified::Incomplete if self.buf.len() >= MAX_HEAD => self.pass = Pass::All,
+                Classified::Incomplete => {
+                    if ready!(self.fill(cx))? == 0 {
+                        // Between requests that is the normal end; mid-head hyper sees the partial head and the
+                        // end, as it would have.
+                        self.pass = if self.buf.is_empty() {
+                            Pass::End
+                        } else {
+                            Pass::All
+                        };
+                    }
+                }
+            }
+        }
+        Poll::Ready(Ok(()))
     }
 
     /// Reads more from the socket into `buf`; ready with 0 at its end.
     fn fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        if self.buf.capacity() - self.buf.len() < 1024 {
-            self.buf.reserve(4096);
+        // A browser's request head is well under 1 KiB; start there and grow only for more.
+        if self.buf.capacity() == self.buf.len() {
+            self.buf
+                .reserve(if self.buf.is_empty() { 1024 } else { 4096 });
         }
         tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.buf)
     }
@@ -89,7 +133,7 @@ impl AsyncRead for Gate {
         let this = self.get_mut();
         loop {
             match this.pass {
-                Pass::Held => return Poll::Ready(Ok(())),
+                Pass::End => return Poll::Ready(Ok(())),
                 Pass::All if this.buf.is_empty() => {
                     return Pin::new(&mut this.io).poll_read(cx, out)
                 }
@@ -106,24 +150,7 @@ impl AsyncRead for Gate {
                     this.pass = Pass::Bytes(left - given as u64);
                     return Poll::Ready(Ok(()));
                 }
-                Pass::NextHead => match classify(&this.buf, &this.is_stream_path) {
-                    Classified::Stream(request) => {
-                        // Anything the client sent after it (it should send nothing) goes with the connection.
-                        this.held = Some(request);
-                        this.buf = BytesMut::new();
-                        this.pass = Pass::Held;
-                    }
-                    Classified::Other { len } => this.pass = Pass::Bytes(len),
-                    Classified::Unknown => this.pass = Pass::All,
-                    Classified::Incomplete if this.buf.len() >= MAX_HEAD => this.pass = Pass::All,
-                    Classified::Incomplete => {
-                        if ready!(this.fill(cx))? == 0 {
-                            // The client closed: between requests that is the normal end; mid-head hyper sees
-                            // the partial head and the end, as it would have.
-                            this.pass = Pass::All;
-                        }
-                    }
-                },
+                Pass::NextHead => ready!(this.poll_next_head(cx))?,
             }
         }
     }
@@ -156,5 +183,74 @@ impl AsyncWrite for Gate {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::Metrics;
+    use std::sync::Arc;
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn streams(path: &str) -> bool {
+        path == "/events"
+    }
+
+    /// A gate on the server end of a loopback connection whose client sends `parts`, 20 ms apart.
+    async fn gate_for(parts: Vec<String>) -> (Gate, tokio::task::JoinHandle<TcpStream>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = tokio::spawn(async move {
+            let mut socket = TcpStream::connect(addr).await.unwrap();
+            for part in parts {
+                socket.write_all(part.as_bytes()).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            socket
+        });
+        let (server, _) = listener.accept().await.unwrap();
+        let io = StallGuard::new(server, Duration::from_secs(5), Arc::new(Metrics::default()));
+        (Gate::new(io, streams), client)
+    }
+
+    #[tokio::test]
+    async fn a_head_split_over_several_reads_is_assembled() {
+        let parts = ["GET /ev", "ents HTTP/1.1\r\nHo", "st: x\r\n", "\r\n"];
+        let (mut gate, client) = gate_for(parts.map(str::to_owned).to_vec()).await;
+        std::future::poll_fn(|cx| gate.poll_next_head(cx))
+            .await
+            .unwrap();
+        let request = gate.take_held().expect("a stream request is held");
+        assert_eq!(request.uri().path(), "/events");
+        drop(client.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn an_oversized_head_goes_to_hyper_with_every_byte_read() {
+        let raw = format!(
+            "GET /events HTTP/1.1\r\nX-Big: {}\r\n",
+            "y".repeat(MAX_HEAD)
+        );
+        let (mut gate, client) = gate_for(vec![raw.clone()]).await;
+        std::future::poll_fn(|cx| gate.poll_next_head(cx))
+            .await
+            .unwrap();
+        assert!(gate.take_held().is_none(), "hyper's");
+        let mut passed = vec![0u8; raw.len()];
+        gate.read_exact(&mut passed).await.unwrap();
+        assert_eq!(passed, raw.as_bytes(), "hyper reads every byte, in order");
+        drop(client.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_client_that_closes_before_any_request_is_simply_gone() {
+        let (mut gate, client) = gate_for(Vec::new()).await;
+        drop(client.await.unwrap());
+        std::future::poll_fn(|cx| gate.poll_next_head(cx))
+            .await
+            .unwrap();
+        assert!(gate.is_closed());
     }
 }

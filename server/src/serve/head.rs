@@ -4,51 +4,11 @@
 
 use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, Method, Request, Version};
-use bytes::{Bytes, BytesMut};
-use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
 
 /// A request head larger than this is not an `EventSource` request: hyper gets it (and its own limits apply).
 pub const MAX_HEAD: usize = 8 * 1024;
 /// Headers a stream request may carry; a browser sends about a dozen.
 const MAX_HEADERS: usize = 48;
-
-/// What the first bytes of a connection turned out to be.
-pub enum FirstRequest {
-    /// A complete, body-less `GET` of an event-stream route.
-    Stream(Box<Request<Body>>),
-    /// Anything else: serve it with hyper, replaying these bytes first.
-    Other(Bytes),
-    /// The peer closed (or the socket failed) before sending a whole request.
-    Gone,
-}
-
-/// Reads until the first request's head is complete (or cannot be one of ours) and classifies it.
-/// `is_stream_path` decides by the path alone, without the query string.
-pub async fn read_first_request(
-    socket: &mut TcpStream,
-    is_stream_path: impl Fn(&str) -> bool,
-) -> FirstRequest {
-    let mut buf = BytesMut::with_capacity(1024);
-    loop {
-        match socket.read_buf(&mut buf).await {
-            Ok(0) | Err(_) => return FirstRequest::Gone,
-            Ok(_) => {}
-        }
-        match classify(&buf, &is_stream_path) {
-            Classified::Incomplete if buf.len() < MAX_HEAD => {
-                // `read_buf` grows the buffer when it is full, up to the limit checked here.
-                if buf.capacity() == buf.len() {
-                    buf.reserve(1024);
-                }
-            }
-            Classified::Stream(request) => return FirstRequest::Stream(request),
-            Classified::Incomplete | Classified::Other { .. } | Classified::Unknown => {
-                return FirstRequest::Other(buf.freeze())
-            }
-        }
-    }
-}
 
 /// What the bytes at the start of a buffer are.
 pub enum Classified {
@@ -238,48 +198,5 @@ mod tests {
         }
         raw.push_str("\r\n");
         assert!(matches!(classified(&raw), Classified::Unknown));
-    }
-
-    #[tokio::test]
-    async fn a_head_split_over_several_reads_is_assembled() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let client = tokio::spawn(async move {
-            use tokio::io::AsyncWriteExt;
-            let mut socket = TcpStream::connect(addr).await.unwrap();
-            for part in ["GET /ev", "ents HTTP/1.1\r\nHo", "st: x\r\n", "\r\n"] {
-                socket.write_all(part.as_bytes()).await.unwrap();
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            }
-            socket
-        });
-        let (mut server, _) = listener.accept().await.unwrap();
-        let first = read_first_request(&mut server, streams).await;
-        assert!(matches!(first, FirstRequest::Stream(_)));
-        drop(client.await.unwrap());
-    }
-
-    #[tokio::test]
-    async fn an_oversized_head_goes_to_hyper_with_every_byte_read() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let raw = format!(
-            "GET /events HTTP/1.1\r\nX-Big: {}\r\n",
-            "y".repeat(MAX_HEAD)
-        );
-        let sent = raw.clone();
-        let client = tokio::spawn(async move {
-            use tokio::io::AsyncWriteExt;
-            let mut socket = TcpStream::connect(addr).await.unwrap();
-            socket.write_all(sent.as_bytes()).await.unwrap();
-            socket
-        });
-        let (mut server, _) = listener.accept().await.unwrap();
-        let FirstRequest::Other(bytes) = read_first_request(&mut server, streams).await else {
-            panic!("hyper's");
-        };
-        assert!(bytes.len() >= MAX_HEAD);
-        assert!(raw.as_bytes().starts_with(&bytes));
-        drop(client.await.unwrap());
     }
 }

@@ -36,35 +36,47 @@ const MAX_IGNORED_INPUT: usize = 64 * 1024;
 /// An error response (or 204) on a stream route is small JSON; anything bigger is cut off.
 const MAX_PLAIN_BODY: usize = 1024 * 1024;
 
-/// Answers a stream request read by [`super::head`] and holds the connection until the stream ends.
+/// Answers a stream request held back by [`super::gate`] and holds the connection until the stream ends.
+///
+/// Only the [`Pump`] lives for the stream's life: the request (boxed, ~240 bytes inline), the router's future and
+/// the response head (its `HeaderMap`) are gone once the head is written, so a task holds no more than it needs.
 pub async fn serve_stream(
     mut socket: TcpStream,
-    request: axum::http::Request<Body>,
+    request: Box<axum::http::Request<Body>>,
     app: Router,
     stall: Duration,
     metrics: Arc<Metrics>,
 ) {
-    let chunked = request.version() == Version::HTTP_11;
-    // Boxed: the router's future is large and only lives until the response head; inline it would size every
-    // connection's task for the whole life of its stream.
-    let response: Response = match Box::pin(app.oneshot(request)).await {
-        Ok(response) => response,
-        Err(never) => match never {},
-    };
-    let (parts, body) = response.into_parts();
-    let result = if is_event_stream(&parts) {
-        let framing = if chunked {
-            Framing::Chunked
-        } else {
-            Framing::Close
-        };
-        let head = response_head(&parts, framing);
-        let _open = metrics.streams_direct.open();
-        Pump::new(socket, body, head, chunked, stall, metrics.clone()).await
+    let framing = if request.version() == Version::HTTP_11 {
+        Framing::Chunked
     } else {
-        write_plain(&mut socket, &parts, body, stall).await
+        Framing::Close
     };
-    if let Err(e) = result {
+    let pump = {
+        // Boxed: the router's future is large and only lives until the response head.
+        let response: Response = match Box::pin(app.oneshot(*request)).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+        let (parts, body) = response.into_parts();
+        if !is_event_stream(&parts) {
+            if let Err(e) = write_plain(&mut socket, &parts, body, stall).await {
+                tracing::debug!(error = %e, "stream route answered without a stream; not all of it was sent");
+            }
+            return;
+        }
+        let head = response_head(&parts, framing);
+        Pump::new(
+            socket,
+            body,
+            head,
+            framing == Framing::Chunked,
+            stall,
+            metrics.clone(),
+        )
+    };
+    let _open = metrics.streams_direct.open();
+    if let Err(e) = pump.await {
         tracing::debug!(error = %e, "event stream connection ended");
     }
 }
