@@ -7,32 +7,36 @@ use super::messages::MessageFeed;
 use super::rooms::RoomCards;
 use super::temperature::TemperatureCard;
 use super::viewers::ViewerCount;
+use crate::contract::api::paths;
 use crate::contract::{DecodeError, Payload, Snapshot, Topic, RESET_EVENT, SNAPSHOT_EVENT};
 use crate::hooks::{use_event_source, SseMessage, UseEventSourceOptions};
 use leptos::prelude::*;
 use std::time::Duration;
 
-/// The multiplexed stream the dashboard reads.
-pub const EVENTS_URL: &str = "/events";
 /// The name of the heartbeat event `/events` sends between real events; it only proves the stream is alive.
 pub const PING_EVENT: &str = "ping";
 /// Three missed heartbeats (sent every 15 s) mean the stream is dead even if the browser thinks it is open.
 const STALE_AFTER: Duration = Duration::from_secs(45);
 
 /// Folds one received event into the dashboard state: a snapshot or reset replaces it, a topic event is applied
-/// through the shared reducer, a heartbeat changes nothing.
+/// through the shared reducer, a heartbeat changes nothing. An ephemeral topic's event carries no id of its own
+/// (the stream's last id is an earlier event's), so it is folded in without one.
 pub fn fold_event(state: &mut Snapshot, message: &SseMessage) -> Result<(), DecodeError> {
     match message.event.as_str() {
         SNAPSHOT_EVENT | RESET_EVENT => {
-            *state = serde_json::from_str(&message.data).map_err(|e| DecodeError::BadJson {
-                topic: Topic::Message,
-                reason: format!("bad {} payload: {e}", message.event),
+            *state = serde_json::from_str(&message.data).map_err(|e| DecodeError::BadSnapshot {
+                event: message.event.clone(),
+                reason: e.to_string(),
             })?;
         }
         PING_EVENT => {}
         name => {
             let payload = Payload::decode_named(name, &message.data)?;
-            let seq = message.last_event_id.parse().unwrap_or(0);
+            let seq = if payload.topic().is_ephemeral() {
+                0
+            } else {
+                message.last_event_id.parse().unwrap_or(0)
+            };
             state.apply(seq, &payload);
         }
     }
@@ -53,7 +57,7 @@ pub fn Dashboard(initial: Snapshot, can_write: bool) -> impl IntoView {
     let can_write = RwSignal::new(can_write);
     let decode_error = RwSignal::new(None::<String>);
     let sse = use_event_source(
-        EVENTS_URL,
+        paths::EVENTS,
         UseEventSourceOptions::default()
             .events(event_names())
             .stale_after(STALE_AFTER)
@@ -117,6 +121,9 @@ mod tests {
         .unwrap();
         fold_event(&mut state, &msg(PING_EVENT, "1", "11")).unwrap();
         assert_eq!((state.viewers, state.seq), (4, 11));
+        // A viewer count has no id of its own: the stream's last id is the kitchen's, and it still counts.
+        fold_event(&mut state, &msg("viewers", "5", "11")).unwrap();
+        assert_eq!((state.viewers, state.seq), (5, 11));
         assert!(state.rooms.contains_key(&Room::Kitchen));
         assert!(fold_event(&mut state, &msg("viewers", "many", "12")).is_err());
         assert!(fold_event(&mut state, &msg("garage", "{}", "12")).is_err());
@@ -134,5 +141,8 @@ mod tests {
         let data = serde_json::to_string(&fresh).unwrap();
         fold_event(&mut state, &msg(RESET_EVENT, &data, "99")).unwrap();
         assert_eq!(state, fresh);
+        let err = fold_event(&mut state, &msg(SNAPSHOT_EVENT, "{", "100")).unwrap_err();
+        assert!(err.to_string().contains("snapshot"), "{err}");
+        assert!(!err.to_string().contains("message"), "{err}");
     }
 }

@@ -1,16 +1,10 @@
 //! The job runner: starts a long-running job and follows its own stream (`/api/jobs/{id}/events`) until `done`.
 
 use crate::api::{self, ApiFailure};
+use crate::contract::api::{paths, JobStarted};
 use crate::contract::JobUpdate;
 use crate::hooks::{use_event_source, ReconnectPolicy, UseEventSourceOptions};
 use leptos::prelude::*;
-use serde::Deserialize;
-
-#[derive(Deserialize)]
-struct Started {
-    id: String,
-    events: String,
-}
 
 #[component]
 pub fn JobRunner(can_write: RwSignal<bool>) -> impl IntoView {
@@ -19,8 +13,8 @@ pub fn JobRunner(can_write: RwSignal<bool>) -> impl IntoView {
     let start = move |_| {
         error.set(None);
         leptos::task::spawn_local(async move {
-            let result: Result<Started, ApiFailure> =
-                api::post_json("/api/jobs", &serde_json::json!({})).await;
+            let result: Result<JobStarted, ApiFailure> =
+                api::post_json(paths::JOBS, &serde_json::json!({})).await;
             match result {
                 Ok(started) => job.set(Some((started.id, started.events))),
                 Err(e) => error.set(Some(e.to_string())),

@@ -1,13 +1,8 @@
 //! The login panel: exchanges the token for a session cookie. Without it the dashboard is read-only and says so.
 
 use crate::api::{self, ApiFailure};
+use crate::contract::api::{paths, Login, SessionState};
 use leptos::prelude::*;
-use serde::Serialize;
-
-#[derive(Serialize)]
-struct Login {
-    token: String,
-}
 
 #[component]
 pub fn LoginPanel(can_write: RwSignal<bool>) -> impl IntoView {
@@ -26,8 +21,8 @@ pub fn LoginPanel(can_write: RwSignal<bool>) -> impl IntoView {
         }
         busy.set(true);
         leptos::task::spawn_local(async move {
-            let result: Result<serde_json::Value, ApiFailure> =
-                api::post_json("/api/session", &body).await;
+            let result: Result<SessionState, ApiFailure> =
+                api::post_json(paths::SESSION, &body).await;
             busy.set(false);
             match result {
                 Ok(_) => {
@@ -44,7 +39,7 @@ pub fn LoginPanel(can_write: RwSignal<bool>) -> impl IntoView {
     };
     let logout = move |_| {
         leptos::task::spawn_local(async move {
-            let _ = api::delete("/api/session").await;
+            let _ = api::delete(paths::SESSION).await;
             can_write.set(false);
         });
     };

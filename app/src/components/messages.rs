@@ -1,14 +1,9 @@
 //! The message feed, newest first, and the form that posts to it.
 
 use crate::api::{self, ApiFailure};
-use crate::contract::{Message, MessageBody, Snapshot};
+use crate::contract::api::{paths, MessagePosted, NewMessage};
+use crate::contract::{MessageBody, Snapshot};
 use leptos::prelude::*;
-use serde::Serialize;
-
-#[derive(Serialize)]
-struct NewMessage {
-    message: String,
-}
 
 #[component]
 pub fn MessageFeed(state: RwSignal<Snapshot>, can_write: RwSignal<bool>) -> impl IntoView {
@@ -27,8 +22,8 @@ pub fn MessageFeed(state: RwSignal<Snapshot>, can_write: RwSignal<bool>) -> impl
         };
         sending.set(true);
         leptos::task::spawn_local(async move {
-            let result: Result<Message, ApiFailure> = api::post_json(
-                "/message",
+            let result: Result<MessagePosted, ApiFailure> = api::post_json(
+                paths::MESSAGE,
                 &NewMessage {
                     message: body.into_inner(),
                 },

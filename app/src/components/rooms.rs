@@ -5,9 +5,9 @@
 //! the server refused it (the old state comes back with the reason).
 
 use crate::api::{self, ApiFailure};
-use crate::contract::{Device, DeviceState, Room, RoomState, Snapshot};
+use crate::contract::api::{paths, DeviceChanged, SetDevice};
+use crate::contract::{Device, DeviceState, Room, Snapshot};
 use leptos::prelude::*;
-use serde::Serialize;
 use std::collections::HashMap;
 
 /// `HH:MM:SS` out of an RFC 3339 timestamp, for a compact "updated at"; the full value goes in `datetime`.
@@ -34,11 +34,6 @@ pub fn reconcile(pending: &mut HashMap<(Room, Device), Pending>, snapshot: &Snap
             .get(room)
             .is_none_or(|r| r.updated_at.as_str() < at.as_str())
     });
-}
-
-#[derive(Serialize)]
-struct SetDevice {
-    state: DeviceState,
 }
 
 #[component]
@@ -104,13 +99,13 @@ fn RoomCard(
                 });
                 error.set(None);
                 leptos::task::spawn_local(async move {
-                    let url = format!("/api/rooms/{}/{}", room.name(), device.name());
-                    let result: Result<RoomState, ApiFailure> =
+                    let url = paths::device(room, device);
+                    let result: Result<DeviceChanged, ApiFailure> =
                         api::post_json(&url, &SetDevice { state: next }).await;
                     match result {
-                        Ok(room_state) => pending.update(|p| {
+                        Ok(changed) => pending.update(|p| {
                             if let Some(entry) = p.get_mut(&(room, device)) {
-                                entry.confirmed_at = Some(room_state.updated_at);
+                                entry.confirmed_at = Some(changed.state.updated_at);
                             }
                         }),
                         Err(e) => {
@@ -169,6 +164,7 @@ fn RoomCard(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::RoomState;
 
     #[test]
     fn clock_time_takes_the_time_of_day() {

@@ -1,7 +1,7 @@
 //! The live viewer count. It subscribes to `/events` itself — the same URL as the dashboard — so it shares the
 //! dashboard's one connection rather than opening a second (the hook shares by URL).
 
-use super::dashboard::EVENTS_URL;
+use crate::contract::api::paths;
 use crate::contract::{Snapshot, Topic, RESET_EVENT, SNAPSHOT_EVENT};
 use crate::hooks::{use_event_source, UseEventSourceOptions};
 use leptos::prelude::*;
@@ -10,7 +10,7 @@ use leptos::prelude::*;
 pub fn ViewerCount(initial: u64) -> impl IntoView {
     let count = RwSignal::new(initial);
     use_event_source(
-        EVENTS_URL,
+        paths::EVENTS,
         UseEventSourceOptions::default()
             .events([Topic::Viewers.name(), SNAPSHOT_EVENT, RESET_EVENT])
             .on_message(move |m| {

@@ -2,8 +2,10 @@
 //! contract"). Every topic has a name and one serde payload type, so a renamed field is a compile error on both
 //! sides rather than a silent blank on the page.
 //!
-//! Wire format of one event: `id: <seq>`, `event: <topic>`, `data: <json>`.
+//! Wire format of one event: `id: <seq>`, `event: <topic>`, `data: <json>` (ephemeral topics carry no id: see
+//! [`Persistence`]). [`api`] holds the HTTP API's paths and write bodies.
 
+pub mod api;
 mod home;
 mod input;
 mod payload;
@@ -14,7 +16,7 @@ pub use home::{Device, DeviceState, Room, RoomState};
 pub use input::{InputError, MessageBody};
 pub use payload::{DecodeError, JobId, JobUpdate, Message, Payload, RandomNumber, Temperature};
 pub use snapshot::{Snapshot, MAX_MESSAGES, MAX_TEMPERATURES};
-pub use topic::{Topic, TopicSet, UnknownTopic};
+pub use topic::{Persistence, Topic, TopicSet, UnknownTopic};
 
 /// The name of the event that carries a full [`Snapshot`] at the start of a fresh `/events` stream.
 pub const SNAPSHOT_EVENT: &str = "snapshot";

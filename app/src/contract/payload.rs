@@ -17,8 +17,9 @@ pub struct RandomNumber {
     pub value: f64,
 }
 
-/// A posted message as broadcast on `/eventstream`: the tutorial's `{"title", "message", "timestamp"}` plus the
-/// message's own id, so a client can tell a replayed message from a new one.
+/// A posted message as broadcast on `/eventstream`: the tutorial's `{"title", "message", "timestamp"}` plus its
+/// `id`, which is the id of the event that carried it (one id per event: a client that resumes from a message's
+/// id resumes right after it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
     pub id: u64,
@@ -56,6 +57,9 @@ pub enum DecodeError {
     UnknownEvent(String),
     #[error("bad {topic} payload: {reason}")]
     BadJson { topic: Topic, reason: String },
+    /// A `snapshot` or `reset` event whose state could not be read.
+    #[error("bad {event} state: {reason}")]
+    BadSnapshot { event: String, reason: String },
 }
 
 impl Payload {
@@ -68,6 +72,15 @@ impl Payload {
             Payload::Message(_) => Topic::Message,
             Payload::Job(_) => Topic::Job,
         }
+    }
+
+    /// The payload as published under event id `seq`: a payload that names its own event (a message's `id`)
+    /// gets it here, once, where the id is assigned.
+    pub fn with_event_id(mut self, seq: u64) -> Payload {
+        if let Payload::Message(message) = &mut self {
+            message.id = seq;
+        }
+        self
     }
 
     /// The JSON text that goes in the event's `data:` field(s).
@@ -166,6 +179,23 @@ mod tests {
             Payload::Random(RandomNumber { value: 0.5 }).to_json(),
             r#"{"value":0.5}"#
         );
+    }
+
+    #[test]
+    fn a_message_takes_its_event_id_and_nothing_else_changes() {
+        for payload in samples() {
+            let stamped = payload.clone().with_event_id(99);
+            match (&payload, &stamped) {
+                (Payload::Message(before), Payload::Message(after)) => {
+                    assert_eq!(after.id, 99);
+                    assert_eq!(
+                        (&after.title, &after.message),
+                        (&before.title, &before.message)
+                    );
+                }
+                _ => assert_eq!(stamped, payload),
+            }
+        }
     }
 
     #[test]

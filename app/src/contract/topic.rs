@@ -17,6 +17,20 @@ pub enum Topic {
     Job,
 }
 
+/// What the hub keeps of a topic's events. Chosen per topic here, in the contract, because the browser relies on
+/// it too: an ephemeral event carries no id, so the page folds it in without moving its resume point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Persistence {
+    /// Every event matters: journaled, given an id, replayed on resume (device changes, messages, jobs).
+    Durable,
+    /// Journaled with an id, but only the newest `n` are kept (sensor readings: what the chart shows), so a
+    /// chatty sensor cannot push messages and device changes out of replay and retention.
+    Window(usize),
+    /// Live only: no id, never journaled, never replayed; a (re)connecting client is sent the current value
+    /// instead (the viewer count, the tutorial's random numbers).
+    Ephemeral,
+}
+
 /// A topic name that is not one of [`Topic::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown topic {0:?}; known topics: kitchen, livingroom, bedroom, viewers, temperature, random, message, job")]
@@ -45,6 +59,22 @@ impl Topic {
             Topic::Message => "message",
             Topic::Job => "job",
         }
+    }
+
+    /// What the hub keeps of this topic's events.
+    pub const fn persistence(self) -> Persistence {
+        match self {
+            Topic::Kitchen | Topic::Livingroom | Topic::Bedroom | Topic::Message | Topic::Job => {
+                Persistence::Durable
+            }
+            Topic::Temperature => Persistence::Window(crate::contract::MAX_TEMPERATURES),
+            Topic::Viewers | Topic::Random => Persistence::Ephemeral,
+        }
+    }
+
+    /// Whether this topic's events are live only (no id, not journaled, not replayed).
+    pub const fn is_ephemeral(self) -> bool {
+        matches!(self.persistence(), Persistence::Ephemeral)
     }
 
     pub fn parse(name: &str) -> Result<Self, UnknownTopic> {
@@ -138,6 +168,19 @@ mod tests {
         assert!(!set.contains(Topic::Bedroom));
         assert!(TopicSet::parse_list("kitchen,garage").is_err());
         assert!(TopicSet::parse_list(" , ").is_err());
+    }
+
+    #[test]
+    fn only_live_values_are_ephemeral() {
+        let ephemeral: Vec<Topic> = Topic::ALL
+            .into_iter()
+            .filter(|t| t.is_ephemeral())
+            .collect();
+        assert_eq!(ephemeral, [Topic::Viewers, Topic::Random]);
+        assert!(matches!(
+            Topic::Temperature.persistence(),
+            Persistence::Window(n) if n > 0
+        ));
     }
 
     #[test]
