@@ -8,8 +8,11 @@
 #![allow(clippy::unwrap_used)]
 
 use app::contract::{Message, Payload};
-use server::hub::{Hub, Metrics};
-use server::store::Retention;
+use clap::Parser;
+use server::config::Config;
+use server::hub::Hub;
+use server::startup::open_hub;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -56,10 +59,6 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let retention = Retention {
-        max_events: 1_000_000,
-        max_age_ms: i64::MAX / 2,
-    };
     println!("| publishers | events | store | events/s | p50 latency | p99 latency |");
     println!("|---:|---:|---|---:|---:|---:|");
     for (publishers, total) in [(1u64, 2_000u64), (16, 20_000), (256, 50_000)] {
@@ -69,14 +68,22 @@ fn main() {
             let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir_all(&dir).unwrap();
             let (rate, p50, p99) = runtime.block_on(async {
-                let metrics = Arc::new(Metrics::default());
-                let hub = if durable {
-                    Hub::durable(&dir, 10_000, 1024, retention, metrics)
-                        .unwrap()
-                        .0
-                } else {
-                    Hub::in_memory(10_000, 1024, metrics)
-                };
+                let dir_arg = dir.display().to_string();
+                let mut args = vec![
+                    "hearth",
+                    "--data-dir",
+                    &dir_arg,
+                    "--replay-size",
+                    "10000",
+                    "--queue-size",
+                    "1024",
+                    "--retain-events",
+                    "1000000",
+                ];
+                if !durable {
+                    args.push("--in-memory");
+                }
+                let (hub, _) = open_hub(&Config::parse_from(args), Arc::default()).unwrap();
                 run(&hub, publishers, total).await
             });
             println!(

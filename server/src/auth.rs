@@ -1,22 +1,25 @@
-//! The write credential: resolving it at start-up and checking it on every write.
+//! Who may write: resolving the write token at start-up, dashboard sessions, and the [`Writer`] extractor every
+//! write route takes.
 //!
 //! The token comes from `HEARTH_TOKEN` or, when unset, is generated at first start, stored in the data
 //! directory with owner-only permissions and printed once. Writes carry it as `Authorization: Bearer <token>`,
 //! or — from the dashboard — as a session cookie the login form got in exchange for the token. The cookie is
 //! HttpOnly (page scripts never see a credential) and SameSite=Strict, and cookie-authenticated writes must also
 //! come from our own origin (`Origin` checked against `Host`), so another site cannot make a browser write.
+//!
+//! The extractor needs only [`Auth`], taken from whatever state the router has through `FromRef`.
 
+use crate::config::Secret;
 use crate::error::ApiError;
-use crate::state::AppState;
 use anyhow::Context;
-use axum::extract::FromRequestParts;
-use axum::http::{header, request::Parts};
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::{header, request::Parts, HeaderMap};
 use rand::RngCore;
 use std::collections::HashSet;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "hearth_session";
@@ -31,18 +34,28 @@ pub enum TokenSource {
     Generated,
 }
 
+/// A fresh random credential: 24 bytes from the OS's generator, as hex.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 24];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Finds the write token: configured, stored, or newly generated and stored (0600).
 pub fn resolve_token(
-    configured: Option<&str>,
+    configured: Option<&Secret>,
     data_dir: &Path,
-) -> anyhow::Result<(String, TokenSource)> {
-    if let Some(token) = configured.map(str::trim).filter(|t| !t.is_empty()) {
-        return Ok((token.to_owned(), TokenSource::Configured));
+) -> anyhow::Result<(Secret, TokenSource)> {
+    if let Some(token) = configured
+        .map(|t| t.expose().trim())
+        .filter(|t| !t.is_empty())
+    {
+        return Ok((Secret::new(token), TokenSource::Configured));
     }
     let path = data_dir.join(TOKEN_FILE);
     match std::fs::read_to_string(&path) {
         Ok(text) if !text.trim().is_empty() => {
-            return Ok((text.trim().to_owned(), TokenSource::Stored))
+            return Ok((Secret::new(text.trim()), TokenSource::Stored))
         }
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -50,9 +63,7 @@ pub fn resolve_token(
             return Err(e).with_context(|| format!("cannot read the token file {}", path.display()))
         }
     }
-    let mut bytes = [0u8; 24];
-    rand::rng().fill_bytes(&mut bytes);
-    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let token = random_token();
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -63,13 +74,36 @@ pub fn resolve_token(
     file.write_all(token.as_bytes())
         .and_then(|()| file.sync_all())
         .with_context(|| format!("cannot write the token file {}", path.display()))?;
-    Ok((token, TokenSource::Generated))
+    Ok((Secret::new(token), TokenSource::Generated))
 }
 
-/// Compares in time independent of where the first difference is, so the token cannot be guessed byte by byte.
-pub fn same_secret(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// The write credential and the dashboard sessions it was exchanged for.
+pub struct Auth {
+    token: Secret,
+    sessions: Sessions,
+}
+
+impl Auth {
+    pub fn new(token: Secret) -> Self {
+        Auth {
+            token,
+            sessions: Sessions::default(),
+        }
+    }
+
+    /// Whether `offered` is the write token.
+    pub fn is_token(&self, offered: &str) -> bool {
+        self.token.matches(offered)
+    }
+
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
+    }
+
+    /// Whether these headers carry a live session cookie.
+    pub fn has_session(&self, headers: &HeaderMap) -> bool {
+        session_cookie(headers).is_some_and(|id| self.sessions.contains(id))
+    }
 }
 
 /// Logged-in dashboard sessions: random ids handed out as cookies.
@@ -81,9 +115,7 @@ pub struct Sessions {
 impl Sessions {
     /// Starts a session and returns its id.
     pub fn create(&self) -> String {
-        let mut bytes = [0u8; 24];
-        rand::rng().fill_bytes(&mut bytes);
-        let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let id = random_token();
         self.lock().insert(id.clone());
         id
     }
@@ -102,7 +134,7 @@ impl Sessions {
 }
 
 /// The value of the session cookie in these headers, if any.
-pub fn session_cookie(headers: &axum::http::HeaderMap) -> Option<&str> {
+pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -113,14 +145,9 @@ pub fn session_cookie(headers: &axum::http::HeaderMap) -> Option<&str> {
         .map(|(_, value)| value)
 }
 
-/// True when the request has a live session cookie.
-pub fn has_session(headers: &axum::http::HeaderMap, state: &AppState) -> bool {
-    session_cookie(headers).is_some_and(|id| state.sessions.contains(id))
-}
-
 /// A cookie-carrying write must come from a page of ours: browsers send `Origin` on every POST, and it must
 /// name the host the request was sent to.
-fn same_origin(headers: &axum::http::HeaderMap) -> bool {
+fn same_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         // Not a browser POST (curl, scripts): the cookie alone was not sent by a foreign page.
         return true;
@@ -140,13 +167,15 @@ fn same_origin(headers: &axum::http::HeaderMap) -> bool {
 /// origin); without it the handler never runs, so nothing is applied.
 pub struct Writer;
 
-impl FromRequestParts<AppState> for Writer {
+impl<S> FromRequestParts<S> for Writer
+where
+    S: Send + Sync,
+    Arc<Auth>: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let auth = Arc::<Auth>::from_ref(state);
         let bearer = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -154,13 +183,13 @@ impl FromRequestParts<AppState> for Writer {
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim);
         if let Some(token) = bearer {
-            return if same_secret(token, &state.token) {
+            return if auth.is_token(token) {
                 Ok(Writer)
             } else {
                 Err(ApiError::Unauthorized)
             };
         }
-        if has_session(&parts.headers, state) {
+        if auth.has_session(&parts.headers) {
             return if same_origin(&parts.headers) {
                 Ok(Writer)
             } else {
@@ -190,14 +219,14 @@ mod tests {
         let (again, source) = resolve_token(None, &dir).unwrap();
         assert!(matches!(source, TokenSource::Stored));
         assert_eq!(first, again);
-        let (configured, _) = resolve_token(Some("mine"), &dir).unwrap();
-        assert_eq!(configured, "mine");
+        let (configured, _) = resolve_token(Some(&Secret::new("mine")), &dir).unwrap();
+        assert_eq!(configured.expose(), "mine");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn session_cookie_is_found_among_others() {
-        let mut headers = axum::http::HeaderMap::new();
+        let mut headers = HeaderMap::new();
         headers.insert(
             header::COOKIE,
             "a=1; hearth_session=abc; b=2".parse().unwrap(),
@@ -209,7 +238,7 @@ mod tests {
 
     #[test]
     fn cookie_writes_need_our_own_origin() {
-        let mut headers = axum::http::HeaderMap::new();
+        let mut headers = HeaderMap::new();
         headers.insert(header::HOST, "127.0.0.1:3000".parse().unwrap());
         assert!(same_origin(&headers));
         headers.insert(header::ORIGIN, "http://127.0.0.1:3000".parse().unwrap());
@@ -219,9 +248,9 @@ mod tests {
     }
 
     #[test]
-    fn secrets_compare_exactly() {
-        assert!(same_secret("abc", "abc"));
-        assert!(!same_secret("abc", "abd"));
-        assert!(!same_secret("abc", "abcd"));
+    fn random_tokens_are_long_and_distinct() {
+        let (a, b) = (random_token(), random_token());
+        assert_eq!(a.len(), 48);
+        assert_ne!(a, b);
     }
 }

@@ -1,10 +1,12 @@
-//! All settings in one struct (STYLE.md 9): flags or `HEARTH_`-prefixed environment variables, defaults as named
-//! constants, printed once at start-up. The listen address follows Leptos' own `LEPTOS_SITE_ADDR`, so
-//! `cargo leptos` and the plain binary agree.
+//! All settings in one struct: flags or `HEARTH_`-prefixed environment variables, defaults as named constants,
+//! logged once at start-up (from `Debug`, with the token redacted by its type). The listen address follows
+//! Leptos' own `LEPTOS_SITE_ADDR`, so `cargo leptos` and the plain binary agree.
 
 use clap::{ArgAction, Parser};
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
 pub const DEFAULT_ADDR: &str = "127.0.0.1:3000";
@@ -22,6 +24,40 @@ pub const DEFAULT_RANDOM_MS: u64 = 1000;
 pub const DEFAULT_RETAIN_EVENTS: u64 = 100_000;
 pub const DEFAULT_RETAIN_HOURS: u64 = 24 * 7;
 
+/// A credential: compared in constant time, never printed (`Debug` says it is redacted).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The value itself, for the one place that needs it (a comparison, the one-time print of a new token).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Compares in time independent of where the first difference is, so it cannot be guessed byte by byte.
+    pub fn matches(&self, offered: &str) -> bool {
+        let (a, b) = (self.0.as_bytes(), offered.as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "hearth",
@@ -34,16 +70,13 @@ pub struct Config {
     pub addr: SocketAddr,
     /// The write credential. When unset, one is generated at first start and kept in the data directory.
     #[arg(long, env = "HEARTH_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
+    pub token: Option<Secret>,
     /// Where Hearth keeps its state.
     #[arg(long, env = "HEARTH_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
-    /// Run the demo simulator that animates the rooms (`HEARTH_SIMULATOR=false` to turn it off).
-    #[arg(long, env = "HEARTH_SIMULATOR", default_value_t = true, action = ArgAction::Set)]
+    /// Turn off the demo simulator that animates the rooms (`HEARTH_SIMULATOR=false` does the same).
+    #[arg(long = "no-simulator", env = "HEARTH_SIMULATOR", action = ArgAction::SetFalse)]
     pub simulator: bool,
-    /// Turn the demo simulator off.
-    #[arg(long)]
-    pub no_simulator: bool,
     /// Seconds between keep-alives on idle streams.
     #[arg(long, env = "HEARTH_KEEPALIVE_SECS", default_value_t = DEFAULT_KEEPALIVE_SECS)]
     pub keepalive_secs: u64,
@@ -89,44 +122,11 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn simulator_enabled(&self) -> bool {
-        self.simulator && !self.no_simulator
-    }
     pub fn keepalive(&self) -> Duration {
         Duration::from_secs(self.keepalive_secs.max(1))
     }
     pub fn shutdown_deadline(&self) -> Duration {
         Duration::from_secs(self.shutdown_secs)
-    }
-    pub fn retention(&self) -> crate::store::Retention {
-        crate::store::Retention {
-            max_events: self.retain_events.max(self.replay_size as u64),
-            max_age_ms: i64::try_from(self.retain_hours.saturating_mul(3_600_000))
-                .unwrap_or(i64::MAX),
-        }
-    }
-
-    /// One line per setting, for the start-up log. The token is never printed here.
-    pub fn describe(&self) -> String {
-        format!(
-            "addr={} data_dir={} simulator={} keepalive={}s retry={}ms replay={} queue={} max_subscribers={} \
-             body_limit={}B cors_origins={:?} shutdown={}s retain={} events/{}h in_memory={} token={}",
-            self.addr,
-            self.data_dir.display(),
-            self.simulator_enabled(),
-            self.keepalive_secs,
-            self.retry_ms,
-            self.replay_size,
-            self.queue_size,
-            self.max_subscribers,
-            self.body_limit,
-            self.cors_origins,
-            self.shutdown_secs,
-            self.retain_events,
-            self.retain_hours,
-            self.in_memory,
-            if self.token.is_some() { "from HEARTH_TOKEN" } else { "from the data directory" },
-        )
     }
 }
 
@@ -134,19 +134,39 @@ impl Config {
 mod tests {
     use super::*;
 
+    /// The only test that reads or sets `HEARTH_SIMULATOR`, so no other test races it.
     #[test]
     fn defaults_and_the_two_ways_to_stop_the_simulator() {
         let c = Config::parse_from(["hearth"]);
         assert_eq!(c.keepalive_secs, DEFAULT_KEEPALIVE_SECS);
-        assert!(c.simulator_enabled() || std::env::var("HEARTH_SIMULATOR").is_ok());
-        assert!(!Config::parse_from(["hearth", "--no-simulator"]).simulator_enabled());
-        assert!(!Config::parse_from(["hearth", "--simulator", "false"]).simulator_enabled());
+        assert!(c.simulator || std::env::var("HEARTH_SIMULATOR").is_ok());
+        assert!(!Config::parse_from(["hearth", "--no-simulator"]).simulator);
         assert!(Config::parse_from(["hearth", "--in-memory"]).in_memory);
+        for (value, on) in [("false", false), ("true", true)] {
+            std::env::set_var("HEARTH_SIMULATOR", value);
+            let parsed = Config::try_parse_from(["hearth"]).map(|c| c.simulator);
+            std::env::remove_var("HEARTH_SIMULATOR");
+            assert_eq!(parsed.ok(), Some(on), "HEARTH_SIMULATOR={value}");
+        }
     }
 
     #[test]
-    fn description_never_contains_the_token() {
+    fn the_logged_settings_never_contain_the_token() {
         let c = Config::parse_from(["hearth", "--token", "s3cret-value"]);
-        assert!(!c.describe().contains("s3cret-value"));
+        let logged = format!("{c:?}");
+        assert!(!logged.contains("s3cret-value"), "{logged}");
+        assert!(logged.contains("token: Some([redacted])"), "{logged}");
+        assert!(
+            logged.contains("replay_size"),
+            "every field is logged: {logged}"
+        );
+    }
+
+    #[test]
+    fn secrets_compare_exactly() {
+        let s = Secret::new("abc");
+        assert!(s.matches("abc"));
+        assert!(!s.matches("abd"));
+        assert!(!s.matches("abcd"));
     }
 }

@@ -1,5 +1,5 @@
-//! One error type for every route (STYLE.md 6): a status and a JSON body `{"error": "...", "detail": ...}`.
-//! Server errors are logged in full and answered generically.
+//! One error type for every route: a status and a JSON body `{"error": "...", "detail": ...}`. Server errors are
+//! logged in full and answered generically.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -27,8 +27,12 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("expected Content-Type: application/json")]
     UnsupportedMediaType,
-    #[error("too many open streams; retry in {retry_after} s")]
-    Unavailable { retry_after: u64 },
+    /// 503 with `Retry-After`: the server cannot take this now (at a limit, or storage not answering).
+    #[error("{reason}; retry in {retry_after} s")]
+    Unavailable { reason: String, retry_after: u64 },
+    /// 507: the disk is below its free-space floor, so writes are refused before it fills.
+    #[error("{0}")]
+    InsufficientStorage(String),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -50,14 +54,42 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
 
+impl ApiError {
+    /// Too many open streams: 503 with a hint of when to try again.
+    pub fn too_many_streams() -> Self {
+        ApiError::Unavailable {
+            reason: "too many open streams".to_owned(),
+            retry_after: 5,
+        }
+    }
+}
+
+/// A write the hub refused was not applied anywhere, so every refusal is a "try again" (503) or a full disk
+/// (507), never a 500 that leaves the client guessing. What storage said is logged, not sent.
 impl From<crate::hub::HubError> for ApiError {
     fn from(e: crate::hub::HubError) -> Self {
-        ApiError::Internal(anyhow::Error::new(e))
+        use crate::hub::HubError;
+        tracing::warn!(error = %e, "write refused");
+        match e {
+            HubError::Storage(_) => ApiError::Unavailable {
+                reason: "the write could not be stored and was not applied".to_owned(),
+                retry_after: 1,
+            },
+            HubError::Unavailable(_) => ApiError::Unavailable {
+                reason: "storage is not accepting writes right now; nothing was applied".to_owned(),
+                retry_after: 5,
+            },
+            HubError::DiskFull { .. } => ApiError::InsufficientStorage(
+                "the server's disk is nearly full; writes are refused until space is freed"
+                    .to_owned(),
+            ),
+        }
     }
 }
 
@@ -84,7 +116,7 @@ impl IntoResponse for ApiError {
                     .headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            ApiError::Unavailable { retry_after } => {
+            ApiError::Unavailable { retry_after, .. } => {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));

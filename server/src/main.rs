@@ -1,10 +1,10 @@
-//! The `hearth` server binary: parse config, start tracing, bind, run (STYLE.md 2).
+//! The `hearth` server binary: parse config, start tracing, bind, run. Everything else is in the library.
 
 use anyhow::Context;
 use clap::Parser;
 use server::auth::{resolve_token, TokenSource};
 use server::config::Config;
-use server::state::AppState;
+use server::startup;
 use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
@@ -22,15 +22,16 @@ async fn start() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_new(&config.log).context("bad --log filter")?,
         )
         .init();
-    tracing::info!("settings: {}", config.describe());
+    tracing::info!("settings: {config:?}");
 
-    server::prepare_data_dir(&config.data_dir)?;
-    let (token, source) = resolve_token(config.token.as_deref(), &config.data_dir)?;
+    startup::prepare_data_dir(&config.data_dir)?;
+    let (token, source) = resolve_token(config.token.as_ref(), &config.data_dir)?;
     match source {
         // The only time the generated credential is shown; it is the CLI's intended output.
         TokenSource::Generated => println!(
-            "hearth: generated a write token (stored in {}): {token}",
-            config.data_dir.join("token").display()
+            "hearth: generated a write token (stored in {}): {}",
+            config.data_dir.join("token").display(),
+            token.expose()
         ),
         TokenSource::Stored => tracing::info!(
             "write token read from {}",
@@ -55,7 +56,8 @@ async fn start() -> anyhow::Result<()> {
         listener.local_addr().context("no local address")?
     );
 
-    let state = AppState::new(config, token, leptos)?;
+    startup::init_executor();
+    let state = startup::build(config, token, leptos)?;
     tokio::spawn(cancel_on_signal(state.shutdown.clone()));
     server::run(listener, state).await
 }
@@ -74,10 +76,14 @@ fn listen(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener
     socket.listen(BACKLOG)
 }
 
-/// Cancels the shutdown token on SIGINT or SIGTERM.
+/// Cancels the shutdown token on SIGINT or SIGTERM. A signal that cannot be listened for is logged and never
+/// fires (rather than firing at once and shutting the server down as it starts).
 async fn cancel_on_signal(token: CancellationToken) {
     let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!("cannot listen for SIGINT: {e}");
+            std::future::pending::<()>().await;
+        }
     };
     let term = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

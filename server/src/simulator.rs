@@ -3,14 +3,16 @@
 //! fresh start is alive. The simulator can be switched off (`--no-simulator`); the sensors always run, because
 //! their routes promise a reading at that rate. Every task ends on shutdown.
 
+use crate::clock::now_rfc3339;
+use crate::config::Config;
 use crate::hub::{Hub, HubError};
-use crate::state::{now_rfc3339, AppState};
 use app::contract::{Payload, RandomNumber, Room, RoomState, Temperature};
 use rand::Rng;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
 
 /// How often the simulator changes each room, from the smart-home tutorial.
 pub fn room_period(room: Room) -> Duration {
@@ -21,13 +23,19 @@ pub fn room_period(room: Room) -> Duration {
     })
 }
 
-/// Starts every background producer the configuration asks for.
-pub fn spawn_all(state: &AppState) {
-    tokio::spawn(temperature_sensor(state.clone()));
-    tokio::spawn(random_numbers(state.clone()));
-    if state.config.simulator_enabled() {
+/// Starts every background producer the configuration asks for; each ends on `shutdown`.
+pub fn spawn_all(hub: &Hub, config: &Config, shutdown: &CancellationToken) {
+    let temperature = Duration::from_millis(config.temperature_ms);
+    tokio::spawn(temperature_sensor(
+        hub.clone(),
+        temperature,
+        shutdown.clone(),
+    ));
+    let random = Duration::from_millis(config.random_ms);
+    tokio::spawn(random_numbers(hub.clone(), random, shutdown.clone()));
+    if config.simulator {
         for room in Room::ALL {
-            tokio::spawn(animate_room(state.clone(), room));
+            tokio::spawn(animate_room(hub.clone(), room, shutdown.clone()));
         }
     }
 }
@@ -37,14 +45,19 @@ type Publish = Pin<Box<dyn Future<Output = Result<(), HubError>> + Send>>;
 
 /// Publishes what `tick` makes every `period` until shutdown. An update that cannot be stored is logged and
 /// skipped: the next one follows.
-async fn every(state: &AppState, period: Duration, mut tick: impl FnMut(Hub) -> Publish) {
+async fn every(
+    hub: Hub,
+    period: Duration,
+    shutdown: CancellationToken,
+    mut tick: impl FnMut(Hub) -> Publish,
+) {
     let mut interval = tokio::time::interval(period.max(Duration::from_millis(10)));
     interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = state.shutdown.cancelled() => return,
+            _ = shutdown.cancelled() => return,
             _ = interval.tick() => {
-                if let Err(e) = tick(state.hub.clone()).await {
+                if let Err(e) = tick(hub.clone()).await {
                     tracing::warn!(error = %e, "a background update was not stored");
                 }
             }
@@ -52,10 +65,9 @@ async fn every(state: &AppState, period: Duration, mut tick: impl FnMut(Hub) -> 
     }
 }
 
-async fn temperature_sensor(state: AppState) {
+async fn temperature_sensor(hub: Hub, period: Duration, shutdown: CancellationToken) {
     let mut current = 21.0_f64;
-    let period = Duration::from_millis(state.config.temperature_ms);
-    every(&state, period, move |hub| {
+    every(hub, period, shutdown, move |hub| {
         // A slow random walk that stays in a believable indoor range.
         let step = rand::rng().random_range(-0.3..=0.3);
         current = (current + step).clamp(17.0, 26.0);
@@ -68,9 +80,8 @@ async fn temperature_sensor(state: AppState) {
     .await;
 }
 
-async fn random_numbers(state: AppState) {
-    let period = Duration::from_millis(state.config.random_ms);
-    every(&state, period, move |hub| {
+async fn random_numbers(hub: Hub, period: Duration, shutdown: CancellationToken) {
+    every(hub, period, shutdown, move |hub| {
         let value = rand::rng().random::<f64>();
         Box::pin(async move {
             hub.publish(Payload::Random(RandomNumber { value }))
@@ -82,10 +93,10 @@ async fn random_numbers(state: AppState) {
 }
 
 /// Sets each device of the room to a random state, as the tutorial's server did.
-async fn animate_room(state: AppState, room: Room) {
-    every(&state, room_period(room), move |hub| {
+async fn animate_room(hub: Hub, room: Room, shutdown: CancellationToken) {
+    every(hub, room_period(room), shutdown, move |hub| {
         Box::pin(async move {
-            hub.update(|snapshot| {
+            hub.update(move |snapshot| {
                 let mut rng = rand::rng();
                 let mut next = snapshot
                     .rooms

@@ -1,13 +1,17 @@
 //! `AppState`: everything a handler needs, behind one `Arc` so cloning it per request is a counter bump.
+//!
+//! Only the routes, the router and the wiring in [`crate::startup`] know it. Extractors and guards take the part
+//! they need through axum's `FromRef` (the [`Writer`](crate::auth::Writer) extractor takes [`Auth`]), so the
+//! modules below the routes never depend on the whole.
 
-use crate::auth::Sessions;
+use crate::auth::Auth;
 use crate::config::Config;
-use crate::hub::{Hub, Metrics};
-use crate::routes::jobs::Jobs;
-use crate::viewers::Viewers;
+use crate::hub::Hub;
+use crate::jobs::Jobs;
+use crate::metrics::Metrics;
+use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::ops::Deref;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -18,17 +22,18 @@ pub struct Inner {
     pub config: Config,
     pub hub: Hub,
     pub metrics: Arc<Metrics>,
-    /// The write credential.
-    pub token: String,
+    /// The write credential and the dashboard's sessions.
+    pub auth: Arc<Auth>,
     /// Cancelled on SIGINT/SIGTERM: every stream and background task watches it.
     pub shutdown: CancellationToken,
-    pub jobs: Jobs,
-    /// Dashboard logins.
-    pub sessions: Sessions,
-    pub viewers: Viewers,
+    pub jobs: Arc<Jobs>,
     pub leptos: LeptosOptions,
-    /// Message ids: seeded from the clock like hub ids, so they stay unique across restarts.
-    next_message_id: AtomicU64,
+}
+
+impl AppState {
+    pub fn new(inner: Inner) -> Self {
+        AppState(Arc::new(inner))
+    }
 }
 
 impl Deref for AppState {
@@ -38,48 +43,8 @@ impl Deref for AppState {
     }
 }
 
-impl AppState {
-    /// Opens the store in the data directory and restores the hub and the jobs from it. A store that cannot
-    /// be opened is an error naming its path.
-    pub fn new(config: Config, token: String, leptos: LeptosOptions) -> anyhow::Result<Self> {
-        let metrics = Arc::new(Metrics::default());
-        let (hub, stored_jobs) = if config.in_memory {
-            let hub = Hub::in_memory(config.replay_size, config.queue_size, metrics.clone());
-            (hub, Vec::new())
-        } else {
-            Hub::durable(
-                &config.data_dir,
-                config.replay_size,
-                config.queue_size,
-                config.retention(),
-                metrics.clone(),
-            )?
-        };
-        let jobs = Jobs::default();
-        for job in stored_jobs {
-            jobs.set(job);
-        }
-        let seed = u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(1);
-        Ok(AppState(Arc::new(Inner {
-            config,
-            hub,
-            metrics,
-            token,
-            shutdown: CancellationToken::new(),
-            jobs,
-            sessions: Sessions::default(),
-            viewers: Viewers::default(),
-            leptos,
-            next_message_id: AtomicU64::new(seed),
-        })))
+impl FromRef<AppState> for Arc<Auth> {
+    fn from_ref(state: &AppState) -> Self {
+        Arc::clone(&state.auth)
     }
-
-    pub fn next_message_id(&self) -> u64 {
-        self.next_message_id.fetch_add(1, Ordering::Relaxed)
-    }
-}
-
-/// The current time as RFC 3339 with milliseconds, UTC: the format of every timestamp Hearth sends.
-pub fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

@@ -1,8 +1,10 @@
 //! One subscriber's stream: the `retry:` field, the introduction (snapshot, reset or current values), the
-//! backlog being replayed, then live events — with keep-alives while idle, an end on shutdown, and an end (not a
-//! stall) when the subscriber falls a whole queue behind.
+//! missed events being replayed, then live events — with keep-alives while idle, an end on shutdown, and an end
+//! (not a stall) when the subscriber falls a whole queue behind.
 
-use crate::hub::{Event, Metrics};
+use crate::event::Event;
+use crate::hub::Replay;
+use crate::metrics::Metrics;
 use app::contract::TopicSet;
 use bytes::Bytes;
 use futures::Stream;
@@ -11,7 +13,7 @@ use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::{self, error::TryRecvError};
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
@@ -44,7 +46,8 @@ pub struct StreamPlan {
     pub naming: Naming,
     /// Sent first, in order (the `retry:` field, then the route's introduction).
     pub intro: Vec<Bytes>,
-    pub backlog: Vec<Arc<Event>>,
+    /// What the subscriber missed, read batch by batch as it is sent.
+    pub replay: Option<Replay>,
     pub live: broadcast::Receiver<Arc<Event>>,
     /// Only events passing this are sent (jobs: this job's events).
     pub filter: Option<EventTest>,
@@ -63,7 +66,11 @@ pub struct StreamPlan {
 struct State {
     plan: StreamPlan,
     intro: VecDeque<Bytes>,
-    backlog: VecDeque<Arc<Event>>,
+    /// The replay batch being sent.
+    replayed: VecDeque<Arc<Event>>,
+    /// Events sent since the shared delivery counter was last bumped: it is bumped once per batch, when the
+    /// stream runs dry, not once per event.
+    delivered: u64,
     keepalive: Interval,
     /// An event went out since the last keep-alive tick: that tick is skipped. Cheaper than resetting the
     /// timer on every delivery (a timer-wheel removal and re-insertion each time); the keep-alive then follows
@@ -82,7 +89,8 @@ pub fn event_stream(mut plan: StreamPlan) -> impl Stream<Item = Result<Bytes, In
     keepalive.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let state = State {
         intro: std::mem::take(&mut plan.intro).into(),
-        backlog: std::mem::take(&mut plan.backlog).into(),
+        replayed: VecDeque::new(),
+        delivered: 0,
         shutdown: Box::pin(plan.shutdown.clone().cancelled_owned()),
         plan,
         keepalive,
@@ -100,32 +108,20 @@ async fn next_chunk(st: &mut State) -> Option<Bytes> {
         return Some(bytes);
     }
     if st.finished || st.plan.close_after_intro || st.plan.shutdown.is_cancelled() {
+        st.flush_delivered();
         return None;
     }
     loop {
-        let event = match st.backlog.pop_front() {
+        let event = match next_event(st).await {
             Some(event) => event,
-            None => tokio::select! {
-                biased;
-                _ = &mut st.shutdown => return None,
-                received = st.plan.live.recv() => match received {
-                    Ok(event) => event,
-                    Err(RecvError::Lagged(missed)) => {
-                        // This subscriber cannot keep up. Ending its stream frees everyone else from waiting on
-                        // it; the client reconnects with its last id and the replay buffer fills the gap.
-                        st.plan.metrics.slow_consumers_dropped.inc();
-                        tracing::debug!(missed, "slow consumer dropped");
-                        return None;
-                    }
-                    Err(RecvError::Closed) => return None,
-                },
-                _ = st.keepalive.tick() => {
-                    if std::mem::take(&mut st.sent_since_tick) {
-                        continue;
-                    }
-                    return Some(st.plan.keepalive.clone());
-                }
-            },
+            None => {
+                st.flush_delivered();
+                return None;
+            }
+        };
+        let Some(event) = event else {
+            // A keep-alive tick with nothing sent since the last one.
+            return Some(st.plan.keepalive.clone());
         };
         if !st.plan.topics.contains(event.topic) {
             continue;
@@ -138,8 +134,75 @@ async fn next_chunk(st: &mut State) -> Option<Bytes> {
         if let Some(end_after) = &st.plan.end_after {
             st.finished = end_after(&event);
         }
-        st.plan.metrics.events_delivered.inc();
+        st.delivered += 1;
         st.sent_since_tick = true;
         return Some(st.plan.naming.pick(&event));
+    }
+}
+
+/// The next event to consider: replayed first, then live. `Some(None)`: time for a keep-alive. `None`: the
+/// stream ends (shutdown, or the subscriber fell too far behind).
+async fn next_event(st: &mut State) -> Option<Option<Arc<Event>>> {
+    loop {
+        if let Some(event) = st.replayed.pop_front() {
+            return Some(Some(event));
+        }
+        if let Some(replay) = &mut st.plan.replay {
+            let batch = tokio::select! {
+                biased;
+                _ = &mut st.shutdown => return None,
+                batch = replay.next_batch() => batch,
+            };
+            match batch {
+                Ok(Some(batch)) => st.replayed = batch.into(),
+                Ok(None) => st.plan.replay = None,
+                Err(gone) => {
+                    // It read its backlog slower than the hub moved on; it resumes from its last id.
+                    st.plan.metrics.slow_consumers_dropped.inc();
+                    tracing::debug!(error = %gone, "replay outrun");
+                    return None;
+                }
+            }
+            continue;
+        }
+        match st.plan.live.try_recv() {
+            Ok(event) => return Some(Some(event)),
+            Err(TryRecvError::Empty) => {}
+            Err(TryRecvError::Lagged(missed)) => return st.lagged(missed),
+            Err(TryRecvError::Closed) => return None,
+        }
+        // Nothing ready: the batch is over, and this stream is about to wait.
+        st.flush_delivered();
+        tokio::select! {
+            biased;
+            _ = &mut st.shutdown => return None,
+            received = st.plan.live.recv() => match received {
+                Ok(event) => return Some(Some(event)),
+                Err(broadcast::error::RecvError::Lagged(missed)) => return st.lagged(missed),
+                Err(broadcast::error::RecvError::Closed) => return None,
+            },
+            _ = st.keepalive.tick() => {
+                if !std::mem::take(&mut st.sent_since_tick) {
+                    return Some(None);
+                }
+            }
+        }
+    }
+}
+
+impl State {
+    fn flush_delivered(&mut self) {
+        if self.delivered > 0 {
+            self.plan.metrics.events_delivered.add(self.delivered);
+            self.delivered = 0;
+        }
+    }
+
+    /// This subscriber cannot keep up. Ending its stream frees everyone else from waiting on it; the client
+    /// reconnects with its last id and the replay fills the gap.
+    fn lagged(&mut self, missed: u64) -> Option<Option<Arc<Event>>> {
+        self.plan.metrics.slow_consumers_dropped.inc();
+        tracing::debug!(missed, "slow consumer dropped");
+        None
     }
 }

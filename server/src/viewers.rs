@@ -1,60 +1,31 @@
 //! The live viewer count: the real number of open dashboard streams (`/events`, `/live-users`).
 //!
-//! Each such stream holds a [`ViewerGuard`]; the count changes when one opens or closes. Publishing on every
-//! change would cost N² deliveries when N viewers arrive at once (a server restart), so a task publishes the
-//! count at most every [`COALESCE`], and only when it differs from the last one published.
+//! Each such stream holds one count of the `viewers` gauge for its life. Publishing on every change would cost
+//! N² deliveries when N viewers arrive at once (a server restart), so this task publishes the count at most every
+//! [`COALESCE`], and only when it differs from the last one published.
 
 use crate::hub::Hub;
-use crate::state::AppState;
+use crate::metrics::Gauge;
 use app::contract::Payload;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 const COALESCE: Duration = Duration::from_millis(100);
 
-#[derive(Default)]
-pub struct Viewers {
-    changed: Notify,
-}
-
-/// Counts one viewer while alive.
-pub struct ViewerGuard {
-    state: AppState,
-}
-
-impl ViewerGuard {
-    pub fn new(state: &AppState) -> Self {
-        state.metrics.viewers.inc();
-        state.viewers.changed.notify_one();
-        ViewerGuard {
-            state: state.clone(),
-        }
-    }
-}
-
-impl Drop for ViewerGuard {
-    fn drop(&mut self) {
-        self.state.metrics.viewers.dec();
-        self.state.viewers.changed.notify_one();
-    }
-}
-
 /// Publishes the viewer count whenever it changes, coalesced, until shutdown.
-pub async fn publish_viewer_count(state: AppState) {
-    let hub: Hub = state.hub.clone();
-    let metrics = Arc::clone(&state.metrics);
+pub async fn publish_viewer_count(hub: Hub, viewers: Arc<Gauge>, shutdown: CancellationToken) {
     let mut last = hub.snapshot().viewers;
     loop {
         tokio::select! {
-            _ = state.shutdown.cancelled() => return,
-            _ = state.viewers.changed.notified() => {}
+            _ = shutdown.cancelled() => return,
+            _ = viewers.changed() => {}
         }
         tokio::select! {
-            _ = state.shutdown.cancelled() => return,
+            _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(COALESCE) => {}
         }
-        let now = metrics.viewers.get();
+        let now = viewers.get();
         if now != last {
             match hub.publish(Payload::Viewers(now)).await {
                 Ok(_) => last = now,

@@ -1,352 +1,399 @@
-//! The in-process hub backend: one lock around sequence assignment, the replay ring and the snapshot, and a
-//! broadcast ring for fan-out.
+//! The in-process backend: ids assigned in this process, the accepted state read-modify-write updates start
+//! from, and — when durable — the journal writer in front of the fan-out.
 //!
-//! Why one lock: a subscriber joins the live feed and reads the replay ring under the same lock a publisher
-//! takes, so every event is either in what it replays or in what it receives live — never both, never neither.
-//! The lock is held for a few hundred nanoseconds (framing is done before taking it) and never across an await.
+//! Two states: *accepted* (every event given an id, durable or not yet) is what an update derives its change
+//! from, so two quick flips of different devices of one room both count; *committed* (in [`Fanout`]) is what
+//! subscribers see, and only holds events that are durable. When a write fails, accepted goes back to committed
+//! (a new epoch, see [`super::journal`]).
 //!
-//! Why `broadcast`: all subscribers share one ring of `Arc<Event>`; a subscriber's queue is its distance behind
-//! the head, bounded by the ring's capacity. One that falls a whole ring behind is told it lagged, and its stream
-//! ends (it resumes from its last id) instead of holding everyone else up.
+//! Lock order: the sequencer's lock, then the fan-out's. Without a journal an event is committed under the
+//! sequencer's lock, so ids reach the fan-out in order; with one, the writer thread commits them in order.
 
-use super::{Backend, Event, HubError, Metrics, Publish, Start, Subscription};
-use crate::sse::frame;
-use crate::store::journal::JournalHandle;
-use crate::store::Restored;
-use app::contract::{Payload, Room, RoomState, Snapshot, TopicSet};
-use std::collections::VecDeque;
+use super::journal::{Committer, Queued, Ticket, Writer};
+use super::{
+    Backend, Change, Fanout, Health, HubError, Journal, OpenJournal, Publish, SubscribeRequest,
+    Subscription, Update,
+};
+use crate::clock::{clock_seed, now_rfc3339};
+use crate::event::Event;
+use crate::metrics::Metrics;
+use app::contract::{Payload, Room, RoomState, Snapshot};
+use futures::future::BoxFuture;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::{broadcast, watch};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// What start-up read back from storage.
+#[derive(Debug, Default)]
+pub struct Restored {
+    /// The state as of `snapshot.seq`, if anything was ever committed.
+    pub snapshot: Option<Snapshot>,
+    /// The newest retained events, oldest first, for the replay ring.
+    pub events: Vec<(u64, Payload)>,
+    /// The highest sequence id ever committed (0 for a new store).
+    pub max_seq: u64,
+}
+
+/// A journal and how the backend treats it.
+pub struct Durability {
+    pub journal: Box<dyn Journal>,
+    /// Opens the journal again if its writer crashes.
+    pub reopen: OpenJournal,
+    /// Writes are refused (507) while the journal's disk has less free space than this.
+    pub free_floor_bytes: u64,
+    /// How long a publisher waits for its event to be taken by the writer before it is told 503 (and the event is
+    /// dropped, unwritten). Once the writer has it, the publisher waits for the outcome.
+    pub publish_timeout: Duration,
+}
 
 pub struct MemoryBackend {
-    inner: Mutex<Inner>,
-    sender: broadcast::Sender<Arc<Event>>,
-    /// How far delivery has got, for publishers waiting until their event is durable.
-    progress: watch::Sender<Progress>,
-    /// `None`: events are committed as they are accepted (nothing on disk).
-    journal: Option<JournalHandle>,
-    replay: usize,
-    metrics: Arc<Metrics>,
+    core: Arc<Core>,
 }
 
-struct Inner {
+struct Core {
+    sequencer: Mutex<Sequencer>,
+    fanout: Arc<Fanout>,
+    writer: Option<Sender<Queued>>,
+    epoch: AtomicU64,
+    /// Why writes are refused, when they are.
+    down: Mutex<Option<String>>,
+    /// The journal disk's free bytes as last seen (`u64::MAX`: unknown or no journal).
+    free_bytes: AtomicU64,
+    free_floor_bytes: u64,
+    publish_timeout: Duration,
+    kind: &'static str,
+}
+
+struct Sequencer {
     next_seq: u64,
-    /// Every accepted event folded in, durable or not: what a read-modify-write (`update`) must start from.
+    /// Every accepted event folded in, durable or not: what a read-modify-write starts from.
     accepted: Snapshot,
-    /// Only committed events folded in: what a new subscriber starts from, consistent with `ring` and the feed.
-    committed: Snapshot,
-    /// The last `replay` committed events, oldest first. Seqs increase but may jump (across a restart).
-    ring: VecDeque<Arc<Event>>,
-    /// Every event after this seq is in the ring: a resume from an older id cannot be served.
-    replay_floor: u64,
 }
 
-#[derive(Debug, Clone, Default)]
-struct Progress {
-    /// Every event up to here has been processed (committed or failed).
-    through: u64,
-    /// Seq ranges whose commit failed, newest last; short, because failures are rare and fatal for the range.
-    failed: Arc<Vec<(u64, u64)>>,
-}
-
-/// Where ids start on an empty store: microseconds since the epoch. Ids then keep increasing across restarts
-/// even if the data directory is lost, so an id from before is recognised as too old (and answered with a
-/// reset) instead of being mistaken for a new event's id.
-fn clock_seq() -> u64 {
-    let micros = chrono::Utc::now().timestamp_micros();
-    u64::try_from(micros).unwrap_or(1).max(1)
+/// An accepted event: committed already, or on its way through the journal.
+enum Accepted {
+    Done(Result<Arc<Event>, HubError>),
+    Queued {
+        done: oneshot::Receiver<Result<Arc<Event>, HubError>>,
+        ticket: Arc<Ticket>,
+    },
 }
 
 impl MemoryBackend {
-    /// A hub that keeps nothing on disk.
+    /// A backend that keeps nothing on disk, starting empty.
     pub fn new(replay: usize, queue: usize, metrics: Arc<Metrics>) -> Self {
-        Self::build(replay, queue, metrics, None, Restored::default())
+        Self::build(Restored::default(), replay, queue, metrics, None, "memory")
     }
 
-    /// A hub whose events are made durable by `journal` before delivery, starting from what the store held.
+    /// A backend whose events are made durable by `durability` before delivery, starting from what it held.
     pub fn durable(
+        restored: Restored,
         replay: usize,
         queue: usize,
         metrics: Arc<Metrics>,
-        journal: JournalHandle,
-        restored: Restored,
-    ) -> Self {
-        Self::build(replay, queue, metrics, Some(journal), restored)
+        durability: Durability,
+    ) -> anyhow::Result<Self> {
+        let Durability {
+            journal,
+            reopen,
+            free_floor_bytes,
+            publish_timeout,
+        } = durability;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut backend = Self::build(restored, replay, queue, metrics, Some(tx), "sqlite");
+        let core = Arc::get_mut(&mut backend.core)
+            .ok_or_else(|| anyhow::anyhow!("a new backend's core is not shared yet"))?;
+        core.free_floor_bytes = free_floor_bytes;
+        core.publish_timeout = publish_timeout;
+        let core: Arc<dyn Committer> = backend.core.clone();
+        let writer = Writer {
+            rx,
+            journal,
+            reopen,
+            committer: Arc::downgrade(&core),
+            durable: backend.core.fanout.snapshot(),
+        };
+        drop(core);
+        writer.spawn()?;
+        Ok(backend)
     }
 
     fn build(
+        restored: Restored,
         replay: usize,
         queue: usize,
         metrics: Arc<Metrics>,
-        journal: Option<JournalHandle>,
-        restored: Restored,
+        writer: Option<Sender<Queued>>,
+        kind: &'static str,
     ) -> Self {
         // Ids continue after the store's highest, and never fall behind the clock seed.
-        let seq = (restored.max_seq + 1).max(clock_seq());
-        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let mut snapshot = restored.snapshot.unwrap_or_else(|| Snapshot {
-            seq: restored.max_seq,
-            ..Snapshot::default()
-        });
+        let next_seq = (restored.max_seq + 1).max(clock_seed());
+        let now = now_rfc3339();
+        let mut snapshot = restored.snapshot.unwrap_or_default();
         // Viewers are connections of this process: none yet. The snapshot stands at the id just before the next
         // one, so a client holding it resumes cleanly whether or not ids jumped at this start.
         snapshot.viewers = 0;
-        snapshot.seq = seq - 1;
+        snapshot.seq = next_seq - 1;
         for room in Room::ALL {
             snapshot
                 .rooms
                 .entry(room)
                 .or_insert_with(|| RoomState::initial(room, now.clone()));
         }
-        let replay = replay.max(1);
-        let ring: VecDeque<Arc<Event>> = restored
+        let events = restored
             .events
             .into_iter()
-            .rev()
-            .take(replay)
-            .rev()
-            .map(|(seq, payload)| {
-                let data = payload.to_json();
-                Arc::new(build_event(seq, payload, &data))
-            })
+            .map(|(seq, payload)| Arc::new(Event::new(seq, payload)))
             .collect();
-        // With nothing retained, no earlier id can be resumed; with a ring, everything after its first is there.
-        let replay_floor = ring.front().map_or(seq - 1, |first| first.seq - 1);
-        let (sender, _) = broadcast::channel(queue.max(1));
-        let (progress, _) = watch::channel(Progress {
-            through: seq - 1,
-            failed: Arc::default(),
-        });
+        let fanout = Fanout::new(snapshot.clone(), events, replay, queue, metrics);
         MemoryBackend {
-            inner: Mutex::new(Inner {
-                next_seq: seq,
-                accepted: snapshot.clone(),
-                committed: snapshot,
-                ring,
-                replay_floor,
+            core: Arc::new(Core {
+                sequencer: Mutex::new(Sequencer {
+                    next_seq,
+                    accepted: snapshot,
+                }),
+                fanout,
+                writer,
+                epoch: AtomicU64::new(0),
+                down: Mutex::new(None),
+                free_bytes: AtomicU64::new(u64::MAX),
+                free_floor_bytes: 0,
+                publish_timeout: Duration::from_secs(10),
+                kind,
             }),
-            sender,
-            progress,
-            journal,
-            replay,
-            metrics,
         }
     }
+}
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic while holding this lock would be a bug in this file; the data stays consistent anyway
-        // (every step under the lock is a plain field update), so recover rather than poison every route.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+impl Core {
+    fn sequencer(&self) -> MutexGuard<'_, Sequencer> {
+        // Every step under this lock is a plain field update: recover rather than poison every write.
+        self.sequencer.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Accepts an event under the lock: assigns its id and folds it into the accepted state; then either
-    /// commits it at once (no journal) or queues it for the journal.
-    fn accept(&self, inner: &mut Inner, payload: Payload, data: &str) -> Arc<Event> {
-        let seq = inner.next_seq;
-        inner.next_seq += 1;
-        let event = Arc::new(build_event(seq, payload, data));
-        inner.accepted.apply(seq, &event.payload);
-        match &self.journal {
-            None => self.commit_locked(inner, std::slice::from_ref(&event)),
-            Some(journal) => {
-                if !journal.submit(event.clone()) {
-                    tracing::error!(seq, "the journal writer is gone; event not stored");
-                }
-            }
+    fn down(&self) -> Option<String> {
+        self.down.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Why a write would be refused right now, if it would.
+    fn refusal(&self) -> Option<HubError> {
+        if let Some(reason) = self.down() {
+            return Some(HubError::Unavailable(reason));
         }
-        event
-    }
-
-    /// Makes committed events visible: ring, snapshot, live feed — under the lock, in order.
-    fn commit_locked(&self, inner: &mut Inner, batch: &[Arc<Event>]) {
-        for event in batch {
-            inner.committed.apply(event.seq, &event.payload);
-            if inner.ring.len() == self.replay {
-                if let Some(old) = inner.ring.pop_front() {
-                    inner.replay_floor = old.seq;
-                }
-            }
-            inner.ring.push_back(event.clone());
-            // Sent under the lock so that live order is seq order and a joining subscriber sees a clean cut.
-            // An error only means there is no subscriber right now.
-            let _ = self.sender.send(event.clone());
-        }
-        if let Some(last) = batch.last() {
-            self.progress
-                .send_modify(|p| p.through = p.through.max(last.seq));
-        }
-    }
-
-    /// Called by the journal once a batch is durable.
-    pub fn commit(&self, batch: &[Arc<Event>]) {
-        let mut inner = self.lock();
-        self.commit_locked(&mut inner, batch);
-    }
-
-    /// Called by the journal when a batch could not be stored: its publishers get an error, and the accepted
-    /// state goes back to what is durable (nothing is half-applied).
-    pub fn fail(&self, batch: &[Arc<Event>]) {
-        let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
-            return;
-        };
-        let mut inner = self.lock();
-        inner.accepted = inner.committed.clone();
-        self.progress.send_modify(|p| {
-            p.through = p.through.max(last.seq);
-            let mut failed = (*p.failed).clone();
-            failed.push((first.seq, last.seq));
-            p.failed = Arc::new(failed);
-        });
-    }
-
-    /// Waits until `event` is committed (or its commit failed).
-    fn settle(&self, event: Arc<Event>) -> Publish {
-        let mut progress = self.progress.subscribe();
-        Box::pin(async move {
-            let seq = event.seq;
-            let settled = progress.wait_for(|p| p.through >= seq).await;
-            match settled {
-                Ok(p) if !p.failed.iter().any(|(lo, hi)| (*lo..=*hi).contains(&seq)) => Ok(event),
-                Ok(_) => Err(HubError::Storage(format!(
-                    "event {seq} could not be stored"
-                ))),
-                Err(_) => Err(HubError::Storage("the hub is shutting down".into())),
-            }
+        let free = self.free_bytes.load(Ordering::Relaxed);
+        (free < self.free_floor_bytes).then_some(HubError::DiskFull {
+            free_bytes: free,
+            floor_bytes: self.free_floor_bytes,
         })
     }
-}
 
-#[cfg(test)]
-impl MemoryBackend {
-    /// An event framed as this hub would, without publishing it (for the store's tests).
-    pub fn frame_for_tests(&self, seq: u64, payload: Payload) -> Arc<Event> {
-        let data = payload.to_json();
-        Arc::new(build_event(seq, payload, &data))
+    /// Gives `payload` its id and commits it, or queues it for the journal; under the sequencer's lock.
+    fn accept(&self, seq: &mut Sequencer, payload: Payload) -> Accepted {
+        if payload.topic().is_ephemeral() {
+            // Live only: no id, nothing to store; delivered now, in order with what is committed.
+            let event = Arc::new(Event::new(0, payload));
+            seq.accepted.apply(0, &event.payload);
+            self.fanout.commit(std::slice::from_ref(&event));
+            return Accepted::Done(Ok(event));
+        }
+        if let Some(refusal) = self.refusal() {
+            return Accepted::Done(Err(refusal));
+        }
+        let id = seq.next_seq;
+        seq.next_seq += 1;
+        let event = Arc::new(Event::new(id, payload));
+        let Some(writer) = &self.writer else {
+            seq.accepted.apply(id, &event.payload);
+            self.fanout.commit(std::slice::from_ref(&event));
+            return Accepted::Done(Ok(event));
+        };
+        let (done, rx) = oneshot::channel();
+        let ticket = Arc::new(Ticket::default());
+        let queued = Queued {
+            event: Arc::clone(&event),
+            epoch: self.epoch.load(Ordering::Acquire),
+            ticket: Arc::clone(&ticket),
+            done,
+        };
+        if writer.send(queued).is_err() {
+            tracing::error!(id, "the journal writer is gone; event not stored");
+            return Accepted::Done(Err(HubError::Unavailable(
+                "the journal writer stopped".into(),
+            )));
+        }
+        // Only once it is on its way: a refused event must not leave a trace in the accepted state.
+        seq.accepted.apply(id, &event.payload);
+        Accepted::Queued { done: rx, ticket }
+    }
+
+    /// Waits for an accepted event's outcome, giving up (and dropping the event unwritten) if the writer has not
+    /// taken it within the publish timeout.
+    async fn settle(timeout: Duration, accepted: Accepted) -> Result<Arc<Event>, HubError> {
+        let (mut done, ticket) = match accepted {
+            Accepted::Done(result) => return result,
+            Accepted::Queued { done, ticket } => (done, ticket),
+        };
+        let gone = || HubError::Unavailable("the journal writer stopped".into());
+        match tokio::time::timeout(timeout, &mut done).await {
+            Ok(outcome) => outcome.unwrap_or_else(|_| Err(gone())),
+            Err(_) if ticket.abandon() => Err(HubError::Unavailable(format!(
+                "the store did not take the write within {timeout:?}; it was not applied"
+            ))),
+            // The writer has it: the disk decides, and the answer must say what it decided.
+            Err(_) => done.await.unwrap_or_else(|_| Err(gone())),
+        }
     }
 }
 
-fn build_event(seq: u64, payload: Payload, data: &str) -> Event {
-    let topic = payload.topic();
-    let alt = match &payload {
-        Payload::Job(job) => Some(frame(
-            Some(seq),
-            Some(if job.done { "done" } else { "progress" }),
-            data,
-        )),
-        _ => None,
-    };
-    Event {
-        seq,
-        topic,
-        named: frame(Some(seq), Some(topic.name()), data),
-        unnamed: frame(Some(seq), None, data),
-        alt,
-        payload,
+impl Committer for Core {
+    fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    fn committed(&self, batch: &[Arc<Event>]) {
+        self.fanout.commit(batch);
+    }
+
+    fn failed(&self) {
+        let mut seq = self.sequencer();
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        let mut durable = self.fanout.snapshot();
+        // The committed state's viewer count is as current as the accepted one (ephemeral events go straight
+        // through); keep the accepted side's id counter.
+        durable.viewers = seq.accepted.viewers;
+        seq.accepted = durable;
+    }
+
+    fn set_down(&self, reason: Option<String>) {
+        *self.down.lock().unwrap_or_else(|e| e.into_inner()) = reason;
+    }
+
+    fn set_free_bytes(&self, free: Option<u64>) {
+        self.free_bytes
+            .store(free.unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 }
 
 impl Backend for MemoryBackend {
     fn publish(&self, payload: Payload) -> Publish {
-        // Serialise before taking the lock: it is the expensive part and needs no sequence id.
-        let data = payload.to_json();
-        let event = {
-            let mut inner = self.lock();
-            self.accept(&mut inner, payload, &data)
+        let accepted = {
+            let mut seq = self.core.sequencer();
+            self.core.accept(&mut seq, payload)
         };
-        self.settle(event)
+        Box::pin(Core::settle(self.core.publish_timeout, accepted))
     }
 
-    fn update(&self, change: &mut dyn FnMut(&Snapshot) -> Option<Payload>) -> Option<Publish> {
-        let event = {
-            let mut inner = self.lock();
-            let payload = change(&inner.accepted)?;
-            let data = payload.to_json();
-            self.accept(&mut inner, payload, &data)
+    fn update(&self, mut change: Change) -> Update {
+        let accepted = {
+            let mut seq = self.core.sequencer();
+            match change(&seq.accepted) {
+                Some(payload) => self.core.accept(&mut seq, payload),
+                None => return Box::pin(std::future::ready(Ok(None))),
+            }
         };
-        Some(self.settle(event))
+        let timeout = self.core.publish_timeout;
+        Box::pin(async move { Core::settle(timeout, accepted).await.map(Some) })
     }
 
-    fn subscribe(&self, topics: TopicSet, last_event_id: Option<&str>) -> Subscription {
-        let inner = self.lock();
-        let live = self.sender.subscribe();
-        let last = inner.committed.seq;
-        let start = match last_event_id.map(str::trim).filter(|s| !s.is_empty()) {
-            None => Start::Fresh(inner.committed.clone()),
-            Some(raw) => match raw.parse::<u64>() {
-                Ok(n) if n == last => Start::Resume(Vec::new()),
-                // Everything after n is still retained: replay it.
-                Ok(n) if n < last && n >= inner.replay_floor => {
-                    let from = inner.ring.partition_point(|e| e.seq <= n);
-                    let backlog = inner
-                        .ring
-                        .range(from..)
-                        .filter(|e| topics.contains(e.topic))
-                        .cloned()
-                        .collect();
-                    Start::Resume(backlog)
-                }
-                // Too old, from the future (another hub's id) or not a number: never guess.
-                _ => Start::Reset(inner.committed.clone()),
-            },
-        };
-        match start {
-            Start::Resume(_) => self.metrics.replay_hits.inc(),
-            Start::Reset(_) => self.metrics.replay_resets.inc(),
-            Start::Fresh(_) => {}
-        }
-        Subscription { start, live }
+    fn subscribe(&self, request: SubscribeRequest<'_>) -> BoxFuture<'static, Subscription> {
+        let subscription = self.core.fanout.subscribe(request);
+        Box::pin(std::future::ready(subscription))
     }
 
     fn snapshot(&self) -> Snapshot {
-        self.lock().committed.clone()
+        self.core.fanout.snapshot()
+    }
+
+    fn health(&self) -> Health {
+        let problem = self.core.refusal().map(|e| e.to_string());
+        Health {
+            ok: problem.is_none(),
+            backend: self.core.kind,
+            problem,
+            last_seq: self.core.fanout.last_seq(),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::contract::{Topic, TopicSet};
+    use crate::hub::{Start, Trimmed};
+    use app::contract::{Device, DeviceState, Message, Temperature, Topic, TopicSet};
+    use futures::FutureExt;
+    use std::sync::atomic::AtomicUsize;
 
     fn backend(replay: usize) -> MemoryBackend {
         MemoryBackend::new(replay, 16, Arc::new(Metrics::default()))
+    }
+
+    fn message(text: &str) -> Payload {
+        Payload::Message(Message {
+            id: 0,
+            title: "t".into(),
+            message: text.into(),
+            timestamp: "x".into(),
+        })
+    }
+
+    fn reading(temperature: f64) -> Payload {
+        Payload::Temperature(Temperature {
+            temperature,
+            updated_at: "x".into(),
+        })
     }
 
     async fn publish(hub: &MemoryBackend, payload: Payload) -> Arc<Event> {
         hub.publish(payload).await.unwrap()
     }
 
-    fn seqs(start: &Start) -> Vec<u64> {
-        match start {
-            Start::Resume(events) => events.iter().map(|e| e.seq).collect(),
-            other => panic!("expected a resume, got {other:?}"),
+    fn subscribe(hub: &MemoryBackend, topics: TopicSet, id: Option<&str>) -> Subscription {
+        hub.subscribe(SubscribeRequest {
+            topics,
+            last_event_id: id,
+            state_stands_in: false,
+        })
+        .now_or_never()
+        .expect("the in-process backend answers at once")
+    }
+
+    async fn seqs(start: Start) -> Vec<u64> {
+        let Start::Resume(mut replay) = start else {
+            panic!("expected a resume, got {start:?}");
+        };
+        let mut seqs = Vec::new();
+        while let Some(batch) = replay.next_batch().await.unwrap() {
+            seqs.extend(batch.iter().map(|e| e.seq));
         }
+        seqs
     }
 
     #[tokio::test]
     async fn resume_replays_exactly_what_came_after_the_id_for_the_topics() {
         let hub = backend(100);
-        let a = publish(&hub, Payload::Viewers(1)).await.seq;
-        let b = publish(&hub, Payload::Viewers(2)).await.seq;
-        let random = Payload::Random(app::contract::RandomNumber { value: 0.5 });
-        let c = publish(&hub, random).await.seq;
-        let d = publish(&hub, Payload::Viewers(3)).await.seq;
+        let a = publish(&hub, message("a")).await.seq;
+        let b = publish(&hub, message("b")).await.seq;
+        let c = publish(&hub, reading(20.0)).await.seq;
+        let d = publish(&hub, message("d")).await.seq;
         assert_eq!(
             [b, c, d],
             [a + 1, a + 2, a + 3],
             "ids are strictly increasing"
         );
-        let sub = hub.subscribe(TopicSet::of(&[Topic::Viewers]), Some(&a.to_string()));
-        assert_eq!(seqs(&sub.start), vec![b, d]);
-        let sub = hub.subscribe(TopicSet::DASHBOARD, Some(&d.to_string()));
-        assert_eq!(seqs(&sub.start), Vec::<u64>::new());
+        let sub = subscribe(&hub, TopicSet::of(&[Topic::Message]), Some(&a.to_string()));
+        assert_eq!(seqs(sub.start).await, vec![b, d]);
+        let sub = subscribe(&hub, TopicSet::DASHBOARD, Some(&d.to_string()));
+        assert_eq!(seqs(sub.start).await, Vec::<u64>::new());
     }
 
     #[tokio::test]
     async fn old_future_and_garbage_ids_reset() {
         let hub = backend(2);
-        let first = publish(&hub, Payload::Viewers(1)).await.seq;
+        let first = publish(&hub, message("1")).await.seq;
         for n in 2..=4 {
-            publish(&hub, Payload::Viewers(n)).await;
+            publish(&hub, message(&n.to_string())).await;
         }
         for id in [
             first.to_string(),
@@ -354,28 +401,28 @@ mod tests {
             "abc".to_owned(),
             "0".to_owned(),
         ] {
-            let sub = hub.subscribe(TopicSet::DASHBOARD, Some(&id));
+            let sub = subscribe(&hub, TopicSet::DASHBOARD, Some(&id));
             assert!(
-                matches!(sub.start, Start::Reset(ref s) if s.viewers == 4),
+                matches!(sub.start, Start::Reset(ref s) if s.messages.len() == 4),
                 "id {id} must reset"
             );
         }
         // The oldest id still answerable is the one just before the ring's first event.
-        let sub = hub.subscribe(TopicSet::DASHBOARD, Some(&(first + 1).to_string()));
-        assert_eq!(seqs(&sub.start), vec![first + 2, first + 3]);
+        let sub = subscribe(&hub, TopicSet::DASHBOARD, Some(&(first + 1).to_string()));
+        assert_eq!(seqs(sub.start).await, vec![first + 2, first + 3]);
     }
 
     #[tokio::test]
     async fn fresh_subscribers_get_the_snapshot_then_only_later_events() {
         let hub = backend(10);
-        publish(&hub, Payload::Viewers(7)).await;
-        let mut sub = hub.subscribe(TopicSet::DASHBOARD, None);
+        publish(&hub, message("seven")).await;
+        let mut sub = subscribe(&hub, TopicSet::DASHBOARD, None);
         let Start::Fresh(snapshot) = &sub.start else {
             panic!("expected fresh")
         };
-        assert_eq!(snapshot.viewers, 7);
+        assert_eq!(snapshot.messages.len(), 1);
         assert_eq!(snapshot.rooms.len(), 3, "rooms start in a known state");
-        let next = publish(&hub, Payload::Viewers(8)).await;
+        let next = publish(&hub, message("eight")).await;
         let got = sub.live.try_recv().unwrap();
         assert_eq!(got.seq, next.seq);
         assert_eq!(
@@ -392,12 +439,12 @@ mod tests {
     #[tokio::test]
     async fn a_fresh_hub_resumes_its_own_first_snapshot_id() {
         let hub = backend(10);
-        let Start::Fresh(snapshot) = hub.subscribe(TopicSet::DASHBOARD, None).start else {
+        let Start::Fresh(snapshot) = subscribe(&hub, TopicSet::DASHBOARD, None).start else {
             panic!()
         };
-        let next = publish(&hub, Payload::Viewers(1)).await;
-        let sub = hub.subscribe(TopicSet::DASHBOARD, Some(&snapshot.seq.to_string()));
-        assert_eq!(seqs(&sub.start), vec![next.seq]);
+        let next = publish(&hub, message("1")).await;
+        let sub = subscribe(&hub, TopicSet::DASHBOARD, Some(&snapshot.seq.to_string()));
+        assert_eq!(seqs(sub.start).await, vec![next.seq]);
     }
 
     #[tokio::test]
@@ -408,24 +455,26 @@ mod tests {
                 viewers: 5,
                 ..Snapshot::default()
             }),
-            events: (10..=12).map(|seq| (seq, Payload::Viewers(seq))).collect(),
+            events: (10..=12)
+                .map(|seq| (seq, message(&seq.to_string())))
+                .collect(),
             max_seq: 12,
         };
-        let hub = MemoryBackend::build(10, 16, Arc::new(Metrics::default()), None, restored);
-        let next = publish(&hub, Payload::Viewers(1)).await;
-        assert!(next.seq > 12, "ids are never reused");
+        let hub = MemoryBackend::build(restored, 10, 16, Arc::default(), None, "memory");
         assert_eq!(
             hub.snapshot().viewers,
-            1,
+            0,
             "viewers restart from this process's connections"
         );
-        let sub = hub.subscribe(TopicSet::DASHBOARD, Some("10"));
+        let next = publish(&hub, message("new")).await;
+        assert!(next.seq > 12, "ids are never reused");
+        let sub = subscribe(&hub, TopicSet::DASHBOARD, Some("10"));
         assert_eq!(
-            seqs(&sub.start),
+            seqs(sub.start).await,
             vec![11, 12, next.seq],
             "no gap, no duplicate across the restart"
         );
-        let sub = hub.subscribe(TopicSet::DASHBOARD, Some("8"));
+        let sub = subscribe(&hub, TopicSet::DASHBOARD, Some("8"));
         assert!(
             matches!(sub.start, Start::Reset(_)),
             "older than the restored ring"
@@ -435,25 +484,333 @@ mod tests {
     #[tokio::test]
     async fn updates_see_the_accepted_state() {
         let hub = backend(10);
-        let bump = |s: &Snapshot| Some(Payload::Viewers(s.viewers + 1));
-        hub.update(&mut { bump }).unwrap().await.unwrap();
-        hub.update(&mut { bump }).unwrap().await.unwrap();
-        assert_eq!(hub.snapshot().viewers, 2);
-        assert!(hub.update(&mut |_| None).is_none());
+        let count = |s: &Snapshot| Some(message(&format!("after {}", s.messages.len())));
+        hub.update(Box::new(count)).await.unwrap();
+        hub.update(Box::new(count)).await.unwrap();
+        let texts: Vec<String> = hub
+            .snapshot()
+            .messages
+            .iter()
+            .map(|m| m.message.clone())
+            .collect();
+        assert_eq!(texts, ["after 1", "after 0"]);
+        assert!(hub.update(Box::new(|_| None)).await.unwrap().is_none());
     }
 
     #[tokio::test]
-    async fn events_are_framed_once_in_each_form() {
+    async fn ephemeral_topics_take_no_id() {
         let hub = backend(10);
-        let e = publish(&hub, Payload::Viewers(3)).await;
+        let before = publish(&hub, message("a")).await.seq;
+        let viewers = publish(&hub, Payload::Viewers(3)).await;
+        assert_eq!(viewers.seq, 0, "no id");
+        assert_eq!(hub.snapshot().viewers, 3);
         assert_eq!(
-            &e.named[..],
-            format!("id: {}\nevent: viewers\ndata: 3\n\n", e.seq).as_bytes()
+            publish(&hub, message("b")).await.seq,
+            before + 1,
+            "no id used up"
         );
+    }
+
+    /// A journal that fails the appends it is told to, and can be made to panic.
+    #[derive(Clone, Default)]
+    struct Faulty {
+        /// Appends begun (counted before the gate is taken).
+        entered: Arc<AtomicUsize>,
+        appends: Arc<AtomicUsize>,
+        fail_at: Arc<Mutex<Vec<usize>>>,
+        panic_at: Arc<Mutex<Vec<usize>>>,
+        stored: Arc<Mutex<Vec<Arc<Event>>>>,
+        /// While closed, appends wait: a test closes it to pile up batches behind the one in flight.
+        gate: Arc<Gate>,
+    }
+
+    #[derive(Default)]
+    struct Gate {
+        closed: Mutex<bool>,
+        opened: std::sync::Condvar,
+    }
+
+    impl Gate {
+        fn close(&self) {
+            *self.closed.lock().unwrap() = true;
+        }
+        fn open(&self) {
+            *self.closed.lock().unwrap() = false;
+            self.opened.notify_all();
+        }
+        fn pass(&self) {
+            let mut closed = self.closed.lock().unwrap();
+            while *closed {
+                closed = self.opened.wait(closed).unwrap();
+            }
+        }
+    }
+
+    impl Journal for Faulty {
+        fn append(&mut self, batch: &[Arc<Event>], _: &Snapshot) -> anyhow::Result<()> {
+            self.entered.fetch_add(1, Ordering::SeqCst);
+            self.gate.pass();
+            let n = self.appends.fetch_add(1, Ordering::SeqCst);
+            if self.panic_at.lock().unwrap().contains(&n) {
+                panic!("append {n} crashes, as a test asked");
+            }
+            if self.fail_at.lock().unwrap().contains(&n) {
+                anyhow::bail!("append {n} fails, as a test asked");
+            }
+            self.stored.lock().unwrap().extend(batch.iter().cloned());
+            Ok(())
+        }
+        fn trim(&mut self) -> anyhow::Result<Trimmed> {
+            Ok(Trimmed::Done)
+        }
+        fn free_bytes(&self) -> Option<u64> {
+            Some(1 << 40)
+        }
+    }
+
+    /// Waits until the writer has begun `n` appends (and is, with the gate held, stuck in the last).
+    async fn entered(journal: &Faulty, n: usize) {
+        for _ in 0..500 {
+            if journal.entered.load(Ordering::SeqCst) >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the writer never began append {n}");
+    }
+
+    fn durable(journal: &Faulty) -> MemoryBackend {
+        let reopen = journal.clone();
+        MemoryBackend::durable(
+            Restored::default(),
+            100,
+            64,
+            Arc::default(),
+            Durability {
+                journal: Box::new(journal.clone()),
+                reopen: Box::new(move || Ok(Box::new(reopen.clone()) as Box<dyn Journal>)),
+                free_floor_bytes: 0,
+                publish_timeout: Duration::from_secs(5),
+            },
+        )
+        .unwrap()
+    }
+
+    fn flip(room: Room, device: Device, to: DeviceState) -> Change {
+        Box::new(move |s: &Snapshot| {
+            let mut state = s.rooms.get(&room).cloned()?;
+            state.devices.insert(device, to);
+            Some(Payload::Room(room, state))
+        })
+    }
+
+    /// The reproduction from the hardening review: a failed batch, with later changes queued behind it that
+    /// were derived from the failed one's state.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_batch_never_leaks_into_later_writes_nor_undoes_acknowledged_ones() {
+        let journal = Faulty::default();
+        journal.fail_at.lock().unwrap().push(0);
+        let hub = durable(&journal);
+        // Hold the journal so U1 and U2 are accepted while U0's batch, alone, is being written (and fails).
+        journal.gate.close();
+        let u0 = hub.update(flip(Room::Kitchen, Device::Lights, DeviceState::On));
+        entered(&journal, 1).await;
+        let u1 = hub.update(flip(Room::Kitchen, Device::Blinds, DeviceState::Open));
+        let u2 = hub.update(flip(Room::Kitchen, Device::Lights, DeviceState::Off));
+        journal.gate.open();
+        let results = [u0.await, u1.await, u2.await];
+        // U0 failed; U1 and U2 were derived from state that included U0, so they must fail too (or, had they
+        // been written, they would carry U0's change that its client was told did not happen).
+        assert!(results[0].is_err(), "{results:?}");
+        for (i, result) in results.iter().enumerate() {
+            if let Ok(Some(event)) = result {
+                let Payload::Room(_, state) = &event.payload else {
+                    panic!()
+                };
+                assert_eq!(
+                    state.devices.get(&Device::Lights),
+                    Some(&DeviceState::Off),
+                    "U{i} was acknowledged, so it must not carry U0's refused change"
+                );
+            }
+        }
+        // Whatever was acknowledged is what is stored and what subscribers see; a write after the failure
+        // starts from that.
+        let acked: Vec<u64> = results
+            .iter()
+            .filter_map(|r| r.as_ref().ok().and_then(|e| e.as_ref().map(|e| e.seq)))
+            .collect();
+        let stored: Vec<u64> = journal
+            .stored
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(stored, acked);
+        let u3 = hub
+            .update(flip(Room::Kitchen, Device::Blinds, DeviceState::Open))
+            .await
+            .unwrap()
+            .unwrap();
+        let Payload::Room(_, state) = &u3.payload else {
+            panic!()
+        };
+        assert_eq!(state.devices.get(&Device::Lights), Some(&DeviceState::Off));
+        assert_eq!(hub.snapshot().rooms[&Room::Kitchen], *state);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_batch_fails_only_itself_and_what_was_queued_behind_it() {
+        let journal = Faulty::default();
+        journal.fail_at.lock().unwrap().push(1);
+        let hub = durable(&journal);
+        let first = hub.publish(message("first")).await;
+        assert!(first.is_ok());
+        journal.gate.close();
+        let failing = hub.publish(message("fails"));
+        entered(&journal, 2).await;
+        let behind = hub.publish(message("behind"));
+        journal.gate.open();
+        assert!(failing.await.is_err());
+        assert!(
+            behind.await.is_err(),
+            "queued behind a failure: failed, unwritten"
+        );
+        let after = hub.publish(message("after")).await.unwrap();
+        let texts: Vec<String> = hub
+            .snapshot()
+            .messages
+            .iter()
+            .map(|m| m.message.clone())
+            .collect();
+        assert_eq!(texts, ["after", "first"]);
+        let stored: Vec<u64> = journal
+            .stored
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(stored, vec![first.unwrap().seq, after.seq]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_crashed_journal_writer_fails_its_batch_and_comes_back() {
+        let journal = Faulty::default();
+        journal.panic_at.lock().unwrap().push(0);
+        let hub = durable(&journal);
+        let crashed = tokio::time::timeout(Duration::from_secs(5), hub.publish(message("boom")))
+            .await
+            .expect("a crash is an answer, not a hang");
+        assert!(
+            matches!(crashed, Err(HubError::Unavailable(_))),
+            "{crashed:?}"
+        );
+        // The writer is reopened: writes are taken again within its backoff.
+        let mut taken = None;
+        for _ in 0..50 {
+            match hub.publish(message("again")).await {
+                Ok(event) => {
+                    taken = Some(event);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        let taken = taken.expect("writes are accepted again after the restart");
+        assert!(hub.health().ok);
+        let stored: Vec<u64> = journal
+            .stored
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(stored, vec![taken.seq], "the crashed batch was not stored");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_publish_waits_a_bounded_time_and_then_is_not_applied() {
+        let journal = Faulty::default();
+        let reopen = journal.clone();
+        let hub = MemoryBackend::durable(
+            Restored::default(),
+            100,
+            64,
+            Arc::default(),
+            Durability {
+                journal: Box::new(journal.clone()),
+                reopen: Box::new(move || Ok(Box::new(reopen.clone()) as Box<dyn Journal>)),
+                free_floor_bytes: 0,
+                publish_timeout: Duration::from_millis(200),
+            },
+        )
+        .unwrap();
+        // The writer is stuck in an append (its batch: "stuck"); "waiting" sits in the queue behind it.
+        journal.gate.close();
+        let stuck = hub.publish(message("stuck"));
+        entered(&journal, 1).await;
+        let waiting = hub.publish(message("waiting"));
+        let refused = tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("bounded");
+        assert!(
+            matches!(refused, Err(HubError::Unavailable(_))),
+            "{refused:?}"
+        );
+        journal.gate.open();
+        // The one the writer had taken is decided by the disk, and answered as decided.
+        let stuck = stuck.await.unwrap();
+        let stored: Vec<u64> = journal
+            .stored
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
         assert_eq!(
-            &e.unnamed[..],
-            format!("id: {}\ndata: 3\n\n", e.seq).as_bytes()
+            stored,
+            vec![stuck.seq],
+            "the abandoned write was not applied"
         );
-        assert!(e.alt.is_none());
+        assert_eq!(hub.snapshot().messages.len(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_are_refused_below_the_free_space_floor() {
+        let journal = Faulty::default();
+        let reopen = journal.clone();
+        let hub = MemoryBackend::durable(
+            Restored::default(),
+            100,
+            64,
+            Arc::default(),
+            Durability {
+                journal: Box::new(journal.clone()),
+                reopen: Box::new(move || Ok(Box::new(reopen.clone()) as Box<dyn Journal>)),
+                // More than the fake disk has.
+                free_floor_bytes: 1 << 41,
+                publish_timeout: Duration::from_secs(5),
+            },
+        )
+        .unwrap();
+        let mut refused = None;
+        for _ in 0..50 {
+            match hub.publish(message("m")).await {
+                Err(e @ HubError::DiskFull { .. }) => {
+                    refused = Some(e);
+                    break;
+                }
+                _ => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        assert!(
+            refused.is_some(),
+            "the writer reports the free space within a second or so"
+        );
+        assert!(!hub.health().ok);
+        let viewers = hub.publish(Payload::Viewers(2)).await;
+        assert!(viewers.is_ok(), "live-only events need no disk");
     }
 }

@@ -1,46 +1,52 @@
-//! The hub: topics, hub-wide sequence ids, a bounded replay buffer and fan-out to subscribers.
+//! The hub: topics, hub-wide sequence ids, replay and fan-out, and durability.
 //!
-//! Routes talk to [`Hub`] only. Behind it sits a [`Backend`]: today [`MemoryBackend`] in this process; a shared
-//! broker (Redis) can take over fan-out, ids and replay later by implementing the same trait, with no route
-//! touched.
+//! Routes and background tasks talk to [`Hub`] only, and the hub to one [`Backend`]: the single door to ids,
+//! fan-out, replay and durability. [`MemoryBackend`] is the embedded one (ids assigned in this process, events
+//! made durable by a [`Journal`] before anyone sees them, or kept in memory only); a broker-backed backend plugs
+//! in behind the same trait without any route or stream knowing.
 //!
-//! Every event is framed once, at publish time, into shared [`Bytes`]; a delivery is a reference-count bump.
+//! The pieces: [`fanout`] keeps the committed state, the replay ring and the live feed (any backend feeds it in
+//! id order); [`memory`] assigns ids and holds the state read-modify-write updates start from; [`journal`] is the
+//! group-committing writer thread in front of a [`Journal`] (the store implements it).
 
+mod fanout;
+mod journal;
 mod memory;
-mod metrics;
 
-pub use memory::MemoryBackend;
-pub use metrics::Metrics;
+pub use fanout::{Fanout, Replay, ReplayGone, ReplaySource};
+pub use journal::{Journal, OpenJournal, Trimmed};
+pub use memory::{Durability, MemoryBackend, Restored};
 
-use app::contract::{Payload, Snapshot, Topic, TopicSet};
-use bytes::Bytes;
-use std::future::Future;
-use std::pin::Pin;
+use crate::event::Event;
+use crate::metrics::Metrics;
+use app::contract::{Payload, Snapshot, TopicSet};
+use futures::future::BoxFuture;
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
-/// A publish in flight: resolves to the event once it is committed (durable, when the hub has a journal).
-pub type Publish = Pin<Box<dyn Future<Output = Result<Arc<Event>, HubError>> + Send>>;
+/// A publish in flight: resolves to the event once it is committed (durable, when the backend keeps a journal,
+/// and delivered).
+pub type Publish = BoxFuture<'static, Result<Arc<Event>, HubError>>;
 
-/// Why a publish did not take.
-#[derive(Debug, Clone, thiserror::Error)]
+/// An update in flight: `Ok(None)` when the change chose to publish nothing.
+pub type Update = BoxFuture<'static, Result<Option<Arc<Event>>, HubError>>;
+
+/// A read-modify-write change: derives the payload to publish from the latest accepted state (or nothing). A
+/// backend may call it more than once (when a concurrent change won a race), always with fresh state.
+pub type Change = Box<dyn FnMut(&Snapshot) -> Option<Payload> + Send>;
+
+/// Why a publish did not take. Nothing of it was applied or delivered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HubError {
-    #[error("could not store the event: {0}")]
+    /// The store refused or failed the write (or an earlier write it depended on failed).
+    #[error("the event could not be stored: {0}")]
     Storage(String),
-}
-
-/// One published event, framed once for every way a route may present it.
-#[derive(Debug)]
-pub struct Event {
-    pub seq: u64,
-    pub topic: Topic,
-    pub payload: Payload,
-    /// `id`, `event: <topic>`, `data`: the multiplexed stream's form.
-    pub named: Bytes,
-    /// `id`, `data` only: for the tutorial routes whose clients listen to `onmessage`.
-    pub unnamed: Bytes,
-    /// A route-specific name (jobs: `progress` / `done`), when the topic has one.
-    pub alt: Option<Bytes>,
+    /// The store or broker is not accepting writes right now (down, restarting, or not answering in time).
+    #[error("storage is unavailable: {0}")]
+    Unavailable(String),
+    /// The disk is below its free-space floor: writes are refused before it fills up.
+    #[error("the disk is nearly full ({free_bytes} bytes free, floor {floor_bytes})")]
+    DiskFull { free_bytes: u64, floor_bytes: u64 },
 }
 
 /// How a subscription starts, decided atomically with joining the live feed so nothing falls in between.
@@ -48,10 +54,22 @@ pub struct Event {
 pub enum Start {
     /// No `Last-Event-ID`: begin from the current state.
     Fresh(Snapshot),
-    /// Resuming: these retained events (already filtered to the topics) come first, then live ones.
-    Resume(Vec<Arc<Event>>),
-    /// The id was unusable (too old, from the future, or not a number): start over from this state.
+    /// Resuming: the missed events (read on demand, already filtered to the topics) come first, then live ones.
+    Resume(Replay),
+    /// The id was unusable (too old, from the future, or not a number), or the gap is bigger than the state
+    /// itself: start over from this state.
     Reset(Snapshot),
+}
+
+/// What a subscriber asks for.
+#[derive(Debug, Clone, Copy)]
+pub struct SubscribeRequest<'a> {
+    pub topics: TopicSet,
+    /// The client's `Last-Event-ID`, as sent.
+    pub last_event_id: Option<&'a str>,
+    /// The stream can stand in a snapshot for history (its topics are state, not a feed): a replay longer than
+    /// the snapshot is answered with a `reset` and the snapshot instead.
+    pub state_stands_in: bool,
 }
 
 /// A subscriber's handle: where to start, then the live feed.
@@ -60,18 +78,34 @@ pub struct Subscription {
     pub live: broadcast::Receiver<Arc<Event>>,
 }
 
-/// What a hub implementation must provide.
+/// The backend's own account of its health, for `/healthz` and `/metrics`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Health {
+    /// Writes are being accepted.
+    pub ok: bool,
+    /// `memory`, `sqlite`, or a broker's name.
+    pub backend: &'static str,
+    /// What is wrong, when something is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+    /// The id of the newest committed event.
+    pub last_seq: u64,
+}
+
+/// What a hub implementation provides: the one door to ids, fan-out, replay and durability.
 pub trait Backend: Send + Sync + 'static {
-    /// Assigns the next sequence id and queues the event; the returned future resolves once it is committed
-    /// (retained, in the snapshot, fanned out — and durable when the backend keeps a journal).
+    /// Assigns the next sequence id (ephemeral topics get none) and commits the event; the future resolves once
+    /// it is committed: retained, in the snapshot, fanned out, and durable when the backend keeps a journal.
+    /// Dropping the future does not cancel the publish.
     fn publish(&self, payload: Payload) -> Publish;
-    /// Joins the live feed and works out the start for `last_event_id`, atomically with respect to publish.
-    fn subscribe(&self, topics: TopicSet, last_event_id: Option<&str>) -> Subscription;
-    /// Publishes what `change` derives from the current state, under the same lock, so a read-modify-write
-    /// (flip one device of a room) cannot lose a concurrent change. `None` publishes nothing.
-    fn update(&self, change: &mut dyn FnMut(&Snapshot) -> Option<Payload>) -> Option<Publish>;
+    /// Publishes what `change` derives from the current state such that no concurrent change is lost (flip one
+    /// device of a room while another flips a second).
+    fn update(&self, change: Change) -> Update;
+    /// Joins the live feed and works out the start for the request, atomically with respect to publish.
+    fn subscribe(&self, request: SubscribeRequest<'_>) -> BoxFuture<'static, Subscription>;
     /// The committed state.
     fn snapshot(&self) -> Snapshot;
+    fn health(&self) -> Health;
 }
 
 /// The routes' view of the hub: cheap to clone.
@@ -86,65 +120,39 @@ impl Hub {
         Hub { backend, metrics }
     }
 
-    /// An in-process hub retaining `replay` events, with up to `queue` events in flight per subscriber, that
-    /// keeps nothing on disk.
-    pub fn in_memory(replay: usize, queue: usize, metrics: Arc<Metrics>) -> Self {
-        let backend = MemoryBackend::new(replay, queue, metrics.clone());
-        Hub::new(Arc::new(backend), metrics)
-    }
-
-    /// The embedded default: an in-process hub whose events are made durable in the store under `data_dir`
-    /// (group-committed) before anyone sees them, starting from what the store holds. Returns the stored jobs
-    /// too, for the job registry.
-    pub fn durable(
-        data_dir: &std::path::Path,
-        replay: usize,
-        queue: usize,
-        retention: crate::store::Retention,
-        metrics: Arc<Metrics>,
-    ) -> anyhow::Result<(Self, Vec<app::contract::JobUpdate>)> {
-        let store = crate::store::Store::open(data_dir)?;
-        let restored = store.restore(replay)?;
-        let jobs = store.jobs()?;
-        let (journal, pending) = crate::store::journal::channel(store, retention);
-        let backend = MemoryBackend::durable(replay, queue, metrics.clone(), journal, restored);
-        let backend = Arc::new(backend);
-        pending.start(Arc::downgrade(&backend), backend.snapshot())?;
-        Ok((Hub::new(backend, metrics), jobs))
-    }
-
-    /// Publishes `payload` now — its id is assigned before this returns — and gives a future that resolves once
-    /// the event is committed (durable and delivered). Dropping the future does not cancel the publish; awaiting
-    /// it is how a write route answers only after durability.
+    /// Publishes `payload` (see [`Backend::publish`]); awaiting the future is how a write route answers only once
+    /// its event is committed.
     pub fn publish(&self, payload: Payload) -> Publish {
         self.metrics.events_published.inc();
         self.backend.publish(payload)
     }
 
-    /// Publishes what `change` derives from the latest accepted state (see [`Backend::update`]), now; the
-    /// future resolves once it is committed. `Ok(None)`: `change` chose to publish nothing.
+    /// Publishes what `change` derives from the latest accepted state (see [`Backend::update`]).
     pub fn update(
         &self,
-        mut change: impl FnMut(&Snapshot) -> Option<Payload>,
-    ) -> impl Future<Output = Result<Option<Arc<Event>>, HubError>> + Send + 'static {
-        let pending = self.backend.update(&mut change);
-        if pending.is_some() {
-            self.metrics.events_published.inc();
-        }
-        async move {
-            match pending {
-                Some(pending) => pending.await.map(Some),
-                None => Ok(None),
+        change: impl FnMut(&Snapshot) -> Option<Payload> + Send + 'static,
+    ) -> Update {
+        let metrics = Arc::clone(&self.metrics);
+        let pending = self.backend.update(Box::new(change));
+        Box::pin(async move {
+            let event = pending.await?;
+            if event.is_some() {
+                metrics.events_published.inc();
             }
-        }
+            Ok(event)
+        })
     }
 
-    pub fn subscribe(&self, topics: TopicSet, last_event_id: Option<&str>) -> Subscription {
-        self.backend.subscribe(topics, last_event_id)
+    pub async fn subscribe(&self, request: SubscribeRequest<'_>) -> Subscription {
+        self.backend.subscribe(request).await
     }
 
     pub fn snapshot(&self) -> Snapshot {
         self.backend.snapshot()
+    }
+
+    pub fn health(&self) -> Health {
+        self.backend.health()
     }
 
     pub fn metrics(&self) -> &Metrics {

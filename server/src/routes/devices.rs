@@ -1,23 +1,18 @@
 //! `POST /api/rooms/{room}/{device}`: change a device; every viewer sees it.
 
 use crate::auth::Writer;
+use crate::clock::now_rfc3339;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
-use crate::state::{now_rfc3339, AppState};
-use app::contract::{Device, DeviceState, Payload, Room, RoomState};
+use crate::state::AppState;
+use app::contract::api::{paths, DeviceChanged, SetDevice};
+use app::contract::{Device, Payload, Room, RoomState};
 use axum::extract::{Path, State};
 use axum::routing::post;
 use axum::{Json, Router};
-use serde::Deserialize;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/rooms/{room}/{device}", post(set_device))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SetDevice {
-    state: DeviceState,
+    Router::new().route(paths::DEVICE, post(set_device))
 }
 
 /// Resolves a room and one of its devices from URL segments, or says which one does not exist.
@@ -34,7 +29,7 @@ async fn set_device(
     Path((room, device)): Path<(String, String)>,
     _writer: Writer,
     ApiJson(body): ApiJson<SetDevice>,
-) -> Result<Json<RoomState>, ApiError> {
+) -> Result<Json<DeviceChanged>, ApiError> {
     let (room, device) = find_device(&room, &device)?;
     if !device.accepts(body.state) {
         let [a, b] = device.states();
@@ -49,7 +44,7 @@ async fn set_device(
     }
     let event = state
         .hub
-        .update(|snapshot| {
+        .update(move |snapshot| {
             let mut room_state = snapshot
                 .rooms
                 .get(&room)
@@ -60,8 +55,12 @@ async fn set_device(
             Some(Payload::Room(room, room_state))
         })
         .await?;
-    match event.as_ref().map(|e| &e.payload) {
-        Some(Payload::Room(_, room_state)) => Ok(Json(room_state.clone())),
+    match event.as_ref().map(|e| (e.seq, &e.payload)) {
+        Some((seq, Payload::Room(room, room_state))) => Ok(Json(DeviceChanged {
+            seq,
+            room: *room,
+            state: room_state.clone(),
+        })),
         _ => Err(ApiError::Internal(anyhow::anyhow!(
             "device update published nothing"
         ))),

@@ -2,24 +2,19 @@
 //! `/eventstream` (and dashboard) subscriber as `event: message`.
 
 use crate::auth::Writer;
+use crate::clock::now_rfc3339;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
-use crate::state::{now_rfc3339, AppState};
+use crate::state::AppState;
+use app::contract::api::{paths, MessagePosted, NewMessage};
 use app::contract::{Message, MessageBody, Payload};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
-use serde::Deserialize;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/message", post(post_message))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewMessage {
-    message: String,
+    Router::new().route(paths::MESSAGE, post(post_message))
 }
 
 /// The title the tutorial gave every broadcast.
@@ -29,16 +24,28 @@ async fn post_message(
     State(state): State<AppState>,
     _writer: Writer,
     ApiJson(body): ApiJson<NewMessage>,
-) -> Result<(StatusCode, Json<Message>), ApiError> {
+) -> Result<(StatusCode, Json<MessagePosted>), ApiError> {
     let text = MessageBody::parse(&body.message)
         .map_err(|e| ApiError::bad_request(format!("message {e}"), Some("message")))?;
     let message = Message {
-        id: state.next_message_id(),
+        // The hub gives a message the id of the event that carries it.
+        id: 0,
         title: TITLE.to_owned(),
         message: text.into_inner(),
         timestamp: now_rfc3339(),
     };
     // Answered only once the message is durable and delivered.
-    state.hub.publish(Payload::Message(message.clone())).await?;
-    Ok((StatusCode::CREATED, Json(message)))
+    let event = state.hub.publish(Payload::Message(message)).await?;
+    match &event.payload {
+        Payload::Message(message) => Ok((
+            StatusCode::CREATED,
+            Json(MessagePosted {
+                message: message.clone(),
+                seq: event.seq,
+            }),
+        )),
+        _ => Err(ApiError::Internal(anyhow::anyhow!(
+            "a message was published as another topic"
+        ))),
+    }
 }

@@ -1,8 +1,8 @@
-//! Operations: `/healthz` (liveness) and `/metrics` (Prometheus text).
+//! Operations: `/healthz` (liveness, with the storage's state) and `/metrics` (Prometheus text).
 
 use crate::state::AppState;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -14,8 +14,17 @@ pub fn routes() -> Router<AppState> {
         .route("/metrics", get(metrics))
 }
 
-async fn healthz() -> impl IntoResponse {
-    Json(json!({ "status": "ok" }))
+/// 200 while writes are accepted, 503 while storage refuses them; either way the body says what the backend is
+/// and the newest committed id, so a probe can tell a stuck hub from a live one.
+async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    let health = state.hub.health();
+    let status = if health.ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let word = if health.ok { "ok" } else { "degraded" };
+    (status, Json(json!({ "status": word, "store": health })))
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {

@@ -2,8 +2,8 @@
 //! before the WASM loads; the browser then hydrates it and goes live. `GET /api/snapshot`: the same state as
 //! JSON, for scripts and probes that want the dashboard's data without a stream.
 
-use crate::auth::has_session;
 use crate::state::AppState;
+use app::contract::api::paths;
 use app::contract::Snapshot;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -15,7 +15,7 @@ use leptos::prelude::provide_context;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(dashboard))
-        .route("/api/snapshot", get(snapshot))
+        .route(paths::SNAPSHOT, get(snapshot))
 }
 
 async fn snapshot(State(state): State<AppState>) -> Json<Snapshot> {
@@ -24,7 +24,7 @@ async fn snapshot(State(state): State<AppState>) -> Json<Snapshot> {
 
 async fn dashboard(State(state): State<AppState>, request: Request<Body>) -> Response {
     let snapshot = state.hub.snapshot();
-    let can_write = app::CanWrite(has_session(request.headers(), &state));
+    let can_write = app::CanWrite(state.auth.has_session(request.headers()));
     let options = state.leptos.clone();
     let handler = leptos_axum::render_app_to_stream_with_context(
         move || {

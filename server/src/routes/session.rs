@@ -1,26 +1,19 @@
 //! The dashboard login: `POST /api/session` exchanges the token for an HttpOnly, SameSite=Strict session cookie,
 //! `DELETE /api/session` ends it, `GET /api/session` says whether this browser may write.
 
-use crate::auth::{has_session, same_secret, session_cookie, SESSION_COOKIE};
+use crate::auth::{session_cookie, SESSION_COOKIE};
 use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::state::AppState;
+use app::contract::api::{paths, Login, SessionState};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::json;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/session", post(login).delete(logout).get(whoami))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Login {
-    token: String,
+    Router::new().route(paths::SESSION, post(login).delete(logout).get(whoami))
 }
 
 fn cookie(value: &str, max_age: Option<u64>) -> HeaderValue {
@@ -36,11 +29,11 @@ async fn login(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<Login>,
 ) -> Result<Response, ApiError> {
-    if !same_secret(body.token.trim(), &state.token) {
+    if !state.auth.is_token(body.token.trim()) {
         return Err(ApiError::WrongToken("that token is not right".to_owned()));
     }
-    let id = state.sessions.create();
-    let mut response = (StatusCode::OK, Json(json!({ "writer": true }))).into_response();
+    let id = state.auth.sessions().create();
+    let mut response = (StatusCode::OK, Json(SessionState { writer: true })).into_response();
     response
         .headers_mut()
         .insert(header::SET_COOKIE, cookie(&id, None));
@@ -49,7 +42,7 @@ async fn login(
 
 async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(id) = session_cookie(&headers) {
-        state.sessions.remove(id);
+        state.auth.sessions().remove(id);
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
     response
@@ -58,6 +51,8 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
     response
 }
 
-async fn whoami(State(state): State<AppState>, headers: HeaderMap) -> Json<serde_json::Value> {
-    Json(json!({ "writer": has_session(&headers, &state) }))
+async fn whoami(State(state): State<AppState>, headers: HeaderMap) -> Json<SessionState> {
+    Json(SessionState {
+        writer: state.auth.has_session(&headers),
+    })
 }

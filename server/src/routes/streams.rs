@@ -5,11 +5,11 @@
 //! headers); an id the hub cannot honour gets an explicit `reset` event with a fresh snapshot.
 
 use crate::error::ApiError;
-use crate::hub::Start;
+use crate::hub::{Start, SubscribeRequest, Subscription};
 use crate::sse::{comment, frame, retry, sse_response};
 use crate::state::AppState;
 use crate::stream::{event_stream, Naming, StreamPlan};
-use crate::viewers::ViewerGuard;
+use app::contract::api::paths;
 use app::contract::{Payload, Room, Snapshot, Topic, TopicSet, RESET_EVENT, SNAPSHOT_EVENT};
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -19,35 +19,28 @@ use axum::Router;
 use bytes::Bytes;
 use serde::Deserialize;
 
-const EVENTS: &str = "/events";
-const LIVE_USERS_PATH: &str = "/live-users";
-const SMART_HOME_PATH: &str = "/smart-home";
-const TEMPERATURES_PATH: &str = "/temperatures";
-const EVENTSTREAM_PATH: &str = "/eventstream";
-const RANDOM_NUMBERS_PATH: &str = "/stream-random-numbers";
-
 /// Every fixed path of an event stream (jobs have their own, with the job's id in it).
 pub const STREAM_PATHS: [&str; 6] = [
-    EVENTS,
-    LIVE_USERS_PATH,
-    SMART_HOME_PATH,
-    TEMPERATURES_PATH,
-    EVENTSTREAM_PATH,
-    RANDOM_NUMBERS_PATH,
+    paths::EVENTS,
+    paths::LIVE_USERS,
+    paths::SMART_HOME,
+    paths::TEMPERATURES,
+    paths::EVENTSTREAM,
+    paths::RANDOM_NUMBERS,
 ];
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route(EVENTS, get(events))
-        .route(LIVE_USERS_PATH, tutorial(LIVE_USERS))
-        .route(SMART_HOME_PATH, tutorial(SMART_HOME))
-        .route(TEMPERATURES_PATH, tutorial(TEMPERATURES))
-        .route(EVENTSTREAM_PATH, tutorial(EVENTSTREAM))
+        .route(paths::EVENTS, get(events))
+        .route(paths::LIVE_USERS, tutorial(LIVE_USERS))
+        .route(paths::SMART_HOME, tutorial(SMART_HOME))
+        .route(paths::TEMPERATURES, tutorial(TEMPERATURES))
+        .route(paths::EVENTSTREAM, tutorial(EVENTSTREAM))
 }
 
 /// `/stream-random-numbers` is open to any origin, as in its tutorial; it is kept apart from the CORS allowlist.
 pub fn open_routes() -> Router<AppState> {
-    Router::new().route(RANDOM_NUMBERS_PATH, get(random_numbers))
+    Router::new().route(paths::RANDOM_NUMBERS, get(random_numbers))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -88,35 +81,44 @@ pub fn last_event_id<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Opti
 }
 
 /// Opens a stream for `spec`; the shared path of every SSE route.
-pub fn open_stream(
+pub async fn open_stream(
     state: &AppState,
     headers: &HeaderMap,
     query_last_id: Option<&str>,
     spec: StreamSpec,
-    customize: impl FnOnce(&mut StreamPlan, &Start),
+    customize: impl FnOnce(&mut StreamPlan, Option<&Snapshot>),
 ) -> Result<Response, ApiError> {
     if state.metrics.subscribers.get() >= state.config.max_subscribers {
         state.metrics.subscribers_refused.inc();
-        return Err(ApiError::Unavailable { retry_after: 5 });
+        return Err(ApiError::too_many_streams());
     }
     let guards: Box<dyn Send + Sync> = Box::new((
-        SubscriberGuard::new(state),
-        spec.viewer.then(|| ViewerGuard::new(state)),
+        state.metrics.subscribers.hold(),
+        spec.viewer.then(|| state.metrics.viewers.hold()),
     ));
-    let subscription = state
+    let Subscription { start, live } = state
         .hub
-        .subscribe(spec.topics, last_event_id(headers, query_last_id));
+        .subscribe(SubscribeRequest {
+            topics: spec.topics,
+            last_event_id: last_event_id(headers, query_last_id),
+            state_stands_in: !matches!(spec.intro, Intro::Nothing),
+        })
+        .await;
     let mut intro = vec![retry(state.config.retry_ms)];
-    let backlog = match subscription.start {
-        Start::Fresh(ref snapshot) => {
-            intro.extend(introduction(snapshot, &spec, false));
-            Vec::new()
+    let (replay, starting_state) = match start {
+        Start::Fresh(snapshot) => {
+            intro.extend(introduction(&snapshot, &spec, false));
+            (None, Some(snapshot))
         }
-        Start::Reset(ref snapshot) => {
-            intro.extend(introduction(snapshot, &spec, true));
-            Vec::new()
+        Start::Reset(snapshot) => {
+            intro.extend(introduction(&snapshot, &spec, true));
+            (None, Some(snapshot))
         }
-        Start::Resume(ref events) => events.clone(),
+        Start::Resume(replay) => {
+            // Ephemeral values (the viewer count) are never replayed: a resuming stream hears the current one.
+            intro.extend(ephemeral_values(&state.hub.snapshot(), &spec));
+            (Some(replay), None)
+        }
     };
     let keepalive = if matches!(spec.intro, Intro::Snapshot) {
         // Comments are invisible to `EventSource`; the dashboard also needs a heartbeat it can see, to tell a
@@ -129,8 +131,8 @@ pub fn open_stream(
         topics: spec.topics,
         naming: spec.naming,
         intro,
-        backlog,
-        live: subscription.live,
+        replay,
+        live,
         filter: None,
         end_after: None,
         close_after_intro: false,
@@ -142,7 +144,7 @@ pub fn open_stream(
         metrics: state.metrics.clone(),
         guards,
     };
-    customize(&mut plan, &subscription.start);
+    customize(&mut plan, starting_state.as_ref());
     Ok(sse_response(event_stream(plan)))
 }
 
@@ -173,6 +175,24 @@ fn introduction(snapshot: &Snapshot, spec: &StreamSpec, reset: bool) -> Vec<Byte
     out
 }
 
+/// The current value of each of the spec's ephemeral state topics, framed without an id (they have none).
+fn ephemeral_values(snapshot: &Snapshot, spec: &StreamSpec) -> Vec<Bytes> {
+    if matches!(spec.intro, Intro::Nothing) {
+        return Vec::new();
+    }
+    current_values(snapshot, spec.topics)
+        .into_iter()
+        .filter(|payload| payload.topic().is_ephemeral())
+        .map(|payload| {
+            let name = match spec.naming {
+                Naming::Unnamed => None,
+                Naming::Topic | Naming::Alt => Some(payload.topic().name()),
+            };
+            frame(None, name, &payload.to_json())
+        })
+        .collect()
+}
+
 /// The latest value of each topic, as the events that would have carried it.
 pub fn current_values(snapshot: &Snapshot, topics: TopicSet) -> Vec<Payload> {
     topics
@@ -188,22 +208,6 @@ pub fn current_values(snapshot: &Snapshot, topics: TopicSet) -> Vec<Payload> {
             Topic::Random | Topic::Message | Topic::Job => None,
         })
         .collect()
-}
-
-/// Counts one open stream while alive.
-pub struct SubscriberGuard(AppState);
-
-impl SubscriberGuard {
-    pub fn new(state: &AppState) -> Self {
-        state.metrics.subscribers.inc();
-        SubscriberGuard(state.clone())
-    }
-}
-
-impl Drop for SubscriberGuard {
-    fn drop(&mut self) {
-        self.0.metrics.subscribers.dec();
-    }
 }
 
 fn parse_query(
@@ -238,6 +242,7 @@ async fn events(
         spec,
         |_, _| {},
     )
+    .await
 }
 
 /// `/live-users`: the viewer count as plain `data: <count>`; it counts as a viewer itself.
@@ -291,6 +296,7 @@ async fn tutorial_stream(
         spec,
         |_, _| {},
     )
+    .await
 }
 
 /// The handler for a tutorial route with this spec.

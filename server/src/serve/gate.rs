@@ -189,7 +189,7 @@ impl AsyncWrite for Gate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hub::Metrics;
+    use crate::metrics::Metrics;
     use std::sync::Arc;
     use std::time::Duration;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -16,7 +16,7 @@ mod head;
 mod sse_writer;
 mod stall;
 
-use crate::hub::Metrics;
+use crate::metrics::Metrics;
 use axum::body::Body;
 use axum::http::Request;
 use axum::response::Response;

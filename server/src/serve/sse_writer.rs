@@ -11,7 +11,7 @@
 //! viewer and subscriber slots are freed) instead of at the next keep-alive. A client that stops reading is cut
 //! once a write has made no progress for the stall period, as under hyper (see [`super::stall`]).
 
-use crate::hub::Metrics;
+use crate::metrics::Metrics;
 use axum::body::Body;
 use axum::http::{header, response::Parts, StatusCode, Version};
 use axum::response::Response;
@@ -75,7 +75,7 @@ pub async fn serve_stream(
             metrics.clone(),
         )
     };
-    let _open = metrics.streams_direct.open();
+    let _open = metrics.streams_direct.hold();
     if let Err(e) = pump.await {
         tracing::debug!(error = %e, "event stream connection ended");
     }

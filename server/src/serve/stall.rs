@@ -9,7 +9,7 @@
 //! hyper closes the connection, the stream's guards are dropped, and the client — if it is still there —
 //! reconnects and resumes by `Last-Event-ID`.
 
-use crate::hub::Metrics;
+use crate::metrics::Metrics;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;

@@ -1,14 +1,15 @@
 //! The embedded store: SQLite in `<data dir>/hearth.db`, WAL mode, migrations from `server/migrations/`.
 //!
-//! It holds the event log that backs replay (trimmed by count and age), the snapshot as of the last committed
-//! event (so a restart restores the dashboard without replaying history), and the durable records: messages,
-//! jobs and device states. Only the [`journal`] writer thread touches it after start-up, so writes never contend.
+//! It holds the event log that backs replay (trimmed by count and age, and per topic for topics that keep only a
+//! window), the snapshot as of the last committed event (so a restart restores the dashboard without replaying
+//! history), and the durable records: messages, jobs and device states. It is the hub's [`Journal`]: after
+//! start-up only the hub's writer thread touches it, so writes never contend.
 
-pub mod journal;
-
-use crate::hub::Event;
+use crate::clock::now_ms;
+use crate::event::Event;
+use crate::hub::{Journal, Restored, Trimmed};
 use anyhow::Context;
-use app::contract::{Payload, Snapshot, Topic};
+use app::contract::{Payload, Persistence, Snapshot, Topic};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,7 +17,15 @@ use std::sync::Arc;
 pub const DB_FILE: &str = "hearth.db";
 
 /// Schema migrations in order; `PRAGMA user_version` records how many have run.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_init.sql"),
+    include_str!("../../migrations/0002_topic_index.sql"),
+];
+
+/// Rows deleted per trim step: a step is one short transaction, so publishers never wait long behind it.
+const TRIM_STEP: u64 = 5000;
+/// Finished jobs remembered (so their streams keep answering 204).
+const KEEP_JOBS: u64 = 1000;
 
 /// Retention of the event log.
 #[derive(Debug, Clone, Copy)]
@@ -27,20 +36,49 @@ pub struct Retention {
     pub max_age_ms: i64,
 }
 
-/// What start-up reads back.
-#[derive(Debug, Default)]
-pub struct Restored {
-    /// The state as of `snapshot.seq`, if anything was ever committed.
-    pub snapshot: Option<Snapshot>,
-    /// The newest retained events, oldest first, for the replay ring.
-    pub events: Vec<(u64, Payload)>,
-    /// The highest sequence id ever committed (0 for a new store).
-    pub max_seq: u64,
+/// The topics that keep a window of their own, as an SQL list of string literals (names are fixed identifiers
+/// from the contract, never user input).
+fn windowed_topics() -> String {
+    let names: Vec<String> = Topic::ALL
+        .into_iter()
+        .filter(|t| matches!(t.persistence(), Persistence::Window(_)))
+        .map(|t| format!("'{}'", t.name()))
+        .collect();
+    if names.is_empty() {
+        "''".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+impl Retention {
+    /// No trimming by count or age (topic windows still apply).
+    pub const KEEP_ALL: Retention = Retention {
+        max_events: u64::MAX >> 1,
+        max_age_ms: i64::MAX,
+    };
+}
+
+impl Journal for Store {
+    fn append(&mut self, batch: &[Arc<Event>], state: &Snapshot) -> anyhow::Result<()> {
+        Store::append(self, batch, state)
+            .with_context(|| format!("cannot write to {}", self.path.display()))
+    }
+
+    fn trim(&mut self) -> anyhow::Result<Trimmed> {
+        self.trim_step()
+            .with_context(|| format!("cannot trim {}", self.path.display()))
+    }
+
+    fn free_bytes(&self) -> Option<u64> {
+        Store::free_bytes(self)
+    }
 }
 
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    retention: Retention,
 }
 
 impl Store {
@@ -67,13 +105,23 @@ impl Store {
         if check != "ok" {
             anyhow::bail!("the database {} is corrupt: {check}", path.display());
         }
-        let mut store = Store { conn, path };
+        let mut store = Store {
+            conn,
+            path,
+            retention: Retention::KEEP_ALL,
+        };
         store.migrate()?;
         Ok(store)
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The retention [`Journal::trim`] trims to.
+    pub fn with_retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
     }
 
     fn migrate(&mut self) -> anyhow::Result<()> {
@@ -160,7 +208,7 @@ impl Store {
     pub fn append(&mut self, batch: &[Arc<Event>], snapshot: &Snapshot) -> anyhow::Result<()> {
         let tx = self.conn.transaction()?;
         {
-            let now = chrono::Utc::now().timestamp_millis();
+            let now = now_ms();
             let mut event = tx.prepare_cached(
                 "INSERT INTO events (seq, topic, data, at_ms) VALUES (?1, ?2, ?3, ?4)",
             )?;
@@ -207,13 +255,21 @@ impl Store {
         Ok(())
     }
 
-    /// Drops events (and messages) beyond the retention, at most `limit` rows per call so a trim never holds the
-    /// writer long. Returns how many events went.
-    pub fn trim(&mut self, retention: Retention, limit: u64) -> anyhow::Result<u64> {
-        let cutoff = chrono::Utc::now().timestamp_millis() - retention.max_age_ms;
+    /// One step of trimming to the retention: events beyond the count or the age, readings beyond their topic's
+    /// window, messages whose event went, jobs beyond the newest [`KEEP_JOBS`]. At most [`TRIM_STEP`] rows of
+    /// each kind go per step; says whether there is more to do.
+    pub fn trim_step(&mut self) -> anyhow::Result<Trimmed> {
+        let retention = self.retention;
+        let cutoff = now_ms().saturating_sub(retention.max_age_ms);
         let tx = self.conn.transaction()?;
+        // Topics with a window of their own do not count towards (nor get trimmed by) the count: a chatty
+        // sensor must not push messages and device changes out.
+        let windowed = windowed_topics();
         let by_count: u64 = tx.query_row(
-            "SELECT COALESCE((SELECT seq FROM events ORDER BY seq DESC LIMIT 1 OFFSET ?1), 0)",
+            &format!(
+                "SELECT COALESCE((SELECT seq FROM events WHERE topic NOT IN ({windowed})
+                                  ORDER BY seq DESC LIMIT 1 OFFSET ?1), 0)"
+            ),
             [retention.max_events],
             |r| r.get(0),
         )?;
@@ -222,21 +278,43 @@ impl Store {
             [cutoff],
             |r| r.get(0),
         )?;
-        let below = by_count.max(by_age);
+        let mut full = false;
         let deleted = tx.execute(
-            "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq <= ?1 ORDER BY seq LIMIT ?2)",
-            params![below, limit],
+            &format!(
+                "DELETE FROM events WHERE seq IN (
+                     SELECT seq FROM events
+                     WHERE (seq <= ?1 AND topic NOT IN ({windowed})) OR seq <= ?2
+                     ORDER BY seq LIMIT ?3)"
+            ),
+            params![by_count, by_age, TRIM_STEP],
         )? as u64;
-        tx.execute(
+        let below = by_count.max(by_age);
+        full |= deleted == TRIM_STEP;
+        for topic in Topic::ALL {
+            let Persistence::Window(keep) = topic.persistence() else {
+                continue;
+            };
+            let deleted = tx.execute(
+                "DELETE FROM events WHERE seq IN (
+                     SELECT seq FROM events WHERE topic = ?1 AND seq < (
+                         SELECT COALESCE((SELECT seq FROM events WHERE topic = ?1
+                                          ORDER BY seq DESC LIMIT 1 OFFSET ?2), 0))
+                     ORDER BY seq LIMIT ?3)",
+                params![topic.name(), keep.saturating_sub(1) as u64, TRIM_STEP],
+            )? as u64;
+            full |= deleted == TRIM_STEP;
+        }
+        let deleted = tx.execute(
             "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE seq <= ?1 ORDER BY seq LIMIT ?2)",
-            params![below, limit],
-        )?;
+            params![below, TRIM_STEP],
+        )? as u64;
+        full |= deleted == TRIM_STEP;
         tx.execute(
-            "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs ORDER BY seq DESC LIMIT -1 OFFSET 1000)",
-            [],
+            "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs ORDER BY seq DESC LIMIT -1 OFFSET ?1)",
+            [KEEP_JOBS],
         )?;
         tx.commit()?;
-        Ok(deleted)
+        Ok(if full { Trimmed::More } else { Trimmed::Done })
     }
 
     /// Every job on record, for the job registry.
@@ -251,6 +329,13 @@ impl Store {
         })?;
         rows.collect::<Result<_, _>>()
             .with_context(|| format!("cannot read jobs from {}", self.path.display()))
+    }
+
+    /// Bytes free on the disk that holds the database, for the hub's free-space floor.
+    pub fn free_bytes(&self) -> Option<u64> {
+        let dir = self.path.parent()?;
+        let stat = rustix::fs::statvfs(dir).ok()?;
+        Some(stat.f_bavail.saturating_mul(stat.f_frsize))
     }
 
     /// How many events the log holds.
@@ -280,8 +365,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hub::{MemoryBackend, Metrics};
-    use app::contract::Message;
+    use app::contract::{Message, Temperature};
 
     fn temp_dir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("hearth-store-{name}-{}", std::process::id()));
@@ -301,15 +385,18 @@ mod tests {
 
     /// Events as the hub would frame them, with the snapshot after them.
     fn events(seqs: std::ops::RangeInclusive<u64>) -> (Vec<Arc<Event>>, Snapshot) {
-        let hub = MemoryBackend::new(1000, 16, Arc::new(Metrics::default()));
         let mut snapshot = Snapshot::default();
         let mut out = Vec::new();
         for seq in seqs {
             let payload = message(seq);
             snapshot.apply(seq, &payload);
-            out.push(hub.frame_for_tests(seq, payload));
+            out.push(Arc::new(Event::new(seq, payload)));
         }
         (out, snapshot)
+    }
+
+    fn trim_all(store: &mut Store) {
+        while store.trim_step().unwrap() == Trimmed::More {}
     }
 
     #[test]
@@ -337,23 +424,69 @@ mod tests {
     #[test]
     fn trimming_keeps_the_newest_events_by_count() {
         let dir = temp_dir("trim");
-        let mut store = Store::open(&dir).unwrap();
-        let (batch, snapshot) = events(1..=50);
-        store.append(&batch, &snapshot).unwrap();
         let retention = Retention {
             max_events: 10,
             max_age_ms: i64::MAX / 2,
         };
-        let mut trimmed = 0;
-        while let Ok(n @ 1..) = store.trim(retention, 7) {
-            trimmed += n;
+        let mut store = Store::open(&dir).unwrap().with_retention(retention);
+        let (batch, snapshot) = events(1..=50);
+        store.append(&batch, &snapshot).unwrap();
+        trim_all(&mut store);
+        assert_eq!(store.event_count().unwrap(), 10);
+        assert_eq!(
+            store.messages().unwrap().len(),
+            10,
+            "messages go with their events"
+        );
+        assert_eq!(store.restore(100).unwrap().max_seq, 50);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn readings_keep_only_their_window_and_cannot_push_out_messages() {
+        let dir = temp_dir("window");
+        // A count retention of 100 events: far more readings than that must not trim away any message.
+        let retention = Retention {
+            max_events: 100,
+            max_age_ms: i64::MAX / 2,
+        };
+        let mut store = Store::open(&dir).unwrap().with_retention(retention);
+        let (messages, mut snapshot) = events(1..=20);
+        store.append(&messages, &snapshot).unwrap();
+        let Persistence::Window(window) = Topic::Temperature.persistence() else {
+            panic!("readings keep a window");
+        };
+        let readings: Vec<Arc<Event>> = (100..100 + 3 * window as u64)
+            .map(|seq| {
+                let reading = Payload::Temperature(Temperature {
+                    temperature: 20.0,
+                    updated_at: "t".into(),
+                });
+                snapshot.apply(seq, &reading);
+                Arc::new(Event::new(seq, reading))
+            })
+            .collect();
+        for chunk in readings.chunks(100) {
+            store.append(chunk, &snapshot).unwrap();
+            trim_all(&mut store);
         }
         assert_eq!(
-            trimmed, 40,
-            "trimmed in bounded steps until within retention"
+            store.messages().unwrap().len(),
+            20,
+            "no message was trimmed"
         );
-        assert_eq!(store.event_count().unwrap(), 10);
-        assert_eq!(store.restore(100).unwrap().max_seq, 50);
+        let kept: u64 = store
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM events WHERE topic = 'temperature'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(
+            kept <= window as u64,
+            "{kept} readings kept, window {window}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -369,45 +502,6 @@ mod tests {
             text.contains(&dir.join(DB_FILE).display().to_string()),
             "{text}"
         );
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn acknowledged_publishes_survive_a_restart_and_ids_continue() {
-        use crate::hub::Hub;
-        let dir = temp_dir("durable");
-        let retention = Retention {
-            max_events: 10_000,
-            max_age_ms: i64::MAX / 2,
-        };
-        let (hub, _) =
-            Hub::durable(&dir, 100, 64, retention, Arc::new(Metrics::default())).unwrap();
-        // Many concurrent publishers: the journal commits them in batches, each answered once durable.
-        let tasks: Vec<_> = (1..=200)
-            .map(|id| {
-                let hub = hub.clone();
-                tokio::spawn(async move { hub.publish(message(id)).await.map(|e| e.seq) })
-            })
-            .collect();
-        let mut acked = Vec::new();
-        for task in tasks {
-            acked.push(task.await.unwrap().unwrap());
-        }
-        let last = *acked.iter().max().unwrap();
-        drop(hub);
-
-        let store = Store::open(&dir).unwrap();
-        assert_eq!(
-            store.messages().unwrap().len(),
-            200,
-            "every acknowledged write is on disk"
-        );
-        drop(store);
-        let (hub, _) =
-            Hub::durable(&dir, 100, 64, retention, Arc::new(Metrics::default())).unwrap();
-        assert_eq!(hub.snapshot().messages.len(), app::contract::MAX_MESSAGES);
-        let next = hub.publish(message(1000)).await.unwrap();
-        assert!(next.seq > last, "ids continue after a restart");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -79,7 +79,7 @@ async fn an_http_1_1_stream_is_chunked_says_close_and_ends_with_the_last_chunk()
         .to_lowercase();
 
     // Act
-    app.publish_message(1, "over the wire").await;
+    app.publish_message("over the wire").await;
     read_until(&mut socket, &mut read, "over the wire").await;
     app.state.shutdown.cancel();
     let all = read_to_close(&mut socket, &mut read).await;
@@ -108,7 +108,7 @@ async fn an_http_1_0_stream_is_delimited_by_the_connection_closing() {
     let mut socket = raw(&app, "GET /eventstream HTTP/1.0\r\n\r\n").await;
     let mut read = Vec::new();
     read_until(&mut socket, &mut read, "retry:").await;
-    app.publish_message(1, "plain bytes").await;
+    app.publish_message("plain bytes").await;
     read_until(&mut socket, &mut read, "plain bytes").await;
     app.state.shutdown.cancel();
     let all = read_to_close(&mut socket, &mut read).await;
@@ -165,7 +165,7 @@ async fn stream_on_a_used_connection(app: &TestApp, mut socket: TcpStream, direc
     let head = read_until(&mut socket, &mut read, "retry:")
         .await
         .to_lowercase();
-    app.publish_message(1, "on the same connection").await;
+    app.publish_message("on the same connection").await;
     read_until(&mut socket, &mut read, "on the same connection").await;
 
     assert!(head.contains("http/1.1 200 ok"), "{head}");
@@ -334,8 +334,7 @@ async fn writes_cut_short_by_a_full_socket_resume_exactly_where_they_stopped() {
         .collect();
     let published: Vec<_> = texts
         .iter()
-        .enumerate()
-        .map(|(k, text)| app.publish_message_now(k as u64, text))
+        .map(|text| app.publish_message_now(text))
         .collect();
     futures::future::join_all(published).await;
     let total: usize = texts.iter().map(String::len).sum();

@@ -7,8 +7,10 @@ use bytes::Bytes;
 use clap::Parser as _;
 use futures::{Stream, StreamExt};
 use server::config::Config;
-use server::hub::Event;
+use server::event::Event;
+use server::hub::SubscribeRequest;
 use server::sse::{Parser, SseEvent};
+use server::startup;
 use server::state::AppState;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -99,7 +101,8 @@ pub async fn spawn_app(configure: impl FnOnce(&mut Flags)) -> TestApp {
     configure(&mut flags);
     let config =
         Config::try_parse_from(flags.args()).expect("the harness builds a valid command line");
-    server::prepare_data_dir(&config.data_dir).expect("a fresh data directory is usable");
+    startup::prepare_data_dir(&config.data_dir).expect("a fresh data directory is usable");
+    startup::init_executor();
     let leptos = leptos::config::LeptosOptions::builder()
         .output_name("hearth")
         .build();
@@ -107,7 +110,7 @@ pub async fn spawn_app(configure: impl FnOnce(&mut Flags)) -> TestApp {
         .token
         .clone()
         .expect("the harness always sets a token");
-    let state = AppState::new(config, token.clone(), leptos).expect("the test app's store opens");
+    let state = startup::build(config, token.clone(), leptos).expect("the test app's store opens");
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -118,7 +121,15 @@ pub async fn spawn_app(configure: impl FnOnce(&mut Flags)) -> TestApp {
     // The sensors publish a first reading as soon as they start. Wait for both, so that a test which counts
     // hub events or sequence ids starts from a quiet hub instead of racing those first readings.
     let sensors = TopicSet::of(&[Topic::Temperature, Topic::Random]);
-    let mut readings = state.hub.subscribe(sensors, None).live;
+    let mut readings = state
+        .hub
+        .subscribe(SubscribeRequest {
+            topics: sensors,
+            last_event_id: None,
+            state_stands_in: false,
+        })
+        .await
+        .live;
     let server = tokio::spawn(server::run(listener, state.clone()));
     let (mut temperature, mut random) = (false, false);
     while !(temperature && random) {
@@ -137,7 +148,7 @@ pub async fn spawn_app(configure: impl FnOnce(&mut Flags)) -> TestApp {
         .expect("a plain HTTP client");
     TestApp {
         addr,
-        token,
+        token: token.expose().to_owned(),
         state,
         client,
         server,
@@ -201,15 +212,15 @@ impl TestApp {
         publish(&self.state, payload).await
     }
 
-    /// Publishes a message straight into the hub (no HTTP, no length limit); `id` is the message's own id.
-    pub async fn publish_message(&self, id: u64, text: &str) -> Arc<Event> {
-        self.publish(message(id, text)).await
+    /// Publishes a message straight into the hub (no HTTP, no length limit); its id will be its event's.
+    pub async fn publish_message(&self, text: &str) -> Arc<Event> {
+        self.publish(message(text)).await
     }
 
     /// Publishes a message without waiting for it to be committed (its id is assigned at once): a burst of
     /// these is queued before any subscriber can run, so it reaches them as fast as the hub can deliver.
-    pub fn publish_message_now(&self, id: u64, text: &str) -> server::hub::Publish {
-        self.state.hub.publish(message(id, text))
+    pub fn publish_message_now(&self, text: &str) -> server::hub::Publish {
+        self.state.hub.publish(message(text))
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -287,10 +298,10 @@ pub async fn publish(state: &AppState, payload: Payload) -> Arc<Event> {
         .expect("the hub commits the event")
 }
 
-/// A message payload with its own `id` and text.
-pub fn message(id: u64, text: &str) -> Payload {
+/// A message payload with this text (the hub gives it its event's id).
+pub fn message(text: &str) -> Payload {
     Payload::Message(Message {
-        id,
+        id: 0,
         title: "test".to_owned(),
         message: text.to_owned(),
         timestamp: "2026-01-01T00:00:00.000Z".to_owned(),
@@ -556,4 +567,16 @@ where
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The number a test put after `prefix` at the start of a message's text: tests count their messages there,
+/// since a message's `id` is the id of the event that carried it.
+pub fn counted(event: &SseEvent, prefix: &str) -> u64 {
+    let data = json(event);
+    data["message"]
+        .as_str()
+        .and_then(|text| text.strip_prefix(prefix))
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|digits| digits.parse().ok())
+        .unwrap_or_else(|| panic!("not a message counted after {prefix:?}: {data}"))
 }

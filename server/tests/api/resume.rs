@@ -2,10 +2,10 @@
 //! then live ones — and an explicit `reset` whenever the id cannot be honoured, never a silent skip.
 
 use crate::helpers::{
-    json, message, publish, seq, spawn_app, spawn_default, SseStream, TestApp, WAIT,
+    counted, json, message, publish, seq, spawn_app, spawn_default, SseStream, TestApp, WAIT,
 };
 use app::contract::{Payload, Room, RoomState, Snapshot};
-use server::hub::Event;
+use server::event::Event;
 use std::sync::Arc;
 
 /// Reads `n` events and returns their `message` texts.
@@ -68,9 +68,9 @@ async fn resuming_with_the_last_event_id_query_parameter_replays_exactly_what_wa
 async fn the_header_wins_over_the_query_parameter() {
     // Arrange: two resume points; the header (what a browser sends on its own reconnect) is the newer one.
     let app = spawn_default().await;
-    let old = app.publish_message(1, "old").await;
-    let newer = app.publish_message(2, "newer").await;
-    app.publish_message(3, "newest").await;
+    let old = app.publish_message("old").await;
+    let newer = app.publish_message("newer").await;
+    app.publish_message("newest").await;
 
     // Act
     let path = format!("/eventstream?lastEventId={}", old.seq);
@@ -90,7 +90,7 @@ async fn resuming_the_dashboard_stream_replays_instead_of_sending_a_snapshot() {
     drop(before);
 
     // Act
-    let message = app.publish_message(1, "while away").await;
+    let message = app.publish_message("while away").await;
     let mut kitchen = RoomState::initial(Room::Kitchen, "2026-01-01T00:00:00Z".into());
     kitchen.devices.insert(
         app::contract::Device::Blinds,
@@ -122,7 +122,7 @@ async fn clients_joining_during_a_publish_burst_see_no_gap_and_no_duplicate() {
     let state = app.state.clone();
     let publisher = tokio::spawn(async move {
         for k in 0..TOTAL {
-            publish(&state, message(k, &format!("message {k}"))).await;
+            publish(&state, message(&format!("message {k}"))).await;
             if k % 5 == 4 {
                 tokio::time::sleep(std::time::Duration::from_millis(1)).await;
             }
@@ -135,7 +135,7 @@ async fn clients_joining_during_a_publish_burst_see_no_gap_and_no_duplicate() {
     let mut observed = Vec::new();
     while observed.last() != Some(&(TOTAL - 1)) {
         let event = observer.next_event().await;
-        let k = json(&event)["id"].as_u64().unwrap();
+        let k = counted(&event, "message ");
         observed.push(k);
         if k.is_multiple_of(JOIN_EVERY) && k + JOIN_EVERY < TOTAL {
             let sse = app.sse_client();
@@ -152,7 +152,7 @@ async fn clients_joining_during_a_publish_burst_see_no_gap_and_no_duplicate() {
                 let mut ids = Vec::new();
                 while seen.last() != Some(&(TOTAL - 1)) {
                     let got = stream.next_event().await;
-                    seen.push(json(&got)["id"].as_u64().unwrap());
+                    seen.push(counted(&got, "message "));
                     ids.push(seq(&got));
                 }
                 (k, joined_at, seen, ids)
@@ -187,7 +187,7 @@ async fn clients_joining_during_a_publish_burst_see_no_gap_and_no_duplicate() {
 async fn publish_six(app: &TestApp) -> Vec<Arc<Event>> {
     let mut published = Vec::new();
     for k in 1..=6 {
-        published.push(app.publish_message(k, &format!("m{k}")).await);
+        published.push(app.publish_message(&format!("m{k}")).await);
     }
     published
 }
@@ -227,18 +227,18 @@ async fn unusable_ids_get_an_explicit_reset_never_a_silent_skip() {
     ];
 
     // Act + Assert: on the dashboard stream, each is answered with a reset holding the current state.
-    let (mut newest, mut newest_message) = (newest, 6);
+    // A message's id is its event's: the newest message is the newest event.
+    let mut newest = newest;
     for (why, id) in &cases {
         let mut stream = app.sse_from("/events?topics=message", Some(id)).await;
         let snapshot = assert_reset(&stream.next_event().await, newest, why);
         assert_eq!(
             snapshot.messages.first().map(|m| m.id),
-            Some(newest_message),
+            Some(newest),
             "{why}: the snapshot has the newest message"
         );
         // The stream goes on live after the reset.
-        newest_message += 1;
-        let next = app.publish_message(newest_message, "after reset").await;
+        let next = app.publish_message("after reset").await;
         newest = next.seq;
         let live = stream
             .wait_for("the live message after the reset", |e| e.event == "message")

@@ -104,7 +104,7 @@ async fn a_connection_that_lingers_cannot_hold_shutdown_past_the_deadline() {
             "the stuck client still took everything after {sent} messages"
         );
         for k in sent..sent + 200 {
-            app.publish_message(k, &big_text(k)).await;
+            app.publish_message(&big_text(k)).await;
         }
         sent += 200;
         let before = delivered();

@@ -41,7 +41,7 @@ async fn events_default_topics_are_the_dashboard_ones() {
     // Act: a random number (not a dashboard topic) and then a message (one).
     app.publish(Payload::Random(RandomNumber { value: 0.5 }))
         .await;
-    let message = app.publish_message(1, "dashboard topic").await;
+    let message = app.publish_message("dashboard topic").await;
 
     // Assert: the message arrives, and nothing of the random topic came before it.
     let events = stream
@@ -63,7 +63,7 @@ async fn events_topics_parameter_restricts_the_stream() {
     assert_eq!(stream.next_event().await.event, "snapshot");
 
     // Act: one event of a topic not asked for, then one of a topic asked for.
-    app.publish_message(1, "not asked for").await;
+    app.publish_message("not asked for").await;
     let mut kitchen = RoomState::initial(Room::Kitchen, "2026-01-01T00:00:00Z".into());
     kitchen.devices.insert(
         app::contract::Device::Lights,
@@ -200,8 +200,14 @@ async fn smart_home_sends_each_room_by_name_and_device_changes() {
     assert_eq!(data["lights"], "on");
     assert_eq!(data["blinds"], "closed", "the other device is untouched");
     assert_eq!(
-        data, answered,
+        data, answered["state"],
         "the POST answers the room state every viewer sees"
+    );
+    assert_eq!(answered["room"], "kitchen");
+    assert_eq!(
+        answered["seq"].as_u64(),
+        Some(seq(&event)),
+        "and the event id it was committed as"
     );
 }
 
@@ -283,6 +289,21 @@ async fn eventstream_broadcasts_posted_messages() {
             "trimmed, line break kept across data: lines"
         );
         assert!(is_rfc3339(data["timestamp"].as_str().unwrap()));
-        assert_eq!(data, stored, "the POST answers what was broadcast");
+        let mut answered = stored.clone();
+        let committed_as = answered
+            .as_object_mut()
+            .and_then(|o| o.remove("seq"))
+            .and_then(|s| s.as_u64());
+        assert_eq!(data, answered, "the POST answers what was broadcast");
+        assert_eq!(
+            committed_as,
+            Some(seq(&event)),
+            "and the event id it became"
+        );
+        assert_eq!(
+            data["id"].as_u64(),
+            Some(seq(&event)),
+            "a message's id is its event id"
+        );
     }
 }

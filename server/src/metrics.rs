@@ -1,0 +1,185 @@
+//! What the server counts, rendered as Prometheus text on `/metrics`. A leaf: the hub, the streams and the
+//! routes all count into one [`Metrics`], which knows nothing of them.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// A monotonically increasing count.
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    pub fn inc(&self) {
+        self.add(1);
+    }
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A count of things open right now. Each is counted by a [`Held`] for as long as it lives, so a count can never
+/// leak on an early return or a panic; one watcher may wait for it to change ([`Gauge::changed`]).
+#[derive(Debug, Default)]
+pub struct Gauge {
+    value: AtomicU64,
+    changed: Notify,
+}
+
+impl Gauge {
+    pub fn get(&self) -> u64 {
+        self.value.load(Ordering::Relaxed)
+    }
+
+    /// Counts one up until the returned guard is dropped.
+    pub fn hold(self: &Arc<Self>) -> Held {
+        self.value.fetch_add(1, Ordering::Relaxed);
+        self.changed.notify_one();
+        Held(Arc::clone(self))
+    }
+
+    /// Resolves after the next change (or at once if one happened since the last call). Meant for one watcher:
+    /// the viewer-count publisher.
+    pub async fn changed(&self) {
+        self.changed.notified().await;
+    }
+}
+
+/// One count of a [`Gauge`], given back on drop.
+#[derive(Debug)]
+pub struct Held(Arc<Gauge>);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0.value.fetch_sub(1, Ordering::Relaxed);
+        self.0.changed.notify_one();
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Open SSE streams of any route.
+    pub subscribers: Arc<Gauge>,
+    /// Open dashboard streams (`/events`, `/live-users`): the viewer count.
+    pub viewers: Arc<Gauge>,
+    /// Open streams written by Hearth's own stream writer; the rest of `subscribers` are served by hyper.
+    pub streams_direct: Arc<Gauge>,
+    pub events_published: Counter,
+    /// Counted per batch a stream takes from the hub, not per event: one shared atomic bumped ~800,000 times a
+    /// second from every core was measurable.
+    pub events_delivered: Counter,
+    /// Streams ended because the subscriber fell a whole queue behind.
+    pub slow_consumers_dropped: Counter,
+    /// Resumes served from the replay buffer.
+    pub replay_hits: Counter,
+    /// Resumes that could not be served and got a `reset` instead.
+    pub replay_resets: Counter,
+    /// Subscriptions refused because the server was at its limit.
+    pub subscribers_refused: Counter,
+}
+
+/// One row of the exposition: a counter or a gauge, read now.
+enum Value<'a> {
+    Counter(&'a Counter),
+    Gauge(&'a Gauge),
+}
+
+impl Metrics {
+    /// Prometheus text exposition format, version 0.0.4.
+    pub fn render(&self) -> String {
+        let rows: [(&str, &str, Value<'_>); 9] = [
+            (
+                "hearth_subscribers",
+                "Open SSE streams.",
+                Value::Gauge(&self.subscribers),
+            ),
+            (
+                "hearth_viewers",
+                "Open dashboard streams.",
+                Value::Gauge(&self.viewers),
+            ),
+            (
+                "hearth_streams_direct",
+                "Open SSE streams held outside hyper.",
+                Value::Gauge(&self.streams_direct),
+            ),
+            (
+                "hearth_events_published_total",
+                "Events published to the hub.",
+                Value::Counter(&self.events_published),
+            ),
+            (
+                "hearth_events_delivered_total",
+                "Events written to subscriber streams.",
+                Value::Counter(&self.events_delivered),
+            ),
+            (
+                "hearth_slow_consumers_dropped_total",
+                "Streams ended because the subscriber fell behind.",
+                Value::Counter(&self.slow_consumers_dropped),
+            ),
+            (
+                "hearth_replay_hits_total",
+                "Resumes served from the replay buffer.",
+                Value::Counter(&self.replay_hits),
+            ),
+            (
+                "hearth_replay_resets_total",
+                "Resumes answered with a reset.",
+                Value::Counter(&self.replay_resets),
+            ),
+            (
+                "hearth_subscribers_refused_total",
+                "Subscriptions refused at the limit.",
+                Value::Counter(&self.subscribers_refused),
+            ),
+        ];
+        let mut out = String::new();
+        for (name, help, value) in rows {
+            let (kind, value) = match value {
+                Value::Counter(c) => ("counter", c.get()),
+                Value::Gauge(g) => ("gauge", g.get()),
+            };
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_every_counter_in_prometheus_text() {
+        let m = Metrics::default();
+        m.events_published.add(3);
+        let text = m.render();
+        assert!(text.contains(
+            "# TYPE hearth_events_published_total counter\nhearth_events_published_total 3\n"
+        ));
+        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 9);
+    }
+
+    #[tokio::test]
+    async fn a_gauge_counts_what_is_held_and_says_when_it_changes() {
+        let gauge = Arc::new(Gauge::default());
+        let a = gauge.hold();
+        let b = gauge.hold();
+        assert_eq!(gauge.get(), 2);
+        gauge.changed().await; // the holds above left a change to see
+        drop(a);
+        tokio::time::timeout(std::time::Duration::from_secs(1), gauge.changed())
+            .await
+            .expect("a drop is a change");
+        drop(b);
+        assert_eq!(gauge.get(), 0);
+    }
+}

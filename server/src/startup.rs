@@ -1,0 +1,202 @@
+//! The wiring: the one place that knows how the parts fit. It opens the store and restores the hub and the jobs
+//! from it (or builds a hub that keeps nothing), builds [`AppState`], starts the background tasks, and serves
+//! until shutdown. Everything below it is a part that takes what it needs as arguments.
+
+use crate::auth::Auth;
+use crate::config::{Config, Secret};
+use crate::hub::{Durability, Hub, MemoryBackend};
+use crate::jobs::Jobs;
+use crate::metrics::Metrics;
+use crate::routes;
+use crate::serve;
+use crate::simulator;
+use crate::state::{AppState, Inner};
+use crate::store::{Retention, Store};
+use crate::viewers;
+use anyhow::Context;
+use app::contract::JobUpdate;
+use leptos::config::LeptosOptions;
+use std::path::Path;
+use std::sync::{Arc, Once};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// How long a publisher waits for the journal to take its write before it is told 503.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Gives Leptos tokio to render on. Once per process, before the first page is rendered (the binary calls it at
+/// start; the tests' harness too).
+pub fn init_executor() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        if let Err(e) = any_spawner::Executor::init_tokio() {
+            tracing::warn!(error = ?e, "Leptos already had an executor");
+        }
+    });
+}
+
+/// Creates the data directory, or explains why it cannot be used.
+pub fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    let probe = dir.join(".write-test");
+    std::fs::write(&probe, b"ok")
+        .and_then(|()| std::fs::remove_file(&probe))
+        .with_context(|| format!("the data directory {} is not writable", dir.display()))
+}
+
+/// The retention the configuration asks for: never below the replay buffer.
+pub fn retention(config: &Config) -> Retention {
+    Retention {
+        max_events: config.retain_events.max(config.replay_size as u64),
+        max_age_ms: i64::try_from(config.retain_hours.saturating_mul(3_600_000))
+            .unwrap_or(i64::MAX),
+    }
+}
+
+/// The hub the configuration asks for, and the jobs the store knew: the embedded default (SQLite under the data
+/// directory, group-committed before delivery), or one that keeps nothing.
+pub fn open_hub(config: &Config, metrics: Arc<Metrics>) -> anyhow::Result<(Hub, Vec<JobUpdate>)> {
+    if config.in_memory {
+        let backend = MemoryBackend::new(config.replay_size, config.queue_size, metrics.clone());
+        return Ok((Hub::new(Arc::new(backend), metrics), Vec::new()));
+    }
+    let retention = retention(config);
+    let store = Store::open(&config.data_dir)?.with_retention(retention);
+    let restored = store.restore(config.replay_size)?;
+    let jobs = store.jobs()?;
+    let dir = config.data_dir.clone();
+    let durability = Durability {
+        journal: Box::new(store),
+        reopen: Box::new(move || {
+            let store = Store::open(&dir)?.with_retention(retention);
+            Ok(Box::new(store) as Box<dyn crate::hub::Journal>)
+        }),
+        free_floor_bytes: 0,
+        publish_timeout: PUBLISH_TIMEOUT,
+    };
+    let backend = MemoryBackend::durable(
+        restored,
+        config.replay_size,
+        config.queue_size,
+        metrics.clone(),
+        durability,
+    )
+    .context("cannot start the journal writer")?;
+    Ok((Hub::new(Arc::new(backend), metrics), jobs))
+}
+
+/// Builds the application's state from its configuration: storage opened and restored, nothing started yet.
+pub fn build(config: Config, token: Secret, leptos: LeptosOptions) -> anyhow::Result<AppState> {
+    let metrics = Arc::new(Metrics::default());
+    let (hub, known_jobs) = open_hub(&config, metrics.clone())?;
+    let shutdown = CancellationToken::new();
+    let jobs = Jobs::new(hub.clone(), shutdown.clone(), known_jobs);
+    Ok(AppState::new(Inner {
+        config,
+        hub,
+        metrics,
+        auth: Arc::new(Auth::new(token)),
+        shutdown,
+        jobs,
+        leptos,
+    }))
+}
+
+/// Starts the background tasks: sensors and simulator, unfinished jobs, the viewer count.
+pub fn spawn_background(state: &AppState) {
+    simulator::spawn_all(&state.hub, &state.config, &state.shutdown);
+    state.jobs.resume_unfinished();
+    tokio::spawn(viewers::publish_viewer_count(
+        state.hub.clone(),
+        state.metrics.viewers.clone(),
+        state.shutdown.clone(),
+    ));
+}
+
+/// Starts the background tasks and serves until the shutdown token is cancelled; then open streams end, new
+/// connections are refused, and this returns within the configured deadline even if some connection lingers.
+pub async fn run(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
+    spawn_background(&state);
+    let shutdown = state.shutdown.clone();
+    let deadline = state.config.shutdown_deadline();
+    let connections = serve::Connections {
+        // Built once: cloning a finished `Router` per connection is cheap, rebuilding it is not.
+        app: routes::router(state.clone()),
+        stall: state.config.keepalive(),
+        metrics: state.metrics.clone(),
+        shutdown: shutdown.clone(),
+        is_stream_path: routes::is_stream_path,
+    };
+    let serve = serve::serve(listener, connections);
+    tokio::select! {
+        () = serve => Ok(()),
+        () = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(deadline).await;
+        } => {
+            tracing::warn!(open_streams = state.metrics.subscribers.get(), "shutdown deadline passed; exiting anyway");
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::contract::{Message, Payload};
+    use clap::Parser;
+
+    fn message(id: u64) -> Payload {
+        Payload::Message(Message {
+            id,
+            title: "t".into(),
+            message: format!("m{id}"),
+            timestamp: "2026-11-22T00:00:00.000Z".into(),
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn acknowledged_publishes_survive_a_restart_and_ids_continue() {
+        let dir = std::env::temp_dir().join(format!("hearth-startup-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = Config::parse_from([
+            "hearth",
+            "--data-dir",
+            &dir.display().to_string(),
+            "--replay-size",
+            "100",
+            "--queue-size",
+            "64",
+        ]);
+        let (hub, _) = open_hub(&config, Arc::default()).unwrap();
+        // Many concurrent publishers: the journal commits them in batches, each answered once durable.
+        let tasks: Vec<_> = (1..=200)
+            .map(|id| {
+                let hub = hub.clone();
+                tokio::spawn(async move { hub.publish(message(id)).await.map(|e| e.seq) })
+            })
+            .collect();
+        let mut acked = Vec::new();
+        for task in tasks {
+            acked.push(task.await.unwrap().unwrap());
+        }
+        let last = *acked.iter().max().unwrap();
+        drop(hub);
+
+        let store = Store::open(&dir).unwrap();
+        assert_eq!(
+            store.messages().unwrap().len(),
+            200,
+            "every acknowledged write is on disk"
+        );
+        drop(store);
+        let (hub, _) = open_hub(&config, Arc::default()).unwrap();
+        assert_eq!(hub.snapshot().messages.len(), app::contract::MAX_MESSAGES);
+        let next = hub.publish(message(1000)).await.unwrap();
+        assert!(next.seq > last, "ids continue after a restart");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
