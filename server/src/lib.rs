@@ -22,6 +22,8 @@ use anyhow::Context;
 use axum::http::{header, HeaderValue, Method};
 use axum::Router;
 use state::AppState;
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
@@ -74,13 +76,41 @@ pub async fn run(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
     tokio::spawn(viewers::publish_viewer_count(state.clone()));
     let shutdown = state.shutdown.clone();
     let deadline = state.config.shutdown_deadline();
+    let config = &state.config;
+    let reserved = config.reserved_connections;
+    let privileged = state.clone();
     let connections = serve::Connections {
         // Built once: cloning a finished `Router` per connection is cheap, rebuilding it is not.
         app: router(state.clone()),
-        stall: state.config.keepalive(),
-        metrics: state.metrics.clone(),
+        mode: match config.serve {
+            config::ServeMode::Direct => serve::Mode::Direct,
+            config::ServeMode::Hyper => serve::Mode::Hyper,
+        },
+        limits: serve::Limits {
+            caps: serve::Caps {
+                total: config
+                    .max_connections
+                    .unwrap_or_else(|| serve::connections_that_fit(reserved)),
+                reserved,
+                per_client: config.max_connections_per_client,
+            },
+            idle_timeout: Duration::from_secs(config.idle_timeout_secs.max(1)),
+            header_timeout: Duration::from_secs(config.header_timeout_secs.max(1)),
+            stall: config.keepalive(),
+        },
+        metrics: state.metrics.serve.clone(),
         shutdown: shutdown.clone(),
         is_stream_path: routes::is_stream_path,
+        // A logged-in dashboard (session cookie) or a client with the token may use the reserve.
+        is_privileged: Arc::new(move |parts| {
+            let bearer = parts
+                .headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "));
+            bearer.is_some_and(|token| auth::same_secret(token.trim(), &privileged.token))
+                || auth::has_session(&parts.headers, &privileged)
+        }),
     };
     let serve = serve::serve(listener, connections);
     tokio::select! {

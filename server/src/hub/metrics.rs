@@ -1,7 +1,9 @@
 //! Counters the hub and the streams keep, rendered as Prometheus text on `/metrics`.
 
+use crate::serve::ServeMetrics;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// A monotonically increasing counter (or a gauge, with `dec`).
 #[derive(Debug, Default)]
@@ -52,15 +54,21 @@ pub struct Metrics {
     pub replay_resets: Counter,
     /// Subscriptions refused because the server was at its limit.
     pub subscribers_refused: Counter,
-    /// Open streams written by Hearth's own stream writer (the connection opened with the stream); the rest of
-    /// `subscribers` are served by hyper (the stream came later on a keep-alive connection).
-    pub streams_direct: Counter,
+    /// The connection layer's own counts (connections, limits, deadlines, streams held outside hyper).
+    pub serve: Arc<ServeMetrics>,
 }
 
 impl Metrics {
+    /// Streams ended because their subscriber fell behind: a whole queue behind, or no longer reading at all
+    /// (the connection layer cut it).
+    pub fn slow_consumers_dropped_total(&self) -> u64 {
+        self.slow_consumers_dropped.get() + self.serve.stalled()
+    }
+
     /// Prometheus text exposition format, version 0.0.4.
     pub fn render(&self) -> String {
-        let rows: [(&str, &str, &str, &Counter); 9] = [
+        let slow_consumers = Counter(AtomicU64::new(self.slow_consumers_dropped_total()));
+        let rows: [(&str, &str, &str, &Counter); 8] = [
             (
                 "hearth_subscribers",
                 "gauge",
@@ -89,7 +97,7 @@ impl Metrics {
                 "hearth_slow_consumers_dropped_total",
                 "counter",
                 "Streams ended because the subscriber fell behind.",
-                &self.slow_consumers_dropped,
+                &slow_consumers,
             ),
             (
                 "hearth_replay_hits_total",
@@ -109,12 +117,6 @@ impl Metrics {
                 "Subscriptions refused at the limit.",
                 &self.subscribers_refused,
             ),
-            (
-                "hearth_streams_direct",
-                "gauge",
-                "Open SSE streams held outside hyper (opened on a fresh connection).",
-                &self.streams_direct,
-            ),
         ];
         let mut out = String::new();
         for (name, kind, help, counter) in rows {
@@ -124,6 +126,7 @@ impl Metrics {
                 counter.get()
             );
         }
+        out.push_str(&self.serve.render("hearth"));
         out
     }
 }
@@ -140,6 +143,7 @@ mod tests {
         assert!(text.contains(
             "# TYPE hearth_events_published_total counter\nhearth_events_published_total 3\n"
         ));
-        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 9);
+        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 8 + 8);
+        assert!(text.contains("\nhearth_streams_direct 0\n"));
     }
 }
