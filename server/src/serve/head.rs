@@ -223,6 +223,60 @@ mod tests {
     }
 
     #[test]
+    fn a_content_length_too_large_to_add_to_the_head_is_left_to_hyper() {
+        // u64::MAX once overflowed `head + body` (a panic in debug builds, a hung connection in release ones).
+        for length in [u64::MAX, u64::MAX - 10, u64::MAX / 2 + u64::MAX / 2] {
+            let raw = format!("POST /message HTTP/1.1\r\nContent-Length: {length}\r\n\r\n");
+            assert!(matches!(classified(&raw), Classified::Unknown), "{raw:?}");
+        }
+        let too_long = "POST /message HTTP/1.1\r\nContent-Length: 18446744073709551616\r\n\r\n";
+        assert!(matches!(classified(too_long), Classified::Unknown));
+    }
+
+    #[test]
+    fn a_content_length_written_any_way_but_plain_digits_is_left_to_hyper() {
+        for odd in ["+5", "-5", "5,5", "5, 5", "0x5", "5.0", "", "٥", "5 5"] {
+            let raw = format!("POST /message HTTP/1.1\r\nContent-Length: {odd}\r\n\r\n");
+            assert!(matches!(classified(&raw), Classified::Unknown), "{raw:?}");
+        }
+        let padded = "POST /message HTTP/1.1\r\nContent-Length: 007\r\n\r\n";
+        assert!(
+            matches!(classified(padded), Classified::Other { len } if len == padded.len() as u64 + 7),
+            "leading zeros are digits, as hyper reads them"
+        );
+    }
+
+    #[test]
+    fn a_stream_request_says_it_has_no_body_once_or_not_at_all() {
+        // hyper keeps one of several equal lengths; a held request must be exactly what hyper would have made.
+        let twice = "GET /events HTTP/1.1\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n";
+        assert!(matches!(classified(twice), Classified::Other { .. }));
+        let once = "GET /events HTTP/1.1\r\nContent-Length: 0\r\n\r\n";
+        assert!(matches!(classified(once), Classified::Stream(_)));
+    }
+
+    #[test]
+    fn an_absolute_form_target_is_recognised_by_its_path() {
+        let Classified::Stream(request) =
+            classified("GET http://hearth/events?x=1 HTTP/1.1\r\n\r\n")
+        else {
+            panic!("a stream request");
+        };
+        assert_eq!(request.uri().to_string(), "http://hearth/events?x=1");
+    }
+
+    #[test]
+    fn the_head_of_any_parsable_request_can_be_read_for_its_credentials() {
+        let parts = parts(b"POST /message HTTP/1.1\r\nAuthorization: Bearer t\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .expect("a complete head");
+        assert_eq!(parts.headers["authorization"], "Bearer t");
+        assert!(
+            super::parts(b"POST /message HTTP/1.1\r\n").is_none(),
+            "incomplete"
+        );
+    }
+
+    #[test]
     fn a_head_still_arriving_is_incomplete() {
         assert!(matches!(
             classified("GET /events HTTP/1.1\r\nHost: x\r\n"),
