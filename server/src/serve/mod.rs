@@ -484,6 +484,18 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_default_connection_limit_leaves_room_below_the_open_files_limit() {
+        let fit = connections_that_fit(64);
+        assert!(fit >= 1);
+        if let Some(files) = open_files_limit() {
+            assert!(
+                fit + 2 * 64 + 64 <= files,
+                "{fit} connections with {files} files"
+            );
+        }
+    }
+
     /// A connection's task is as big as its largest state, for as long as it lives: for a stream, its whole life.
     /// Measured 792 bytes (the stream's writer and the connection's counted place) since everything before the
     /// stream is boxed; 928 before, and 1,632 while the request, the response head and the gate stayed in it.

@@ -297,6 +297,38 @@ async fn a_stream_client_that_half_closes_its_sending_side_still_gets_events() {
 }
 
 #[tokio::test]
+async fn a_stream_client_that_closes_cleanly_is_still_noticed_at_once() {
+    // Arrange: a client that has read everything sent to it, so that its close is a plain FIN (with unread data
+    // it would be a reset, noticed at once anyway), and keep-alives far apart.
+    let app = spawn_app(|f| {
+        f.set("--keepalive-secs", 120);
+    })
+    .await;
+    // `/eventstream`: nothing is sent after its first lines (a dashboard stream would get viewer counts).
+    let mut socket = raw(&app, "GET /eventstream HTTP/1.1\r\nHost: hearth\r\n\r\n").await;
+    let mut read = Vec::new();
+    read_until(&mut socket, &mut read, "retry:").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut buf = [0u8; 4096];
+    while matches!(socket.try_read(&mut buf), Ok(n) if n > 0) {}
+
+    // Act
+    let closed = Instant::now();
+    drop(socket);
+
+    // Assert: the end of input could be a half-close; the probes after it find the client gone.
+    eventually("the closed stream's slots to be freed", || async {
+        app.state.metrics.subscribers.get() == 0
+    })
+    .await;
+    assert!(
+        closed.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        closed.elapsed()
+    );
+}
+
+#[tokio::test]
 async fn a_content_length_too_large_to_count_is_answered_not_hung() {
     // Arrange: u64::MAX, which overflowed the gate's arithmetic (a panic in debug builds, a hung connection in
     // release ones).
