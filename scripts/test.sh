@@ -21,6 +21,9 @@ cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 step "unit and integration tests"
 cargo test -p app --features ssr
 cargo test -p server
+# The integration suite again with every connection served by hyper alone (--serve hyper): the plain path stays
+# tested, and the direct path keeps a reference that must behave the same.
+HEARTH_TEST_SERVE=hyper cargo test -p server --test api
 
 step "release build (server + hydrated front end)"
 cargo leptos build --release

@@ -100,6 +100,12 @@ impl Auth {
         &self.sessions
     }
 
+    /// Whether these headers carry the write token or a live session: such requests may use the connections
+    /// kept in reserve for them (a flood of strangers cannot lock the owner out).
+    pub fn is_privileged(&self, headers: &HeaderMap) -> bool {
+        bearer(headers).is_some_and(|token| self.is_token(token)) || self.has_session(headers)
+    }
+
     /// Whether these headers carry a live session cookie.
     pub fn has_session(&self, headers: &HeaderMap) -> bool {
         session_cookie(headers).is_some_and(|id| self.sessions.contains(id))
@@ -131,6 +137,15 @@ impl Sessions {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
         self.ids.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// The bearer token in these headers, if any.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
 }
 
 /// The value of the session cookie in these headers, if any.
@@ -176,13 +191,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let auth = Arc::<Auth>::from_ref(state);
-        let bearer = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
-        if let Some(token) = bearer {
+        if let Some(token) = bearer(&parts.headers) {
             return if auth.is_token(token) {
                 Ok(Writer)
             } else {

@@ -2,7 +2,7 @@
 //! logged once at start-up (from `Debug`, with the token redacted by its type). The listen address follows
 //! Leptos' own `LEPTOS_SITE_ADDR`, so `cargo leptos` and the plain binary agree.
 
-use clap::{ArgAction, Parser};
+use clap::{ArgAction, Parser, ValueEnum};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -23,6 +23,21 @@ pub const DEFAULT_TEMPERATURE_MS: u64 = 5000;
 pub const DEFAULT_RANDOM_MS: u64 = 1000;
 pub const DEFAULT_RETAIN_EVENTS: u64 = 100_000;
 pub const DEFAULT_RETAIN_HOURS: u64 = 24 * 7;
+/// Room for a few logged-in dashboards (a stream and a handful of keep-alive connections each).
+pub const DEFAULT_RESERVED_CONNECTIONS: usize = 64;
+/// Far more than one household's browsers open, far fewer than the whole limit.
+pub const DEFAULT_MAX_CONNECTIONS_PER_CLIENT: usize = 256;
+pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 30;
+pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 10;
+
+/// How connections are served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ServeMode {
+    /// Event streams written by a small writer outside hyper (~3 KiB per idle stream instead of ~18).
+    Direct,
+    /// Everything served by hyper, as a plain hyper server would.
+    Hyper,
+}
 
 /// A credential: compared in constant time, never printed (`Debug` says it is redacted).
 #[derive(Clone, PartialEq, Eq)]
@@ -116,6 +131,26 @@ pub struct Config {
     /// Hours the on-disk log keeps an event at most.
     #[arg(long, env = "HEARTH_RETAIN_HOURS", default_value_t = DEFAULT_RETAIN_HOURS)]
     pub retain_hours: u64,
+    /// How connections are served: `direct` (event streams outside hyper) or `hyper` (everything by hyper).
+    #[arg(long, env = "HEARTH_SERVE", value_enum, default_value_t = ServeMode::Direct)]
+    pub serve: ServeMode,
+    /// Connections served at once to anyone; beyond it only requests with a session or the token get in (503
+    /// for the rest). Default: what the process's open-files limit allows.
+    #[arg(long, env = "HEARTH_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Connections kept above `--max-connections` for requests with a session or the token.
+    #[arg(long, env = "HEARTH_RESERVED_CONNECTIONS", default_value_t = DEFAULT_RESERVED_CONNECTIONS)]
+    pub reserved_connections: usize,
+    /// Connections one client address (IPv6: one /64) may hold without a session or the token; 0 for no limit
+    /// (behind a reverse proxy every client has the proxy's address).
+    #[arg(long, env = "HEARTH_MAX_CONNECTIONS_PER_CLIENT", default_value_t = DEFAULT_MAX_CONNECTIONS_PER_CLIENT)]
+    pub max_connections_per_client: usize,
+    /// Seconds a connection may wait for its next request (idle keep-alive) or for more of a request body.
+    #[arg(long, env = "HEARTH_IDLE_TIMEOUT_SECS", default_value_t = DEFAULT_IDLE_TIMEOUT_SECS)]
+    pub idle_timeout_secs: u64,
+    /// Seconds a request head may take once it has begun.
+    #[arg(long, env = "HEARTH_HEADER_TIMEOUT_SECS", default_value_t = DEFAULT_HEADER_TIMEOUT_SECS)]
+    pub header_timeout_secs: u64,
     /// Log filter (`RUST_LOG` syntax).
     #[arg(long, env = "HEARTH_LOG", default_value = "info")]
     pub log: String,

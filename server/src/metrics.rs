@@ -1,6 +1,7 @@
 //! What the server counts, rendered as Prometheus text on `/metrics`. A leaf: the hub, the streams and the
 //! routes all count into one [`Metrics`], which knows nothing of them.
 
+use crate::serve::ServeMetrics;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -66,8 +67,6 @@ pub struct Metrics {
     pub subscribers: Arc<Gauge>,
     /// Open dashboard streams (`/events`, `/live-users`): the viewer count.
     pub viewers: Arc<Gauge>,
-    /// Open streams written by Hearth's own stream writer; the rest of `subscribers` are served by hyper.
-    pub streams_direct: Arc<Gauge>,
     pub events_published: Counter,
     /// Counted per batch a stream takes from the hub, not per event: one shared atomic bumped ~800,000 times a
     /// second from every core was measurable.
@@ -80,6 +79,8 @@ pub struct Metrics {
     pub replay_resets: Counter,
     /// Subscriptions refused because the server was at its limit.
     pub subscribers_refused: Counter,
+    /// The connection layer's own counts (connections, limits, deadlines, streams held outside hyper).
+    pub serve: Arc<ServeMetrics>,
 }
 
 /// One row of the exposition: a counter or a gauge, read now.
@@ -89,9 +90,16 @@ enum Value<'a> {
 }
 
 impl Metrics {
+    /// Streams ended because their subscriber fell behind: a whole queue behind, or no longer reading at all
+    /// (the connection layer cut it).
+    pub fn slow_consumers_dropped_total(&self) -> u64 {
+        self.slow_consumers_dropped.get() + self.serve.stalled()
+    }
+
     /// Prometheus text exposition format, version 0.0.4.
     pub fn render(&self) -> String {
-        let rows: [(&str, &str, Value<'_>); 9] = [
+        let slow_consumers = Counter(AtomicU64::new(self.slow_consumers_dropped_total()));
+        let rows: [(&str, &str, Value<'_>); 8] = [
             (
                 "hearth_subscribers",
                 "Open SSE streams.",
@@ -101,11 +109,6 @@ impl Metrics {
                 "hearth_viewers",
                 "Open dashboard streams.",
                 Value::Gauge(&self.viewers),
-            ),
-            (
-                "hearth_streams_direct",
-                "Open SSE streams held outside hyper.",
-                Value::Gauge(&self.streams_direct),
             ),
             (
                 "hearth_events_published_total",
@@ -120,7 +123,7 @@ impl Metrics {
             (
                 "hearth_slow_consumers_dropped_total",
                 "Streams ended because the subscriber fell behind.",
-                Value::Counter(&self.slow_consumers_dropped),
+                Value::Counter(&slow_consumers),
             ),
             (
                 "hearth_replay_hits_total",
@@ -149,6 +152,7 @@ impl Metrics {
                 "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
             );
         }
+        out.push_str(&self.serve.render("hearth"));
         out
     }
 }
@@ -165,7 +169,8 @@ mod tests {
         assert!(text.contains(
             "# TYPE hearth_events_published_total counter\nhearth_events_published_total 3\n"
         ));
-        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 9);
+        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 8 + 8);
+        assert!(text.contains("\nhearth_streams_direct 0\n"));
     }
 
     #[tokio::test]

@@ -3,7 +3,7 @@
 //! until shutdown. Everything below it is a part that takes what it needs as arguments.
 
 use crate::auth::Auth;
-use crate::config::{Config, Secret};
+use crate::config::{Config, Secret, ServeMode};
 use crate::hub::{Durability, Hub, MemoryBackend};
 use crate::jobs::Jobs;
 use crate::metrics::Metrics;
@@ -121,13 +121,33 @@ pub async fn run(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
     spawn_background(&state);
     let shutdown = state.shutdown.clone();
     let deadline = state.config.shutdown_deadline();
+    let config = &state.config;
+    let reserved = config.reserved_connections;
+    let auth = Arc::clone(&state.auth);
     let connections = serve::Connections {
         // Built once: cloning a finished `Router` per connection is cheap, rebuilding it is not.
         app: routes::router(state.clone()),
-        stall: state.config.keepalive(),
-        metrics: state.metrics.clone(),
+        mode: match config.serve {
+            ServeMode::Direct => serve::Mode::Direct,
+            ServeMode::Hyper => serve::Mode::Hyper,
+        },
+        limits: serve::Limits {
+            caps: serve::Caps {
+                total: config
+                    .max_connections
+                    .unwrap_or_else(|| serve::connections_that_fit(reserved)),
+                reserved,
+                per_client: config.max_connections_per_client,
+            },
+            idle_timeout: Duration::from_secs(config.idle_timeout_secs.max(1)),
+            header_timeout: Duration::from_secs(config.header_timeout_secs.max(1)),
+            stall: config.keepalive(),
+        },
+        metrics: state.metrics.serve.clone(),
         shutdown: shutdown.clone(),
         is_stream_path: routes::is_stream_path,
+        // A logged-in dashboard or a client with the token may use the reserved connections.
+        is_privileged: Arc::new(move |parts| auth.is_privileged(&parts.headers)),
     };
     let serve = serve::serve(listener, connections);
     tokio::select! {

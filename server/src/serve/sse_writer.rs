@@ -7,11 +7,16 @@
 //! frames the stream has ready as one chunk, in one `writev`. A connection costs its stream's state and this
 //! small writer, nothing more.
 //!
-//! While streaming the socket is also watched for reading: a client that closes its end is noticed at once (its
-//! viewer and subscriber slots are freed) instead of at the next keep-alive. A client that stops reading is cut
+//! While streaming the socket is also watched for reading, so that a client that leaves is noticed at once (its
+//! slots are freed) rather than at the next keep-alive. The end of its input alone does not say it left: HTTP/1.1
+//! allows a client to close its sending side and keep reading, and TCP shows a full close and a half-close the
+//! same way. So the end of input only stops the reading, and the stream goes on; the writer then sends two SSE
+//! comment lines (`:`, which every client ignores), [`PROBE_AFTER`] apart: to a client that closed fully, the
+//! first draws a reset and the second fails, which ends the stream within about that time; to a half-closed
+//! client they are harmless. A reset or any failed write ends the stream. A client that stops reading is cut
 //! once a write has made no progress for the stall period, as under hyper (see [`super::stall`]).
 
-use crate::metrics::Metrics;
+use super::metrics::ServeMetrics;
 use axum::body::Body;
 use axum::http::{header, response::Parts, StatusCode, Version};
 use axum::response::Response;
@@ -35,6 +40,9 @@ const MAX_BATCH: usize = 64;
 const MAX_IGNORED_INPUT: usize = 64 * 1024;
 /// An error response (or 204) on a stream route is small JSON; anything bigger is cut off.
 const MAX_PLAIN_BODY: usize = 1024 * 1024;
+/// Between the two probes sent after a client's input ended: longer than a round trip, so that a client that
+/// closed fully has answered the first with a reset by the time the second is written.
+pub const PROBE_AFTER: Duration = Duration::from_millis(500);
 
 /// Answers a stream request held back by [`super::gate`] and holds the connection until the stream ends.
 ///
@@ -45,7 +53,7 @@ pub async fn serve_stream(
     request: Box<axum::http::Request<Body>>,
     app: Router,
     stall: Duration,
-    metrics: Arc<Metrics>,
+    metrics: Arc<ServeMetrics>,
 ) {
     let framing = if request.version() == Version::HTTP_11 {
         Framing::Chunked
@@ -75,7 +83,7 @@ pub async fn serve_stream(
             metrics.clone(),
         )
     };
-    let _open = metrics.streams_direct.hold();
+    let _open = metrics.streams_direct.open();
     if let Err(e) = pump.await {
         tracing::debug!(error = %e, "event stream connection ended");
     }
@@ -190,7 +198,11 @@ struct Pump {
     stalled: Option<Pin<Box<Sleep>>>,
     stall: Duration,
     ignored_input: usize,
-    metrics: Arc<Metrics>,
+    /// The client's input ended: it is no longer read, and probes tell whether it is still there.
+    input_ended: bool,
+    /// Running until the second probe is due.
+    probe: Option<Pin<Box<Sleep>>>,
+    metrics: Arc<ServeMetrics>,
 }
 
 impl Pump {
@@ -200,7 +212,7 @@ impl Pump {
         head: Bytes,
         chunked: bool,
         stall: Duration,
-        metrics: Arc<Metrics>,
+        metrics: Arc<ServeMetrics>,
     ) -> Self {
         Pump {
             socket,
@@ -213,19 +225,40 @@ impl Pump {
             stalled: None,
             stall,
             ignored_input: 0,
+            input_ended: false,
+            probe: None,
             metrics,
         }
     }
 
-    /// Ready with an error once the client has closed its end, sent too much, or the socket failed.
+    /// Ready with an error once the client has sent too much or the socket failed (a reset included). The end
+    /// of the client's input starts the probes instead.
     fn poll_client_gone(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
+        if self.input_ended {
+            if let Some(probe) = &mut self.probe {
+                if probe.as_mut().poll(cx).is_ready() {
+                    self.probe = None;
+                    self.queue_probe();
+                }
+            }
+            return Poll::Pending;
+        }
         let mut sink = [0u8; 512];
         loop {
             if let Err(e) = ready!(self.socket.poll_read_ready(cx)) {
                 return Poll::Ready(e);
             }
             match self.socket.try_read(&mut sink) {
-                Ok(0) => return Poll::Ready(io::ErrorKind::UnexpectedEof.into()),
+                Ok(0) => {
+                    // A half-close, or a full close: the probes tell which. The socket stays readable from
+                    // here on, so it is not polled for reading again.
+                    self.input_ended = true;
+                    self.queue_probe();
+                    let mut probe = Box::pin(tokio::time::sleep(PROBE_AFTER));
+                    let _ = probe.as_mut().poll(cx);
+                    self.probe = Some(probe);
+                    return Poll::Pending;
+                }
                 Ok(n) => {
                     // Pipelined requests are not answered (the response says `Connection: close`).
                     self.ignored_input += n;
@@ -240,6 +273,18 @@ impl Pump {
                 Err(e) => return Poll::Ready(e),
             }
         }
+    }
+
+    /// Queues an SSE comment line, which clients ignore, to learn from the write whether the client is there.
+    fn queue_probe(&mut self) {
+        if self.ended {
+            return;
+        }
+        self.out.push(Bytes::from_static(if self.chunked {
+            b"2\r\n:\n\r\n"
+        } else {
+            b":\n"
+        }));
     }
 
     /// Takes every frame the stream has ready (up to [`MAX_BATCH`]) and queues them as one chunk.
@@ -336,7 +381,7 @@ impl Pump {
             .stalled
             .get_or_insert_with(|| Box::pin(tokio::time::sleep(stall)));
         ready!(timer.as_mut().poll(cx));
-        self.metrics.slow_consumers_dropped.inc();
+        self.metrics.stalled.inc();
         Poll::Ready(Err(io::Error::new(
             io::ErrorKind::TimedOut,
             "the client stopped reading",

@@ -9,7 +9,7 @@
 //! hyper closes the connection, the stream's guards are dropped, and the client — if it is still there —
 //! reconnects and resumes by `Last-Event-ID`.
 
-use crate::metrics::Metrics;
+use super::metrics::ServeMetrics;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -26,11 +26,11 @@ pub struct StallGuard {
     stall: Duration,
     /// Running while writes are blocked; cleared by any progress.
     timer: Option<Pin<Box<Sleep>>>,
-    metrics: Arc<Metrics>,
+    metrics: Arc<ServeMetrics>,
 }
 
 impl StallGuard {
-    pub fn new(io: TcpStream, stall: Duration, metrics: Arc<Metrics>) -> Self {
+    pub fn new(io: TcpStream, stall: Duration, metrics: Arc<ServeMetrics>) -> Self {
         StallGuard {
             io,
             stall,
@@ -61,7 +61,7 @@ impl StallGuard {
             return Poll::Pending;
         }
         self.timer = None;
-        self.metrics.slow_consumers_dropped.inc();
+        self.metrics.stalled.inc();
         tracing::debug!(stall = ?self.stall, "client stopped reading; closing its connection");
         Poll::Ready(Err(io::Error::new(
             io::ErrorKind::TimedOut,

@@ -1,6 +1,10 @@
 //! The test harness (STYLE.md 12): [`spawn_app`] starts the real server on port 0 with a fresh data directory
 //! and a known token, and [`SseStream`] reads its streams over TCP through the project's own spec-exact
 //! parser, so a framing bug cannot hide behind a lenient client. Every wait is bounded.
+//!
+//! The suite runs once per way of serving connections: `HEARTH_TEST_SERVE=hyper` serves every app with hyper
+//! alone, unset or `direct` with the direct stream writer (the default). [`serve_mode`] says which, for the few
+//! tests whose expectations differ.
 
 use app::contract::{Message, Payload, Topic, TopicSet};
 use bytes::Bytes;
@@ -38,6 +42,21 @@ pub const SSE_ROUTES: [&str; 6] = [
 /// How long any single wait may take before the test fails. Generous, because the machine is shared; a
 /// passing test never waits this long.
 pub const WAIT: Duration = Duration::from_secs(10);
+
+/// How this run's apps serve connections, from `HEARTH_TEST_SERVE` (`direct` when unset).
+pub fn serve_mode() -> server::config::ServeMode {
+    use clap::ValueEnum as _;
+    match std::env::var("HEARTH_TEST_SERVE") {
+        Ok(mode) => server::config::ServeMode::from_str(&mode, true)
+            .unwrap_or_else(|e| panic!("HEARTH_TEST_SERVE={mode:?}: {e}")),
+        Err(_) => server::config::ServeMode::Direct,
+    }
+}
+
+/// Whether this run's apps hold event streams outside hyper.
+pub fn direct() -> bool {
+    serve_mode() == server::config::ServeMode::Direct
+}
 
 /// Command-line flags for one test app: the harness defaults, which a test may override or extend.
 pub struct Flags(Vec<(String, Option<String>)>);
@@ -97,7 +116,8 @@ pub async fn spawn_app(configure: impl FnOnce(&mut Flags)) -> TestApp {
         // events. Tests of those routes speed them up.
         .set("--temperature-ms", 3_600_000)
         .set("--random-ms", 3_600_000)
-        .set("--shutdown-secs", 5);
+        .set("--shutdown-secs", 5)
+        .set("--serve", if direct() { "direct" } else { "hyper" });
     configure(&mut flags);
     let config =
         Config::try_parse_from(flags.args()).expect("the harness builds a valid command line");

@@ -8,6 +8,7 @@ mod helpers;
 
 mod connections;
 mod framing;
+mod hardening_connections;
 mod jobs;
 mod limits;
 mod ops;

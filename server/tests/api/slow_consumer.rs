@@ -48,7 +48,7 @@ async fn a_client_that_never_reads_is_dropped_and_holds_nobody_back() {
     // the socket buffers hold depends on the machine's TCP settings).
     let started = Instant::now();
     let mut sent = 0;
-    while sent < AT_LEAST || app.state.metrics.slow_consumers_dropped.get() == 0 {
+    while sent < AT_LEAST || app.state.metrics.slow_consumers_dropped_total() == 0 {
         assert!(
             sent < AT_MOST,
             "the stuck client was still not dropped after {sent} messages"

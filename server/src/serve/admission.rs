@@ -1,0 +1,267 @@
+//! Who may hold a connection: a limit on connections in all, a limit per client address, and a reserve above the
+//! first that only privileged requests (a logged-in dashboard) may use.
+//!
+//! A server that holds every connection it accepts is refused to everyone once a client opens enough of them
+//! (the process runs out of file descriptors and `accept` fails). So connections are counted: under both limits
+//! a connection is served as usual. Over either, it is on probation: its first request head is read (with a short
+//! deadline) and it stays only if the caller says that request is privileged, taking a place in the reserve;
+//! otherwise it is answered 503 and closed. Probation itself holds sockets, so at most a reserve's worth of
+//! connections are on probation at once and a newcomer pushes out the one waiting longest: a flood of silent
+//! connections cannot keep a privileged client from being heard.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::{Mutex, MutexGuard};
+use tokio_util::sync::CancellationToken;
+
+/// The numbers [`Admission`] enforces.
+#[derive(Debug, Clone, Copy)]
+pub struct Caps {
+    /// Connections for anyone.
+    pub total: usize,
+    /// Connections above `total` for privileged requests only.
+    pub reserved: usize,
+    /// Connections one client address may hold; 0 for no limit.
+    pub per_client: usize,
+}
+
+/// Which limit a connection on probation is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Over {
+    Total,
+    PerClient,
+}
+
+/// Where an admitted connection counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Regular,
+    Reserve,
+    /// On probation, with its number in the queue (gone from the queue once pushed out).
+    Probation(u32),
+}
+
+/// One connection's place, to be given back with [`Admission::release`].
+#[derive(Debug, Clone, Copy)]
+pub struct Ticket {
+    client: IpAddr,
+    place: Place,
+}
+
+/// A connection over a limit: which one, and the token cancelled when a newcomer pushes it out.
+pub struct Probation {
+    pub over: Over,
+    pub pushed_out: CancellationToken,
+}
+
+pub struct Admission {
+    caps: Caps,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    regular: usize,
+    reserve: usize,
+    /// Open connections per client key ([`client_key`]), every place included.
+    clients: HashMap<IpAddr, usize>,
+    /// Connections on probation, longest waiting first.
+    probation: VecDeque<(u32, CancellationToken)>,
+    next_probation: u32,
+}
+
+impl Admission {
+    pub fn new(caps: Caps) -> Self {
+        Admission {
+            caps,
+            state: Mutex::default(),
+        }
+    }
+
+    /// Connections on probation at once: the reserve's size, with a floor so that refusals can still be answered
+    /// when no reserve is configured.
+    fn probation_room(&self) -> usize {
+        self.caps.reserved.max(8)
+    }
+
+    /// Counts a new connection from `peer`: served at once, or on probation.
+    pub fn admit(&self, peer: IpAddr) -> (Ticket, Option<Probation>) {
+        let client = client_key(peer);
+        let mut state = self.lock();
+        let held = state.clients.get(&client).copied().unwrap_or(0);
+        *state.clients.entry(client).or_insert(0) += 1;
+        let over = if state.regular >= self.caps.total {
+            Some(Over::Total)
+        } else if self.caps.per_client > 0 && held >= self.caps.per_client {
+            Some(Over::PerClient)
+        } else {
+            None
+        };
+        let Some(over) = over else {
+            state.regular += 1;
+            let place = Place::Regular;
+            return (Ticket { client, place }, None);
+        };
+        if state.probation.len() >= self.probation_room() {
+            if let Some((_, longest)) = state.probation.pop_front() {
+                longest.cancel();
+            }
+        }
+        let id = state.next_probation;
+        state.next_probation = state.next_probation.wrapping_add(1);
+        let pushed_out = CancellationToken::new();
+        state.probation.push_back((id, pushed_out.clone()));
+        let place = Place::Probation(id);
+        (
+            Ticket { client, place },
+            Some(Probation { over, pushed_out }),
+        )
+    }
+
+    /// Ends a connection's probation once its first request is known: it stays (in the reserve, or a regular
+    /// place if one is free by now), or it must go, for the limit it is over.
+    pub fn settle(&self, ticket: &mut Ticket, privileged: bool, over: Over) -> Result<(), Over> {
+        let Place::Probation(id) = ticket.place else {
+            return Ok(());
+        };
+        let mut state = self.lock();
+        let before = state.probation.len();
+        state.probation.retain(|(queued, _)| *queued != id);
+        if state.probation.len() == before {
+            return Err(over); // pushed out meanwhile
+        }
+        let held = state.clients.get(&ticket.client).copied().unwrap_or(0);
+        let client_has_room = self.caps.per_client == 0 || held <= self.caps.per_client;
+        ticket.place = if state.regular < self.caps.total && (client_has_room || privileged) {
+            state.regular += 1;
+            Place::Regular
+        } else if privileged && state.reserve < self.caps.reserved {
+            state.reserve += 1;
+            Place::Reserve
+        } else if !privileged && !client_has_room && state.regular < self.caps.total {
+            return Err(Over::PerClient);
+        } else {
+            return Err(Over::Total);
+        };
+        Ok(())
+    }
+
+    /// Gives a connection's place back.
+    pub fn release(&self, ticket: Ticket) {
+        let mut state = self.lock();
+        match ticket.place {
+            Place::Regular => state.regular -= 1,
+            Place::Reserve => state.reserve -= 1,
+            Place::Probation(id) => state.probation.retain(|(queued, _)| *queued != id),
+        }
+        if let Some(held) = state.clients.get_mut(&ticket.client) {
+            *held -= 1;
+            if *held == 0 {
+                state.clients.remove(&ticket.client);
+            }
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The counts stay consistent even if a holder panicked: every update is a whole statement.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The address a limit per client applies to: an IPv4 address (also when written IPv4-mapped), or an IPv6 /64,
+/// the block one subscriber usually gets whole.
+fn client_key(peer: IpAddr) -> IpAddr {
+    match peer.to_canonical() {
+        IpAddr::V6(v6) => {
+            let [a, b, c, d, ..] = v6.segments();
+            IpAddr::V6(Ipv6Addr::new(a, b, c, d, 0, 0, 0, 0))
+        }
+        v4 => v4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1));
+    const B: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2));
+
+    fn admission(total: usize, reserved: usize, per_client: usize) -> Admission {
+        Admission::new(Caps {
+            total,
+            reserved,
+            per_client,
+        })
+    }
+
+    #[test]
+    fn under_both_limits_a_connection_is_served_at_once_and_its_place_comes_back() {
+        let a = admission(2, 1, 0);
+        let (first, probation) = a.admit(A);
+        assert!(probation.is_none());
+        let (_second, probation) = a.admit(B);
+        assert!(probation.is_none());
+        assert_eq!(a.admit(A).1.map(|p| p.over), Some(Over::Total));
+        a.release(first);
+        assert!(a.admit(A).1.is_none(), "a freed place is taken again");
+    }
+
+    #[test]
+    fn over_the_limit_only_a_privileged_request_gets_a_reserved_place() {
+        let a = admission(1, 1, 0);
+        let _regular = a.admit(A);
+        let (mut stranger, probation) = a.admit(B);
+        let over = probation.unwrap().over;
+        assert_eq!(a.settle(&mut stranger, false, over), Err(Over::Total));
+        let (mut dashboard, probation) = a.admit(B);
+        assert_eq!(
+            a.settle(&mut dashboard, true, probation.unwrap().over),
+            Ok(())
+        );
+        let (mut second, probation) = a.admit(B);
+        assert_eq!(
+            a.settle(&mut second, true, probation.unwrap().over),
+            Err(Over::Total),
+            "the reserve is full"
+        );
+    }
+
+    #[test]
+    fn one_address_cannot_take_more_than_its_share() {
+        let a = admission(100, 1, 2);
+        let _one = a.admit(A);
+        let _two = a.admit(A);
+        let (mut third, probation) = a.admit(A);
+        let over = probation.unwrap().over;
+        assert_eq!(over, Over::PerClient);
+        assert_eq!(a.settle(&mut third, false, over), Err(Over::PerClient));
+        assert!(a.admit(B).1.is_none(), "another address is unaffected");
+        let (mut logged_in, probation) = a.admit(A);
+        assert_eq!(
+            a.settle(&mut logged_in, true, probation.unwrap().over),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_newcomer_pushes_out_the_connection_on_probation_longest() {
+        let a = admission(0, 8, 0);
+        let probations: Vec<_> = (0..8).map(|_| a.admit(A)).collect();
+        let (_newcomer, probation) = a.admit(B);
+        assert!(probation.is_some());
+        assert!(probations[0].1.as_ref().unwrap().pushed_out.is_cancelled());
+        assert!(!probations[1].1.as_ref().unwrap().pushed_out.is_cancelled());
+        let mut pushed = probations[0].0;
+        assert_eq!(a.settle(&mut pushed, true, Over::Total), Err(Over::Total));
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_slash_64_and_mapped_ipv4_as_ipv4() {
+        let one: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        assert_eq!(client_key(one), client_key(other));
+        let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        assert_eq!(client_key(mapped), A);
+    }
+}
