@@ -16,11 +16,15 @@ cargo fmt --all -- --check
 step "lint (each package with its own features: app is ssr on the server, hydrate in the browser)"
 cargo clippy -p app --features ssr --all-targets -- -D warnings
 cargo clippy -p server --all-targets -- -D warnings
+cargo clippy -p sse --all-targets -- -D warnings
+cargo clippy -p ssebench --all-targets -- -D warnings
 cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 step "unit and integration tests"
 cargo test -p app --features ssr
 cargo test -p server
+cargo test -p sse
+cargo test -p ssebench
 
 step "release build (server + hydrated front end)"
 cargo leptos build --release

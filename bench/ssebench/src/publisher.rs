@@ -3,9 +3,9 @@
 //! delays only its own publisher's next message instead of the whole stream. A message late for its slot goes
 //! at once; the lag is reported.
 
-use super::extract::Template;
-use super::http::{head_end, parse_head, post_head, Body};
-use super::target::{source_addr, Target};
+use crate::extract::Template;
+use crate::http1::{head_end, parse_head, post_head, Body};
+use crate::target::{source_addr, Target};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -69,7 +69,7 @@ pub async fn run(k: usize, ctx: std::sync::Arc<Ctx>, start: Instant) -> Report {
         report.max_lag = report
             .max_lag
             .max(Instant::now().saturating_duration_since(due));
-        ctx.template.render(seq, super::unix_micros(), &mut body);
+        ctx.template.render(seq, crate::unix_micros(), &mut body);
         post_head(&mut request, &ctx.target, &ctx.headers, body.len());
         request.extend_from_slice(body.as_bytes());
         let outcome = tokio::time::timeout(

@@ -1,14 +1,14 @@
 //! One subscription: a socket bound to a loopback source address, a `GET`, a response head, then the body run
-//! through the HTTP framing decoder and Hearth's WHATWG-exact SSE parser until the run stops it.
+//! through the HTTP framing decoder and the `sse` crate's WHATWG-exact parser until the run stops it.
 //!
 //! Kept small on purpose: one task, one 4 KiB read buffer, the parser's own state and one bit per expected
 //! message. Nothing is allocated per event beyond what the parser itself builds.
 
-use super::extract::extract;
-use super::histogram;
-use super::http::{head_end, parse_head, Body, Framing};
-use super::target::{source_addr, Target};
-use server::sse::Parser;
+use crate::extract::extract;
+use crate::histogram;
+use crate::http1::{head_end, parse_head, Body, Framing};
+use crate::target::{source_addr, Target};
+use sse::Parser;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -249,7 +249,7 @@ async fn read_events(
     };
     loop {
         if filled > 0 {
-            let now = super::unix_micros();
+            let now = crate::unix_micros();
             let result = body.feed(&buf[..filled], |bytes| {
                 for event in parser.feed(bytes) {
                     tally.event(&event.data, now);

@@ -1,31 +1,27 @@
-//! `ssebench`: a load tool for any SSE server on this machine (issue 5).
+//! `ssebench`: a load tool for any SSE server on this machine.
 //!
 //! It opens N subscriptions over plain TCP (spread over several 127.0.0.x source addresses), then publishes R
 //! messages a second for S seconds through an HTTP `POST`, each stamped with a sequence number and its send time,
-//! reads every stream through Hearth's WHATWG-exact parser ([`server::sse::Parser`]) and reports deliveries
-//! expected and received, delivery latency, deliveries per second and the server's memory. `--idle` only holds
-//! the N connections and reports the server's memory per connection. Output: one JSON object on stdout and a
-//! one-line summary on stderr. See BENCHMARKS.md for the method and the figures.
+//! reads every stream through the WHATWG-exact parser of the `sse` crate ([`sse::Parser`], the one Hearth's own
+//! tests use) and reports deliveries expected and received, delivery latency, deliveries per second and the
+//! server's memory. `--idle` only holds the N connections and reports the server's memory per connection.
+//! Output: one JSON object on stdout and a one-line summary on stderr. See BENCHMARKS.md for the method and the
+//! figures.
+//!
+//! A workspace member of its own, not a binary of the server, so that building it builds neither the server's
+//! web stack nor its store: it shares only the SSE wire format with the server.
 //!
 //! Bounded by construction: hard caps on N, R and S, a connect phase with a time limit, and a global deadline
 //! after which the process ends by itself whatever it is waiting for. One process can hold as many connections
 //! as its open-files limit allows (raised to the hard limit at start: ~19,900 on a 20,000 machine; 10,000 is
 //! comfortable); run several processes for more.
 
-// A binary's root resolves modules beside itself; these live in `ssebench/`, next to this file.
-#[path = "ssebench/extract.rs"]
 mod extract;
-#[path = "ssebench/histogram.rs"]
 mod histogram;
-#[path = "ssebench/http.rs"]
-mod http;
-#[path = "ssebench/procfs.rs"]
+mod http1;
 mod procfs;
-#[path = "ssebench/publisher.rs"]
 mod publisher;
-#[path = "ssebench/subscriber.rs"]
 mod subscriber;
-#[path = "ssebench/target.rs"]
 mod target;
 
 use anyhow::Context;
@@ -159,7 +155,7 @@ impl Plan {
             Target::parse(&args.publish_url).map_err(|e| format!("--publish-url: {e}"))?;
         let headers = |list: &[String]| {
             list.iter()
-                .map(|h| http::parse_header_arg(h))
+                .map(|h| http1::parse_header_arg(h))
                 .collect::<Result<Vec<_>, _>>()
         };
         let subscribe_headers =
@@ -431,7 +427,7 @@ async fn run(plan: Arc<Plan>, open_files: u64) -> anyhow::Result<(Value, String)
     // Open every subscription.
     let ctx = Arc::new(subscriber::Ctx {
         target: plan.subscribe.clone(),
-        request: http::get_request(&plan.subscribe, &plan.subscribe_headers),
+        request: http1::get_request(&plan.subscribe, &plan.subscribe_headers),
         source_addrs: args.source_addrs,
         connecting: Semaphore::new(args.connect_concurrency),
         connect_timeout: Duration::from_secs_f64(args.connect_timeout),

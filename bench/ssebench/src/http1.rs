@@ -4,7 +4,7 @@
 //! Hand-written rather than a client library so that one subscription is one socket, one small buffer and one
 //! task, and body bytes reach the SSE parser without being copied.
 
-use super::target::Target;
+use crate::target::Target;
 use std::fmt::Write as _;
 
 /// A header given on the command line as `Name: value`.
