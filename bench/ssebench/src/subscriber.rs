@@ -6,7 +6,7 @@
 
 use crate::extract::extract;
 use crate::histogram;
-use crate::http1::{head_end, parse_head, Body, Framing};
+use crate::http1::{parse_head, Body, Framing};
 use crate::target::{source_addr, Target};
 use sse::Parser;
 use std::time::{Duration, Instant};
@@ -157,7 +157,7 @@ async fn open(i: usize, ctx: &Ctx) -> Result<Open, (Failure, String)> {
         .map_err(|e| (Failure::Connect, format!("send request: {e}")))?;
     let mut buf = vec![0u8; READ_BUFFER];
     let mut filled = 0;
-    let head_len = loop {
+    let (head, head_len) = loop {
         if filled == buf.len() {
             if buf.len() >= MAX_HEAD {
                 return Err((
@@ -178,11 +178,10 @@ async fn open(i: usize, ctx: &Ctx) -> Result<Open, (Failure, String)> {
             ));
         }
         filled += n;
-        if let Some(end) = head_end(&buf[..filled]) {
-            break end;
+        if let Some(parsed) = parse_head(&buf[..filled]).map_err(|e| (Failure::Protocol, e))? {
+            break parsed;
         }
     };
-    let head = parse_head(&buf[..head_len]).map_err(|e| (Failure::Protocol, e))?;
     if head.status != 200 {
         let line = String::from_utf8_lossy(&buf[..head_len]);
         let status_line = line.lines().next().unwrap_or("").to_owned();
