@@ -26,7 +26,7 @@ mod target;
 
 use anyhow::Context;
 use clap::Parser as _;
-use extract::Template;
+use extract::{unix_micros, Template};
 use histogram::Histogram;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -241,14 +241,6 @@ impl Plan {
             args,
         })
     }
-}
-
-/// Microseconds since the Unix epoch: the clock both ends of a delivery are stamped with.
-pub fn unix_micros() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
 }
 
 fn main() -> ExitCode {

@@ -3,7 +3,7 @@
 //! delays only its own publisher's next message instead of the whole stream. A message late for its slot goes
 //! at once; the lag is reported.
 
-use crate::extract::Template;
+use crate::extract::{unix_micros, Template};
 use crate::http1::{parse_head, post_head, Body};
 use crate::target::{source_addr, Target};
 use std::time::Duration;
@@ -69,7 +69,7 @@ pub async fn run(k: usize, ctx: std::sync::Arc<Ctx>, start: Instant) -> Report {
         report.max_lag = report
             .max_lag
             .max(Instant::now().saturating_duration_since(due));
-        ctx.template.render(seq, crate::unix_micros(), &mut body);
+        ctx.template.render(seq, unix_micros(), &mut body);
         post_head(&mut request, &ctx.target, &ctx.headers, body.len());
         request.extend_from_slice(body.as_bytes());
         let outcome = tokio::time::timeout(

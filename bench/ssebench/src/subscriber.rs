@@ -4,7 +4,7 @@
 //! Kept small on purpose: one task, one 4 KiB read buffer, the parser's own state and one bit per expected
 //! message. Nothing is allocated per event beyond what the parser itself builds.
 
-use crate::extract::extract;
+use crate::extract::{extract, unix_micros};
 use crate::histogram;
 use crate::http1::{parse_head, Body, Framing};
 use crate::target::{source_addr, Target};
@@ -248,7 +248,7 @@ async fn read_events(
     };
     loop {
         if filled > 0 {
-            let now = crate::unix_micros();
+            let now = unix_micros();
             let result = body.feed(&buf[..filled], |bytes| {
                 for event in parser.feed(bytes) {
                     tally.event(&event.data, now);
