@@ -11,9 +11,10 @@ describe_machine() {
   echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
-# hearth_commit <repository root>: the commit the server was built from, marked when server/ has local changes.
+# hearth_commit <repository root>: the commit the server was built from, marked when the server's own code (server/,
+# or the SSE wire format in sse/) has local changes; the load tool (bench/ssebench) does not count.
 hearth_commit() {
-  echo "$(git -C "$1" rev-parse --short HEAD)$(git -C "$1" diff --quiet HEAD -- server ':!server/src/bin' || echo ' (server/ modified)')"
+  echo "$(git -C "$1" rev-parse --short HEAD)$(git -C "$1" diff --quiet HEAD -- server sse || echo ' (server/ modified)')"
 }
 
 # The machine is shared, and a neighbour's build would show up as latency, so each run first waits for the rest of

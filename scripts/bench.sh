@@ -53,7 +53,7 @@ command -v curl >/dev/null || { log "curl is needed to wait for the server"; exi
 
 mkdir -p "$out"
 log "building the release server and ssebench"
-(cd "$root" && cargo build --release -p server --bins)
+(cd "$root" && cargo build --release -p server -p ssebench)
 server_bin=$root/target/release/server
 bench_bin=$root/target/release/ssebench
 

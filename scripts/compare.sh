@@ -153,7 +153,7 @@ done
 [ "${#available[@]}" -gt 0 ] || { log "no server to run"; exit 1; }
 
 log "building the release server and ssebench"
-(cd "$root" && cargo build --release -p server --bins)
+(cd "$root" && cargo build --release -p server -p ssebench)
 # Run copies: the machine is shared, and a rebuild of target/release mid-run (a neighbour's cargo build) would
 # otherwise swap or truncate the binaries under a starting run.
 bin_dir=$(mktemp -d)

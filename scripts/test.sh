@@ -16,6 +16,8 @@ cargo fmt --all -- --check
 step "lint (each package with its own features: app is ssr on the server, hydrate in the browser)"
 cargo clippy -p app --features ssr --all-targets -- -D warnings
 cargo clippy -p server --all-targets -- -D warnings
+cargo clippy -p sse --all-targets -- -D warnings
+cargo clippy -p ssebench --all-targets -- -D warnings
 cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 step "unit and integration tests"
@@ -24,6 +26,8 @@ cargo test -p server
 # The integration suite again with every connection served by hyper alone (--serve hyper): the plain path stays
 # tested, and the direct path keeps a reference that must behave the same.
 HEARTH_TEST_SERVE=hyper cargo test -p server --test api
+cargo test -p sse
+cargo test -p ssebench
 
 step "release build (server + hydrated front end)"
 cargo leptos build --release

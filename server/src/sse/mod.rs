@@ -1,11 +1,9 @@
-//! Server-Sent Events on the wire (WHATWG HTML, "Server-sent events"): the framing Hearth writes
-//! ([`frame`]), a spec-exact streaming parser for tests and the load tool ([`parse`]), and the HTTP response
-//! around a stream ([`response`]).
+//! Server-Sent Events in the server. The wire format (framing and the spec-exact parser) is the `sse` crate,
+//! shared with the load tool; it is re-exported here so the rest of the server and its tests keep one path
+//! (`crate::sse::frame`, `server::sse::Parser`). What stays is the HTTP response around a stream
+//! ([`response`]), which belongs to axum.
 
-pub mod frame;
-pub mod parse;
 pub mod response;
 
-pub use frame::{comment, frame, retry};
-pub use parse::{Parser, SseEvent};
+pub use ::sse::{comment, frame, parse, retry, Parser, SseEvent};
 pub use response::sse_response;

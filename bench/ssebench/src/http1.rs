@@ -1,10 +1,12 @@
 //! Just enough HTTP/1.1 for a load tool: requests written by hand, response heads, and bodies framed by
 //! `Transfer-Encoding: chunked`, `Content-Length` or the end of the connection.
 //!
-//! Hand-written rather than a client library so that one subscription is one socket, one small buffer and one
-//! task, and body bytes reach the SSE parser without being copied.
+//! Not a client library, so that one subscription is one socket, one small buffer and one task, and body bytes
+//! reach the SSE parser without being copied. The syntax is httparse's (the parser under hyper): the status line
+//! and header fields of a response head, and chunk-size lines; what is left here is what those mean for the
+//! body's framing.
 
-use super::target::Target;
+use crate::target::Target;
 use std::fmt::Write as _;
 
 /// A header given on the command line as `Name: value`.
@@ -74,23 +76,6 @@ pub fn post_head(
     out.extend_from_slice(b"\r\n\r\n");
 }
 
-/// Where a response head ends: the index just past its blank line (`\r\n\r\n`, or a bare `\n\n`).
-pub fn head_end(buf: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    while let Some(p) = buf[i..].iter().position(|&b| b == b'\n') {
-        let nl = i + p;
-        let next = &buf[nl + 1..];
-        if next.starts_with(b"\r\n") {
-            return Some(nl + 3);
-        }
-        if next.starts_with(b"\n") {
-            return Some(nl + 2);
-        }
-        i = nl + 1;
-    }
-    None
-}
-
 /// How the body after a head is framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framing {
@@ -117,30 +102,34 @@ impl Head {
     }
 }
 
-/// Parses a response head (status line and headers, up to the blank line).
-pub fn parse_head(head: &[u8]) -> Result<Head, String> {
-    let text = std::str::from_utf8(head).map_err(|_| "response head is not UTF-8".to_owned())?;
-    let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
-    let status_line = lines.next().unwrap_or("");
-    let mut parts = status_line.splitn(3, ' ');
-    let version = parts.next().unwrap_or("");
-    if !version.starts_with("HTTP/1.") {
-        return Err(format!("not an HTTP/1.x response: {status_line:?}"));
-    }
-    let status = parts
-        .next()
-        .and_then(|s| s.parse::<u16>().ok())
+/// Header fields a response head may have; an SSE server's or a publish answer's has a handful.
+const MAX_HEADERS: usize = 64;
+
+/// Parses the response head at the start of `buf` (status line and header fields, up to the blank line): `None`
+/// until the whole head has arrived, then the head and its length in bytes (body bytes may follow it in `buf`).
+pub fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, String> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut headers);
+    let len = match response.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => {
+            let line = buf.split(|&b| b == b'\n').next().unwrap_or(buf);
+            let line = String::from_utf8_lossy(&line[..line.len().min(80)]);
+            return Err(format!("bad response head ({e}), starting {line:?}"));
+        }
+    };
+    let status = response
+        .code
         .filter(|s| (100..1000).contains(s))
-        .ok_or_else(|| format!("bad status line {status_line:?}"))?;
-    let mut close = version == "HTTP/1.0";
+        .ok_or_else(|| "bad status code".to_owned())?;
+    let mut close = response.version == Some(0);
     let mut chunked = false;
     let mut length = None;
     let mut content_type = String::new();
-    for line in lines.take_while(|l| !l.is_empty()) {
-        let Some((name, value)) = line.split_once(':') else {
-            return Err(format!("bad header line {line:?}"));
-        };
-        let (name, value) = (name.trim(), value.trim());
+    for header in response.headers.iter() {
+        let (name, value) = (header.name, String::from_utf8_lossy(header.value));
+        let value = value.trim();
         if name.eq_ignore_ascii_case("transfer-encoding") {
             chunked = value
                 .rsplit(',')
@@ -176,36 +165,33 @@ pub fn parse_head(head: &[u8]) -> Result<Head, String> {
         close = true;
         Framing::UntilClose
     };
-    Ok(Head {
+    let head = Head {
         status,
         framing,
         close,
         content_type,
-    })
+    };
+    Ok(Some((head, len)))
 }
 
-/// An incremental `Transfer-Encoding: chunked` decoder. It hands out slices of the input (no copy) and keeps
-/// only a few integers between reads, so a chunk may be split anywhere across reads.
+/// The longest chunk-size line (size and extensions) kept while it arrives over several reads.
+const MAX_SIZE_LINE: usize = 4096;
+
+/// An incremental `Transfer-Encoding: chunked` decoder. It hands out slices of the input (no copy) and keeps a
+/// few integers between reads, so a chunk may be split anywhere across reads; only a chunk-size line that a read
+/// cuts in two is kept (a few bytes) until its end arrives.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Chunked {
     state: ChunkState,
+    /// The start of a chunk-size line cut by the end of a read; empty while lines arrive whole.
+    line: Vec<u8>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum ChunkState {
-    /// Reading the hex size; `digits` so far.
+    /// Reading a chunk-size line.
     #[default]
-    Start,
-    Size {
-        value: u64,
-    },
-    /// After `;` or whitespace: a chunk extension, ignored up to the line end.
-    Extension {
-        value: u64,
-    },
-    SizeLf {
-        value: u64,
-    },
+    Size,
     Data {
         left: u64,
     },
@@ -227,6 +213,10 @@ impl Chunked {
             let b = input[i];
             self.state = match self.state {
                 ChunkState::Done => return Ok(true),
+                ChunkState::Size => {
+                    i += self.size_line(&input[i..])?;
+                    continue;
+                }
                 ChunkState::Data { left } => {
                     let take = usize::try_from(left)
                         .unwrap_or(usize::MAX)
@@ -241,39 +231,13 @@ impl Chunked {
                     };
                     continue;
                 }
-                ChunkState::Start => match hex(b) {
-                    Some(d) => ChunkState::Size { value: d },
-                    None => return Err(format!("chunk size expected, got byte {b:#04x}")),
-                },
-                ChunkState::Size { value } => match (hex(b), b) {
-                    (Some(d), _) => {
-                        let value = value
-                            .checked_mul(16)
-                            .map(|v| v + d)
-                            .ok_or_else(|| "chunk size overflows".to_owned())?;
-                        ChunkState::Size { value }
-                    }
-                    (None, b';' | b' ' | b'\t') => ChunkState::Extension { value },
-                    (None, b'\r') => ChunkState::SizeLf { value },
-                    (None, b'\n') => Self::after_size(value),
-                    (None, _) => return Err(format!("bad byte {b:#04x} in a chunk size")),
-                },
-                ChunkState::Extension { value } => match b {
-                    b'\r' => ChunkState::SizeLf { value },
-                    b'\n' => Self::after_size(value),
-                    _ => ChunkState::Extension { value },
-                },
-                ChunkState::SizeLf { value } => match b {
-                    b'\n' => Self::after_size(value),
-                    _ => return Err("CR without LF after a chunk size".to_owned()),
-                },
                 ChunkState::DataCr => match b {
                     b'\r' => ChunkState::DataLf,
-                    b'\n' => ChunkState::Start,
+                    b'\n' => ChunkState::Size,
                     _ => return Err("chunk data longer than its size".to_owned()),
                 },
                 ChunkState::DataLf => match b {
-                    b'\n' => ChunkState::Start,
+                    b'\n' => ChunkState::Size,
                     _ => return Err("CR without LF after chunk data".to_owned()),
                 },
                 ChunkState::Trailer { blank } => match b {
@@ -288,17 +252,70 @@ impl Chunked {
         Ok(self.state == ChunkState::Done)
     }
 
-    fn after_size(value: u64) -> ChunkState {
-        if value == 0 {
-            ChunkState::Trailer { blank: true }
+    /// Reads (the rest of) a chunk-size line from `input`; returns how many bytes of it belong to the line, and
+    /// moves on to the chunk's data (or the trailers) once the line is complete.
+    fn size_line(&mut self, input: &[u8]) -> Result<usize, String> {
+        let (consumed, size) = if self.line.is_empty() {
+            // The common case: the whole line is in this read and is parsed where it lies.
+            match parse_size_line(input)? {
+                Some((len, size)) => (len, Some(size)),
+                None => {
+                    self.keep_line_start(input)?;
+                    (input.len(), None)
+                }
+            }
         } else {
-            ChunkState::Data { left: value }
+            // The line began in an earlier read: add this read's bytes up to the next LF and try again.
+            let take = input
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(input.len(), |p| p + 1);
+            self.keep_line_start(&input[..take])?;
+            match parse_size_line(&self.line)? {
+                Some((len, size)) => {
+                    // Whatever the line did not use came from this read and is chunk data.
+                    let unused = self.line.len() - len;
+                    self.line.clear();
+                    (take - unused, Some(size))
+                }
+                None => (take, None),
+            }
+        };
+        if let Some(size) = size {
+            self.state = if size == 0 {
+                ChunkState::Trailer { blank: true }
+            } else {
+                ChunkState::Data { left: size }
+            };
         }
+        Ok(consumed)
+    }
+
+    /// Keeps `part` of a chunk-size line until the rest arrives; refuses a line that grows past the bound.
+    fn keep_line_start(&mut self, part: &[u8]) -> Result<(), String> {
+        if self.line.len() + part.len() > MAX_SIZE_LINE {
+            return Err(format!("chunk-size line longer than {MAX_SIZE_LINE} bytes"));
+        }
+        self.line.extend_from_slice(part);
+        Ok(())
     }
 }
 
-fn hex(b: u8) -> Option<u64> {
-    char::from(b).to_digit(16).map(u64::from)
+/// A chunk-size line through httparse: `None` until its CRLF has arrived, then its length and the size.
+fn parse_size_line(line: &[u8]) -> Result<Option<(usize, u64)>, String> {
+    // httparse reads a line with no digits as size 0, the last chunk: a size has at least one digit here, or a
+    // stray CRLF would end the body early.
+    if let Some(&b) = line.first().filter(|b| !b.is_ascii_hexdigit()) {
+        return Err(format!("chunk size expected, got byte {b:#04x}"));
+    }
+    match httparse::parse_chunk_size(line) {
+        Ok(httparse::Status::Complete(done)) => Ok(Some(done)),
+        Ok(httparse::Status::Partial) => Ok(None),
+        Err(httparse::InvalidChunkSize) => {
+            let start = String::from_utf8_lossy(&line[..line.len().min(40)]);
+            Err(format!("bad chunk-size line {start:?}"))
+        }
+    }
 }
 
 /// A response body being read: whichever framing its head announced.
@@ -368,10 +385,15 @@ mod tests {
     }
 
     #[test]
-    fn chunked_accepts_bare_lf_and_upper_or_lower_hex_and_reports_unfinished_bodies() {
-        let (out, done) = decode(b"a\nabcdefghij\nB\r\nABCDEFGHIJK\r\n", 3).unwrap();
+    fn chunked_accepts_bare_lf_after_data_and_upper_or_lower_hex_and_reports_unfinished_bodies() {
+        // httparse wants CRLF after a chunk size (the hand-written decoder took a bare LF there too).
+        let (out, done) = decode(b"a\r\nabcdefghij\nB\r\nABCDEFGHIJK\r\n", 3).unwrap();
         assert_eq!(out, b"abcdefghijABCDEFGHIJK");
         assert!(!done, "no last chunk yet");
+        assert!(
+            decode(b"a\nabcdefghij\r\n", 3).is_err(),
+            "bare LF after a size"
+        );
         let (out, done) = decode(b"0\r\n\r\n", 1).unwrap();
         assert!(out.is_empty() && done);
     }
@@ -389,36 +411,50 @@ mod tests {
             "size overflows u64"
         );
         assert!(decode(b"\r\n", 64).is_err(), "empty size");
+        let long_extension = [&b"5;"[..], &[b'x'; MAX_SIZE_LINE], b"\r\nhello\r\n"].concat();
+        assert!(
+            decode(&long_extension, 1000).is_err(),
+            "a size line is bounded"
+        );
     }
 
     #[test]
     fn heads_give_status_framing_and_content_type() {
         let raw = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\nTransfer-Encoding: chunked\r\n\r\nrest";
-        let end = head_end(raw).unwrap();
+        let (head, end) = parse_head(raw).unwrap().unwrap();
         assert_eq!(&raw[end..], b"rest");
-        let head = parse_head(&raw[..end]).unwrap();
         assert_eq!(
             (head.status, head.framing, head.close),
             (200, Framing::Chunked, false)
         );
         assert!(head.is_event_stream());
 
-        let head = parse_head(
+        let (head, _) = parse_head(
             b"HTTP/1.1 201 Created\r\nContent-Length: 12\r\nContent-Type: application/json\r\n\r\n",
         )
+        .unwrap()
         .unwrap();
         assert_eq!((head.status, head.framing), (201, Framing::Length(12)));
         assert!(!head.is_event_stream());
 
-        let head = parse_head(b"HTTP/1.0 200 OK\nContent-Type: text/event-stream\n\n").unwrap();
+        let (head, _) = parse_head(b"HTTP/1.0 200 OK\nContent-Type: text/event-stream\n\n")
+            .unwrap()
+            .unwrap();
         assert_eq!((head.framing, head.close), (Framing::UntilClose, true));
-        assert_eq!(head_end(b"HTTP/1.0 200 OK\nA: b\n\nx"), Some(22));
+        let end = parse_head(b"HTTP/1.0 200 OK\nA: b\n\nx")
+            .unwrap()
+            .map(|(_, end)| end);
+        assert_eq!(end, Some(22));
 
-        let head = parse_head(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n").unwrap();
+        let (head, _) = parse_head(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+            .unwrap()
+            .unwrap();
         assert_eq!((head.framing, head.close), (Framing::Length(0), true));
 
         assert!(
-            head_end(b"HTTP/1.1 200 OK\r\nA: b\r\n").is_none(),
+            parse_head(b"HTTP/1.1 200 OK\r\nA: b\r\n")
+                .unwrap()
+                .is_none(),
             "incomplete head"
         );
         assert!(parse_head(b"SSH-2.0-OpenSSH\r\n\r\n").is_err());

@@ -1,6 +1,7 @@
 //! Where the load goes: plain `http://` URLs on this machine, nowhere else, and the loopback source addresses the
 //! clients bind so that tens of thousands of connections do not run one address out of ephemeral ports.
 
+use http::uri::{Scheme, Uri};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// A parsed `http://host:port/path?query` on a loopback address.
@@ -15,6 +16,8 @@ pub struct Target {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UrlError {
+    #[error("{url:?}: not a URL ({reason})")]
+    Invalid { url: String, reason: String },
     #[error("{0:?}: only http:// URLs are supported (plain HTTP on loopback; no TLS)")]
     Scheme(String),
     #[error("{0:?}: no host")]
@@ -30,26 +33,44 @@ pub enum UrlError {
 }
 
 impl Target {
+    /// Parses `url` with `http::Uri` (which drops a fragment, as a browser would), then keeps it only if it is
+    /// plain `http://` to a loopback address.
     pub fn parse(url: &str) -> Result<Target, UrlError> {
-        let rest = strip_prefix_ignore_case(url.trim(), "http://")
-            .ok_or_else(|| UrlError::Scheme(url.to_owned()))?;
-        let split = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        let (authority, tail) = rest.split_at(split);
-        if authority.is_empty() {
+        let uri = url.trim().parse::<Uri>().map_err(|e| UrlError::Invalid {
+            url: url.to_owned(),
+            reason: e.to_string(),
+        })?;
+        if uri.scheme() != Some(&Scheme::HTTP) {
+            return Err(UrlError::Scheme(url.to_owned()));
+        }
+        let authority = uri
+            .authority()
+            .ok_or_else(|| UrlError::NoHost(url.to_owned()))?;
+        let host = authority.host();
+        if host.is_empty() {
             return Err(UrlError::NoHost(url.to_owned()));
         }
-        if authority.contains('@') {
+        if authority.as_str().contains('@') {
             return Err(UrlError::UserInfo(url.to_owned()));
         }
-        let (host, port) =
-            split_host_port(authority).ok_or_else(|| UrlError::Port(url.to_owned()))?;
+        // `Uri` keeps a port it cannot read (`:x`, `:99999`) in the authority but gives no number for it: anything
+        // after the host must be a port we can use.
+        let after_host = authority.as_str().get(host.len()..).unwrap_or("");
+        let port = match (after_host, authority.port_u16()) {
+            ("", _) => 80,
+            (_, Some(port)) if port != 0 => port,
+            _ => return Err(UrlError::Port(url.to_owned())),
+        };
+        let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
         let ip = if host.eq_ignore_ascii_case("localhost") {
             IpAddr::V4(Ipv4Addr::LOCALHOST)
         } else {
-            host.parse::<IpAddr>().map_err(|_| UrlError::Host {
-                url: url.to_owned(),
-                host: host.to_owned(),
-            })?
+            bare.unwrap_or(host)
+                .parse::<IpAddr>()
+                .map_err(|_| UrlError::Host {
+                    url: url.to_owned(),
+                    host: host.to_owned(),
+                })?
         };
         if !ip.is_loopback() {
             return Err(UrlError::NotLoopback {
@@ -57,47 +78,17 @@ impl Target {
                 ip,
             });
         }
-        let tail = tail.split('#').next().unwrap_or("");
-        let path = match tail.chars().next() {
-            None => "/".to_owned(),
-            Some('?') => format!("/{tail}"),
-            Some(_) => tail.to_owned(),
+        let path = match uri.path_and_query().map(|p| p.as_str()) {
+            None | Some("") => "/".to_owned(),
+            Some(query) if query.starts_with('?') => format!("/{query}"),
+            Some(path) => path.to_owned(),
         };
         Ok(Target {
             addr: SocketAddr::new(ip, port),
-            host_header: authority.to_owned(),
+            host_header: authority.as_str().to_owned(),
             path,
         })
     }
-}
-
-fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| &s[prefix.len()..])
-}
-
-/// `host`, `host:port`, `[v6]`, `[v6]:port`; port 80 when absent. `None` for a bad or zero port.
-fn split_host_port(authority: &str) -> Option<(&str, u16)> {
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let end = v6.find(']')?;
-        let after = &v6[end + 1..];
-        let port = match after {
-            "" => None,
-            p => Some(p.strip_prefix(':')?),
-        };
-        (&v6[..end], port)
-    } else {
-        match authority.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        }
-    };
-    let port = match port {
-        None => 80,
-        Some(p) => p.parse::<u16>().ok().filter(|&p| p != 0)?,
-    };
-    (!host.is_empty()).then_some((host, port))
 }
 
 /// The local address client `i` binds before connecting to `to`: 127.0.0.1 … 127.0.0.`k`, round robin (all of
@@ -169,19 +160,26 @@ mod tests {
         ));
         assert!(matches!(
             Target::parse("http:///x"),
+            Err(UrlError::Invalid { .. })
+        ));
+        assert!(matches!(
+            Target::parse("http://:3000/x"),
             Err(UrlError::NoHost(_))
         ));
         for bad in [
             "http://127.0.0.1:0/",
             "http://127.0.0.1:99999/",
             "http://127.0.0.1:x/",
-            "http://[::1/",
         ] {
             assert!(
                 matches!(Target::parse(bad), Err(UrlError::Port(_))),
                 "{bad}"
             );
         }
+        assert!(matches!(
+            Target::parse("http://[::1/"),
+            Err(UrlError::Invalid { .. })
+        ));
     }
 
     #[test]

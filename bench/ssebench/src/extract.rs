@@ -8,6 +8,14 @@
 //! body template puts it), separated from it by punctuation or spaces only. Other numbers — Hearth's message ids
 //! are also microsecond clocks — have no such neighbour and are skipped.
 
+/// Microseconds since the Unix epoch: the clock both ends of a delivery are stamped with.
+pub fn unix_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
 /// A `--publish-body` with `{seq}` and `{sent}` placeholders, split once so rendering is a few appends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {

@@ -66,7 +66,7 @@ pub fn retry(millis: u64) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sse::Parser;
+    use crate::Parser;
     use proptest::prelude::*;
 
     fn text(b: &Bytes) -> &str {

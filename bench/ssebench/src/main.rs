@@ -1,36 +1,32 @@
-//! `ssebench`: a load tool for any SSE server on this machine (issue 5).
+//! `ssebench`: a load tool for any SSE server on this machine.
 //!
 //! It opens N subscriptions over plain TCP (spread over several 127.0.0.x source addresses), then publishes R
 //! messages a second for S seconds through an HTTP `POST`, each stamped with a sequence number and its send time,
-//! reads every stream through Hearth's WHATWG-exact parser ([`server::sse::Parser`]) and reports deliveries
-//! expected and received, delivery latency, deliveries per second and the server's memory. `--idle` only holds
-//! the N connections and reports the server's memory per connection. Output: one JSON object on stdout and a
-//! one-line summary on stderr. See BENCHMARKS.md for the method and the figures.
+//! reads every stream through the WHATWG-exact parser of the `sse` crate ([`sse::Parser`], the one Hearth's own
+//! tests use) and reports deliveries expected and received, delivery latency, deliveries per second and the
+//! server's memory. `--idle` only holds the N connections and reports the server's memory per connection.
+//! Output: one JSON object on stdout and a one-line summary on stderr. See BENCHMARKS.md for the method and the
+//! figures.
+//!
+//! A workspace member of its own, not a binary of the server, so that building it builds neither the server's
+//! web stack nor its store: it shares only the SSE wire format with the server.
 //!
 //! Bounded by construction: hard caps on N, R and S, a connect phase with a time limit, and a global deadline
 //! after which the process ends by itself whatever it is waiting for. One process can hold as many connections
 //! as its open-files limit allows (raised to the hard limit at start: ~19,900 on a 20,000 machine; 10,000 is
 //! comfortable); run several processes for more.
 
-// A binary's root resolves modules beside itself; these live in `ssebench/`, next to this file.
-#[path = "ssebench/extract.rs"]
 mod extract;
-#[path = "ssebench/histogram.rs"]
 mod histogram;
-#[path = "ssebench/http.rs"]
-mod http;
-#[path = "ssebench/procfs.rs"]
+mod http1;
 mod procfs;
-#[path = "ssebench/publisher.rs"]
 mod publisher;
-#[path = "ssebench/subscriber.rs"]
 mod subscriber;
-#[path = "ssebench/target.rs"]
 mod target;
 
 use anyhow::Context;
 use clap::Parser as _;
-use extract::Template;
+use extract::{unix_micros, Template};
 use histogram::Histogram;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -159,7 +155,7 @@ impl Plan {
             Target::parse(&args.publish_url).map_err(|e| format!("--publish-url: {e}"))?;
         let headers = |list: &[String]| {
             list.iter()
-                .map(|h| http::parse_header_arg(h))
+                .map(|h| http1::parse_header_arg(h))
                 .collect::<Result<Vec<_>, _>>()
         };
         let subscribe_headers =
@@ -247,14 +243,6 @@ impl Plan {
     }
 }
 
-/// Microseconds since the Unix epoch: the clock both ends of a delivery are stamped with.
-pub fn unix_micros() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
-
 fn main() -> ExitCode {
     let args = Args::parse();
     // Raise the soft open-files limit to the hard one (the rlimit crate keeps this safe code).
@@ -324,7 +312,6 @@ fn main() -> ExitCode {
 }
 
 /// How the subscriptions fared while opening.
-#[derive(Default)]
 struct Opening {
     opened: u64,
     latency: Histogram,
@@ -335,6 +322,16 @@ struct Opening {
 }
 
 impl Opening {
+    fn new() -> Opening {
+        Opening {
+            opened: 0,
+            latency: histogram::new(),
+            failures: BTreeMap::new(),
+            pending: 0,
+            elapsed: Duration::ZERO,
+        }
+    }
+
     fn to_json(&self, requested: usize) -> Value {
         let failures: BTreeMap<&str, Value> = self
             .failures
@@ -350,8 +347,8 @@ impl Opening {
             "elapsed_s": round3(self.elapsed.as_secs_f64()),
             "per_second": round1(self.opened as f64 / self.elapsed.as_secs_f64().max(1e-6)),
             "latency_ms": {
-                "p50": ms(self.latency.quantile(0.5)),
-                "p99": ms(self.latency.quantile(0.99)),
+                "p50": ms(self.latency.value_at_quantile(0.5)),
+                "p99": ms(self.latency.value_at_quantile(0.99)),
                 "max": ms(self.latency.max()),
             },
         })
@@ -431,7 +428,7 @@ async fn run(plan: Arc<Plan>, open_files: u64) -> anyhow::Result<(Value, String)
     // Open every subscription.
     let ctx = Arc::new(subscriber::Ctx {
         target: plan.subscribe.clone(),
-        request: http::get_request(&plan.subscribe, &plan.subscribe_headers),
+        request: http1::get_request(&plan.subscribe, &plan.subscribe_headers),
         source_addrs: args.source_addrs,
         connecting: Semaphore::new(args.connect_concurrency),
         connect_timeout: Duration::from_secs_f64(args.connect_timeout),
@@ -457,14 +454,14 @@ async fn run(plan: Arc<Plan>, open_files: u64) -> anyhow::Result<(Value, String)
         )));
     }
     drop(opened_tx);
-    let mut opening = Opening::default();
+    let mut opening = Opening::new();
     let phase_end = connect_start + Duration::from_secs_f64(args.connect_phase_timeout);
     let mut answered = 0;
     while answered < args.subscribers {
         match tokio::time::timeout_at(phase_end, opened_rx.recv()).await {
             Ok(Some(Opened::Yes { micros })) => {
                 opening.opened += 1;
-                opening.latency.record(micros);
+                opening.latency.saturating_record(micros);
             }
             Ok(Some(Opened::No { failure, detail })) => {
                 opening.failures.entry(failure).or_insert((0, detail)).0 += 1;
@@ -709,17 +706,17 @@ async fn fanout_phase(
         },
         "delivery": {
             "expected": expected,
-            "latency_samples": latency.count(),
+            "latency_samples": latency.len(),
             "window_s": round3(window.as_secs_f64()),
             "deliveries_per_s": round1(last_count as f64 / window.as_secs_f64()),
             // What one core of server time delivers: comparable across runs that the client or a neighbour
             // slowed down, and an estimate of the server's ceiling were it alone on the machine.
             "deliveries_per_server_cpu_s": server_cpu_s.map(|s| round1(last_count as f64 / s.max(1e-6))),
             "latency_ms": {
-                "p50": ms(latency.quantile(0.50)),
-                "p90": ms(latency.quantile(0.90)),
-                "p99": ms(latency.quantile(0.99)),
-                "p999": ms(latency.quantile(0.999)),
+                "p50": ms(latency.value_at_quantile(0.50)),
+                "p90": ms(latency.value_at_quantile(0.90)),
+                "p99": ms(latency.value_at_quantile(0.99)),
+                "p999": ms(latency.value_at_quantile(0.999)),
                 "max": ms(latency.max()),
                 "mean": round3(latency.mean() / 1000.0),
             },
@@ -748,8 +745,8 @@ async fn fanout_phase(
             "; {ok} msgs at {achieved:.1}/s (asked {rate}/s) → {unique}/{expected} deliveries ({} lost), latency p50 {:.1} ms p99 {:.1} ms \
              max {:.1} ms, {:.0} deliveries/s; server RSS at N {} MiB; other processes used {} cores",
             expected.saturating_sub(unique),
-            latency.quantile(0.5) as f64 / 1000.0,
-            latency.quantile(0.99) as f64 / 1000.0,
+            latency.value_at_quantile(0.5) as f64 / 1000.0,
+            latency.value_at_quantile(0.99) as f64 / 1000.0,
             latency.max() as f64 / 1000.0,
             last_count as f64 / window.as_secs_f64(),
             mib(rss_n),

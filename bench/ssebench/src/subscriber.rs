@@ -1,14 +1,14 @@
 //! One subscription: a socket bound to a loopback source address, a `GET`, a response head, then the body run
-//! through the HTTP framing decoder and Hearth's WHATWG-exact SSE parser until the run stops it.
+//! through the HTTP framing decoder and the `sse` crate's WHATWG-exact parser until the run stops it.
 //!
 //! Kept small on purpose: one task, one 4 KiB read buffer, the parser's own state and one bit per expected
 //! message. Nothing is allocated per event beyond what the parser itself builds.
 
-use super::extract::extract;
-use super::histogram;
-use super::http::{head_end, parse_head, Body, Framing};
-use super::target::{source_addr, Target};
-use server::sse::Parser;
+use crate::extract::{extract, unix_micros};
+use crate::histogram;
+use crate::http1::{parse_head, Body, Framing};
+use crate::target::{source_addr, Target};
+use sse::Parser;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -157,7 +157,7 @@ async fn open(i: usize, ctx: &Ctx) -> Result<Open, (Failure, String)> {
         .map_err(|e| (Failure::Connect, format!("send request: {e}")))?;
     let mut buf = vec![0u8; READ_BUFFER];
     let mut filled = 0;
-    let head_len = loop {
+    let (head, head_len) = loop {
         if filled == buf.len() {
             if buf.len() >= MAX_HEAD {
                 return Err((
@@ -178,11 +178,10 @@ async fn open(i: usize, ctx: &Ctx) -> Result<Open, (Failure, String)> {
             ));
         }
         filled += n;
-        if let Some(end) = head_end(&buf[..filled]) {
-            break end;
+        if let Some(parsed) = parse_head(&buf[..filled]).map_err(|e| (Failure::Protocol, e))? {
+            break parsed;
         }
     };
-    let head = parse_head(&buf[..head_len]).map_err(|e| (Failure::Protocol, e))?;
     if head.status != 200 {
         let line = String::from_utf8_lossy(&buf[..head_len]);
         let status_line = line.lines().next().unwrap_or("").to_owned();
@@ -249,7 +248,7 @@ async fn read_events(
     };
     loop {
         if filled > 0 {
-            let now = super::unix_micros();
+            let now = unix_micros();
             let result = body.feed(&buf[..filled], |bytes| {
                 for event in parser.feed(bytes) {
                     tally.event(&event.data, now);

@@ -3,9 +3,9 @@
 //! delays only its own publisher's next message instead of the whole stream. A message late for its slot goes
 //! at once; the lag is reported.
 
-use super::extract::Template;
-use super::http::{head_end, parse_head, post_head, Body};
-use super::target::{source_addr, Target};
+use crate::extract::{unix_micros, Template};
+use crate::http1::{parse_head, post_head, Body};
+use crate::target::{source_addr, Target};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -69,7 +69,7 @@ pub async fn run(k: usize, ctx: std::sync::Arc<Ctx>, start: Instant) -> Report {
         report.max_lag = report
             .max_lag
             .max(Instant::now().saturating_duration_since(due));
-        ctx.template.render(seq, super::unix_micros(), &mut body);
+        ctx.template.render(seq, unix_micros(), &mut body);
         post_head(&mut request, &ctx.target, &ctx.headers, body.len());
         request.extend_from_slice(body.as_bytes());
         let outcome = tokio::time::timeout(
@@ -133,7 +133,7 @@ async fn send(
         .map_err(|e| format!("sending: {e}"))?;
     response.fill(0);
     let mut filled = 0;
-    let head_len = loop {
+    let (head, head_len) = loop {
         if filled == response.len() {
             return Err("response head larger than 4 KiB".to_owned());
         }
@@ -145,11 +145,10 @@ async fn send(
             return Err("connection closed before a response".to_owned());
         }
         filled += n;
-        if let Some(end) = head_end(&response[..filled]) {
-            break end;
+        if let Some(parsed) = parse_head(&response[..filled])? {
+            break parsed;
         }
     };
-    let head = parse_head(&response[..head_len])?;
     let mut body = Body::new(head.framing);
     let mut done = body.feed(&response[head_len..filled], |_| {})?;
     // Read the rest of the body (into the buffer's tail, keeping the head and first bytes for error messages).
