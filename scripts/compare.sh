@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the scenarios of scripts/bench.sh against Hearth and, side by side, against other SSE servers on this
-# machine, and writes one table per scenario with Hearth's ratio to each (issue 5's comparison), in one command.
+# machine, and writes one table per scenario with Hearth's ratio to each (the comparison BENCHMARKS.md reports), in one command.
 #
 #   scripts/compare.sh                      # every scenario of bench.sh, against every server
 #   scripts/compare.sh fanout-10k idle-18k  # only these

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything Hearth needs to build and test, at pinned versions, from package registries only.
 # Idempotent: each step checks what is already there and skips it in seconds.
-# Why from source with a moved lock entry: see ../shared/TOOLCHAIN.md, trap 1 (the published lock files of both
+# Why from source with a moved lock entry: docs/toolchain.md, trap 1 (the published lock files of both
 # cargo tools do not build on Rust 1.95 here).
 # Usage: scripts/setup.sh [--no-browser]   (--no-browser: skip Chromium, which only the browser tests need)
 set -euo pipefail

@@ -7,7 +7,7 @@ cd "$root"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
 
 bash scripts/setup.sh
-# Release builds run wasm-opt; Debian's is too old for today's rustc (TOOLCHAIN.md trap 3), npm binaryen's works.
+# Release builds run wasm-opt; Debian's is too old for today's rustc (docs/toolchain.md, trap 3), npm binaryen's works.
 export PATH="$root/end2end/node_modules/.bin:$PATH"
 
 step "format"

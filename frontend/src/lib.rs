@@ -1,4 +1,4 @@
-//! The WASM entry point. Its only job is to hydrate the page the server rendered (STYLE.md 1); everything else
+//! The WASM entry point. Its only job is to hydrate the page the server rendered; everything else
 //! lives in `app`, shared with the server.
 
 #[wasm_bindgen::prelude::wasm_bindgen]

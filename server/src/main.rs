@@ -40,14 +40,7 @@ async fn start() -> anyhow::Result<()> {
         TokenSource::Configured => tracing::info!("write token from HEARTH_TOKEN"),
     }
 
-    let mut leptos = leptos::config::get_configuration(None)
-        .context("cannot read the Leptos configuration")?
-        .leptos_options;
-    leptos.site_addr = config.addr;
-    if leptos.output_name.is_empty() {
-        // Built without cargo-leptos (plain `cargo run`): use the name the front end is built under.
-        leptos.output_name = "hearth".into();
-    }
+    let leptos = startup::leptos_options(config.addr)?;
 
     let listener =
         listen(config.addr).with_context(|| format!("cannot listen on {}", config.addr))?;

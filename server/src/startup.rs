@@ -36,6 +36,30 @@ pub fn init_executor() {
     });
 }
 
+/// The name the front end's files are built under (`/pkg/hearth.js`), as the workspace's Leptos metadata says.
+pub const OUTPUT_NAME: &str = "hearth";
+
+/// Leptos' options for serving on `addr`: what cargo-leptos baked in (or set in the environment) when it built
+/// the server; for a server built by plain cargo (tests, `cargo run`) the same names cargo-leptos would have
+/// used, without asking Leptos to guess (it prints a warning when it has to).
+pub fn leptos_options(addr: std::net::SocketAddr) -> anyhow::Result<LeptosOptions> {
+    let named = option_env!("LEPTOS_OUTPUT_NAME").is_some_and(|n| !n.is_empty())
+        || std::env::var_os("LEPTOS_OUTPUT_NAME").is_some_and(|n| !n.is_empty());
+    let mut options = if named {
+        leptos::config::get_configuration(None)
+            .context("cannot read the Leptos configuration")?
+            .leptos_options
+    } else {
+        let site_root = std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".into());
+        LeptosOptions::builder()
+            .output_name(OUTPUT_NAME)
+            .site_root(site_root)
+            .build()
+    };
+    options.site_addr = addr;
+    Ok(options)
+}
+
 /// Creates the data directory, or explains why it cannot be used.
 pub fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)

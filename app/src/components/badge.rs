@@ -1,4 +1,4 @@
-//! The connection badge: says in one word whether what the page shows is live (DESIGN.md's `connection-state`).
+//! The connection badge: says in one word whether what the page shows is live (test id `connection-state`, a stable hook that page scripts and probes rely on).
 
 use crate::hooks::ReadyState;
 use leptos::prelude::*;

@@ -1,4 +1,4 @@
-//! Input newtypes (STYLE.md 7, "parse, don't validate"): what a user types becomes one of these or a clear error,
+//! Input newtypes ("parse, don't validate"): what a user types becomes one of these or a clear error,
 //! on the server and in the browser alike.
 
 use serde::Serialize;

@@ -1,6 +1,6 @@
-//! The typed event contract, defined once and shared by the server and the browser (DESIGN.md, "The event
-//! contract"). Every topic has a name and one serde payload type, so a renamed field is a compile error on both
-//! sides rather than a silent blank on the page.
+//! The typed event contract, defined once and shared by the server and the browser. Every topic has a name and
+//! one serde payload type, so a renamed field is a compile error on both sides rather than a silent blank on the
+//! page.
 //!
 //! Wire format of one event: `id: <seq>`, `event: <topic>`, `data: <json>` (ephemeral topics carry no id: see
 //! [`Persistence`]). [`api`] holds the HTTP API's paths and write bodies.

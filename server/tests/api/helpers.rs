@@ -1,4 +1,4 @@
-//! The test harness (STYLE.md 12): [`spawn_app`] starts the real server on port 0 with a fresh data directory
+//! The test harness: [`spawn_app`] starts the real server on port 0 with a fresh data directory
 //! and a known token, and [`SseStream`] reads its streams over TCP through the project's own spec-exact
 //! parser, so a framing bug cannot hide behind a lenient client. Every wait is bounded.
 //!
@@ -123,9 +123,8 @@ pub async fn spawn_app(configure: impl FnOnce(&mut Flags)) -> TestApp {
         Config::try_parse_from(flags.args()).expect("the harness builds a valid command line");
     startup::prepare_data_dir(&config.data_dir).expect("a fresh data directory is usable");
     startup::init_executor();
-    let leptos = leptos::config::LeptosOptions::builder()
-        .output_name("hearth")
-        .build();
+    // As the binary configures Leptos when built without cargo-leptos.
+    let leptos = startup::leptos_options(config.addr).expect("Leptos options");
     let token = config
         .token
         .clone()

@@ -1,4 +1,4 @@
-//! Graceful shutdown (STYLE.md 10): every open stream and background task ends when the shutdown token is
+//! Graceful shutdown: every open stream and background task ends when the shutdown token is
 //! cancelled, `run` returns within the configured deadline even if a connection lingers, and new connections
 //! are refused afterwards.
 

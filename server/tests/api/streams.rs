@@ -1,4 +1,4 @@
-//! Every SSE route of DESIGN.md's HTTP surface: what each one sends, under which event names, in which shape.
+//! Every SSE route of the HTTP surface (the README's table): what each one sends, under which event names, in which shape.
 
 use crate::helpers::{json, seq, spawn_app, spawn_default};
 use app::contract::{Payload, RandomNumber, Room, RoomState, Snapshot};
