@@ -151,6 +151,11 @@ pub struct Config {
     /// Seconds a request head may take once it has begun.
     #[arg(long, env = "HEARTH_HEADER_TIMEOUT_SECS", default_value_t = DEFAULT_HEADER_TIMEOUT_SECS)]
     pub header_timeout_secs: u64,
+    /// Share the event log, ids, replay, the checkpoint, sessions and the viewer count with other instances
+    /// through this Redis (`redis://host:port`); unset: the embedded store. Redis must run with
+    /// `appendonly yes`, `appendfsync always` and `maxmemory-policy noeviction` (checked at start).
+    #[arg(long, env = "HEARTH_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<Secret>,
     /// Log filter (`RUST_LOG` syntax).
     #[arg(long, env = "HEARTH_LOG", default_value = "info")]
     pub log: String,

@@ -3,7 +3,7 @@
 
 use crate::serve::ServeMetrics;
 use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -81,6 +81,52 @@ pub struct Metrics {
     pub subscribers_refused: Counter,
     /// The connection layer's own counts (connections, limits, deadlines, streams held outside hyper).
     pub serve: Arc<ServeMetrics>,
+    /// The broker, when the hub has one.
+    pub broker: BrokerMetrics,
+}
+
+/// What a broker-backed hub reports: rendered only when one is configured.
+#[derive(Debug, Default)]
+pub struct BrokerMetrics {
+    pub enabled: AtomicBool,
+    /// 1 while the tail follows the broker's log.
+    pub connected: AtomicU64,
+    /// How far behind the log the last read ran, in milliseconds.
+    pub tail_lag_ms: AtomicU64,
+    /// The newest id seen in the broker's log.
+    pub last_id: AtomicU64,
+}
+
+impl BrokerMetrics {
+    fn render(&self, out: &mut String) {
+        if !self.enabled.load(Ordering::Relaxed) {
+            return;
+        }
+        let rows = [
+            (
+                "hearth_broker_connected",
+                "1 while the broker's log is followed.",
+                &self.connected,
+            ),
+            (
+                "hearth_broker_tail_lag_ms",
+                "How far behind the broker's log delivery ran on the last read.",
+                &self.tail_lag_ms,
+            ),
+            (
+                "hearth_broker_last_id",
+                "The newest id seen in the broker's log.",
+                &self.last_id,
+            ),
+        ];
+        for (name, help, value) in rows {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {}",
+                value.load(Ordering::Relaxed)
+            );
+        }
+    }
 }
 
 /// One row of the exposition: a counter or a gauge, read now.
@@ -153,6 +199,7 @@ impl Metrics {
             );
         }
         out.push_str(&self.serve.render("hearth"));
+        self.broker.render(&mut out);
         out
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::auth::Auth;
 use crate::config::{Config, Secret, ServeMode};
-use crate::hub::{Durability, Hub, MemoryBackend};
+use crate::hub::{Durability, Hub, MemoryBackend, RedisBackend, RedisOptions};
 use crate::jobs::Jobs;
 use crate::metrics::Metrics;
 use crate::routes;
@@ -82,6 +82,25 @@ pub fn retention(config: &Config) -> Retention {
 /// The hub the configuration asks for, and the jobs the store knew: the embedded default (SQLite under the data
 /// directory, group-committed before delivery), or one that keeps nothing.
 pub fn open_hub(config: &Config, metrics: Arc<Metrics>) -> anyhow::Result<(Hub, Vec<JobUpdate>)> {
+    if let Some(url) = &config.redis_url {
+        if config.in_memory {
+            anyhow::bail!("--in-memory and --redis-url exclude each other: pick one");
+        }
+        let retention = retention(config);
+        let options = RedisOptions {
+            url: url.expose().to_owned(),
+            replay: config.replay_size,
+            queue: config.queue_size,
+            retain_events: retention.max_events,
+            retain_ms: retention.max_age_ms,
+            publish_timeout: PUBLISH_TIMEOUT,
+        };
+        let (backend, _link) = RedisBackend::open(options, metrics.clone())?;
+        let hub = Hub::new(Arc::new(backend), metrics);
+        // The jobs the shared state knows: any instance may pick up the unfinished ones.
+        let jobs = hub.snapshot().jobs;
+        return Ok((hub, jobs));
+    }
     if config.in_memory {
         let backend = MemoryBackend::new(config.replay_size, config.queue_size, metrics.clone());
         return Ok((Hub::new(Arc::new(backend), metrics), Vec::new()));

@@ -191,7 +191,16 @@ impl Fanout {
 
     /// Joins the live feed and decides where the subscriber starts, from the ring alone.
     pub fn subscribe(self: &Arc<Self>, request: SubscribeRequest<'_>) -> Subscription {
-        let source: Arc<dyn ReplaySource> = self.clone();
+        self.subscribe_via(request, self.clone())
+    }
+
+    /// As [`Fanout::subscribe`], deciding from the ring, but a resume reads its events through `source` (a
+    /// broker's log that falls back to older storage when the ring moves on under a slow reader).
+    pub fn subscribe_via(
+        &self,
+        request: SubscribeRequest<'_>,
+        source: Arc<dyn ReplaySource>,
+    ) -> Subscription {
         let mut inner = self.lock();
         let live = self.sender.subscribe();
         let last = inner.committed.seq;
@@ -222,6 +231,55 @@ impl Fanout {
             Start::Fresh(_) => {}
         }
         Subscription { start, live }
+    }
+
+    /// Joins the live feed resuming right after `after`, an id older than the ring: the caller checked that
+    /// `source` still holds every event after it. The replay reads `source` up to the newest committed event.
+    pub fn subscribe_after(
+        &self,
+        after: u64,
+        topics: TopicSet,
+        source: Arc<dyn ReplaySource>,
+    ) -> Subscription {
+        let inner = self.lock();
+        let live = self.sender.subscribe();
+        let until = inner.committed.seq.max(after);
+        drop(inner);
+        self.metrics.replay_hits.inc();
+        Subscription {
+            start: Start::Resume(Replay::new(after, until, topics, source)),
+            live,
+        }
+    }
+
+    /// Joins the live feed starting over from the current state: the caller found the subscriber's id unusable.
+    pub fn subscribe_reset(&self) -> Subscription {
+        let inner = self.lock();
+        let live = self.sender.subscribe();
+        let start = Start::Reset(inner.committed.clone());
+        drop(inner);
+        self.metrics.replay_resets.inc();
+        Subscription { start, live }
+    }
+
+    /// Whether `seq` is the id of the state or of an event in the ring.
+    pub fn holds(&self, seq: u64) -> bool {
+        let inner = self.lock();
+        seq == inner.committed.seq || inner.ring.binary_search_by_key(&seq, |e| e.seq).is_ok()
+    }
+
+    /// The ids the ring can replay from: every event after the first number up to the second (the newest).
+    pub fn bounds(&self) -> (u64, u64) {
+        let inner = self.lock();
+        (inner.floor, inner.committed.seq)
+    }
+
+    /// Drops the ring: the log behind it lost its data (a broker restarted empty), so no earlier id may be
+    /// resumed from here any more; holders of one get a `reset`. The state stays.
+    pub fn forget(&self) {
+        let mut inner = self.lock();
+        inner.ring.clear();
+        inner.floor = inner.committed.seq;
     }
 
     /// Up to `max` retained events in `(after, until]` of `topics`; gone if the ring moved past `after`.

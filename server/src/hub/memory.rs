@@ -313,6 +313,7 @@ impl Backend for MemoryBackend {
             backend: self.core.kind,
             problem,
             last_seq: self.core.fanout.last_seq(),
+            broker: None,
         }
     }
 }

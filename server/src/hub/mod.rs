@@ -7,15 +7,18 @@
 //!
 //! The pieces: [`fanout`] keeps the committed state, the replay ring and the live feed (any backend feeds it in
 //! id order); [`memory`] assigns ids and holds the state read-modify-write updates start from; [`journal`] is the
-//! group-committing writer thread in front of a [`Journal`] (the store implements it).
+//! group-committing writer thread in front of a [`Journal`] (the store implements it); [`redis`] is the broker
+//! backend that lets several instances share one log.
 
 mod fanout;
 mod journal;
 mod memory;
+pub mod redis;
 
 pub use fanout::{Fanout, Replay, ReplayGone, ReplaySource};
 pub use journal::{Journal, OpenJournal, Trimmed};
 pub use memory::{Durability, MemoryBackend, Restored};
+pub use redis::{RedisBackend, RedisOptions};
 
 use crate::event::Event;
 use crate::metrics::Metrics;
@@ -90,6 +93,21 @@ pub struct Health {
     pub problem: Option<String>,
     /// The id of the newest committed event.
     pub last_seq: u64,
+    /// The broker's side, when the backend has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broker: Option<BrokerHealth>,
+}
+
+/// A broker as one instance sees it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BrokerHealth {
+    /// Both the write connection and the tail are up.
+    pub connected: bool,
+    /// How far behind the broker's log this instance's delivery ran on the last read, in milliseconds (0 when
+    /// it was caught up).
+    pub tail_lag_ms: u64,
+    /// The newest id this instance has seen in the broker's log.
+    pub last_id: u64,
 }
 
 /// What a hub implementation provides: the one door to ids, fan-out, replay and durability.

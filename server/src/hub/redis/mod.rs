@@ -1,0 +1,673 @@
+//! The Redis backend: several Hearth instances share one event log in Redis Streams, so a client may resume on
+//! any instance with its `Last-Event-ID` and get exactly what it missed.
+//!
+//! How an event travels: a publish joins a batch; the batch is one Lua script call ([`scripts`]) that gives
+//! each event the next id (`max(last + 1, floor + 1, clock)`: strictly increasing, never reused, even after
+//! the broker lost its data) and appends it as stream entry `0-<id>`. With `appendfsync always` (checked at
+//! start, [`guard`]) the broker replies only once the batch is on its disk. Every instance follows the log
+//! ([`tail`]) and commits what it reads to its own [`Fanout`], in id order; the publisher's future resolves once
+//! its event has come back through this instance's tail, so its answer and its subscribers agree. A
+//! read-modify-write [`Backend::update`] derives its change from this instance's state and appends it only if
+//! no newer event of its topic exists (compare-and-set in the same script); on a conflict it waits for the tail
+//! to bring the newer event and derives the change again.
+//!
+//! Resume ([`Backend::subscribe`]): an id in the local ring replays from the ring; an older one still in the
+//! log is read with `XRANGE` ([`replay`]) and stitched to the ring; an id this instance has not tailed yet but
+//! the log has waits briefly for the tail; any other id (trimmed, garbage, from the future, lost by the broker)
+//! gets a `reset` with the snapshot.
+//!
+//! The state as of some id (the checkpoint) is kept in Redis too, written by every instance with
+//! compare-and-set; retention trims the log by count and age but never past the checkpoint, so a new instance
+//! loads the checkpoint, reads the log forward from it, then tails.
+//!
+//! When Redis cannot be reached, writes are refused at once (503) and streams stay open on what this instance
+//! has; the tail and the command connection come back by themselves. A write whose reply was lost (the broker
+//! died after appending it) is answered 503 although it may be in the log: the promise kept is that nothing
+//! answered 2xx is lost, not that a refusal was never applied.
+//!
+//! Why the `redis` crate (redis-rs) and not `fred`: Hearth needs plain commands, scripts by hash and pipelining
+//! on tokio — redis-rs does those with a small dependency tree, and its connection has the per-command response
+//! deadline that lets writes fail fast. fred's strengths (its own reconnection policies, pools, client-side
+//! caching, a typed API for every command) are things Hearth does not use or wants to control itself.
+
+mod entry;
+mod guard;
+mod link;
+mod replay;
+mod scripts;
+mod tail;
+
+use super::{
+    Backend, BrokerHealth, Change, Fanout, Health, HubError, Publish, ReplaySource, Start,
+    SubscribeRequest, Subscription, Update,
+};
+use crate::clock::{clock_seed, now_ms, now_rfc3339};
+use crate::event::Event;
+use crate::metrics::Metrics;
+use anyhow::Context;
+use app::contract::{Payload, Room, RoomState, Snapshot, Topic, TopicSet};
+use entry::from_range;
+use futures::future::BoxFuture;
+use link::Link;
+use rand::Rng;
+use redis::Value;
+use replay::LogReplay;
+use scripts::{entry_id, CHECKPOINT, LOG, META, VERSIONS};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+
+pub use link::Link as RedisLink;
+
+/// How long a write waits for a connection to the broker before it is refused.
+const LINK_WAIT: Duration = Duration::from_millis(500);
+/// Events in one publish script call at most.
+const MAX_BATCH: usize = 512;
+/// How long a resume waits for this instance's tail to reach an id the log already has.
+const RESUME_WAIT: Duration = Duration::from_secs(3);
+/// Entries read per round trip at start-up.
+const RESTORE_COUNT: usize = 1000;
+/// How often the checkpoint is written (when something changed) and retention runs.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(1);
+/// Entries one retention step looks at.
+const TRIM_STEP: usize = 1000;
+/// A state-standing stream resuming from further back than the ring is sent the state instead when more than
+/// this many entries lie between its id and the ring (as the ring itself does for long gaps).
+const STANDS_IN_AFTER: usize = 1000;
+
+/// What the Redis backend needs to know.
+#[derive(Debug, Clone)]
+pub struct RedisOptions {
+    /// `redis://[user:password@]host:port[/db]`.
+    pub url: String,
+    /// Events kept in the local replay ring.
+    pub replay: usize,
+    /// Events a subscriber may fall behind.
+    pub queue: usize,
+    /// The log keeps at most this many entries (never trimming past the checkpoint).
+    pub retain_events: u64,
+    /// The log drops entries older than this (never past the checkpoint).
+    pub retain_ms: i64,
+    /// How long a publish waits to see its event come back through the tail before answering anyway (it is
+    /// durable by then).
+    pub publish_timeout: Duration,
+}
+
+/// The backend: the local fan-out fed by the tail, and the broker connection. Dropping it stops its tasks.
+pub struct RedisBackend {
+    core: Arc<Core>,
+    stop: CancellationToken,
+}
+
+/// What the backend's tasks share.
+pub struct Core {
+    fanout: Arc<Fanout>,
+    link: Arc<Link>,
+    queue: mpsc::UnboundedSender<Pending>,
+    /// The newest id committed to the local fan-out: publishers and resumes wait on it.
+    delivered: watch::Sender<u64>,
+    /// The highest id the broker assigned to this instance's publishes: the floor of the next batch.
+    assigned: AtomicU64,
+    /// The data set this instance follows.
+    epoch: Mutex<String>,
+    tail: TailStatus,
+    metrics: Arc<Metrics>,
+    options: RedisOptions,
+}
+
+#[derive(Default)]
+struct TailStatus {
+    up: AtomicBool,
+    lag_ms: AtomicU64,
+    last_id: AtomicU64,
+    problem: Mutex<Option<String>>,
+}
+
+/// One event waiting for its batch.
+struct Pending {
+    topic: Topic,
+    data: String,
+    /// -1: unconditional; else the id the state was at when the event was derived from it.
+    expect: i64,
+    /// The id the script gave it, or minus the id of the newer event that won (a conflict).
+    done: oneshot::Sender<Result<i64, HubError>>,
+}
+
+/// A fresh random epoch: the identity of a data set the broker has just started.
+fn fresh_epoch() -> String {
+    format!("{:016x}", rand::rng().random::<u64>())
+}
+
+impl RedisBackend {
+    /// Connects to the broker, refuses it if it could lose acknowledged writes, loads the checkpoint and reads
+    /// the log forward from it, then starts following it. Blocking (start-up only); needs a tokio runtime for
+    /// the tasks it starts.
+    pub fn open(options: RedisOptions, metrics: Arc<Metrics>) -> anyhow::Result<(Self, Arc<Link>)> {
+        let runtime = tokio::runtime::Handle::try_current()
+            .context("the Redis backend starts its tasks on tokio")?;
+        let client = redis::Client::open(options.url.as_str())
+            .context("--redis-url is not a valid Redis URL (redis://host:port)")?;
+        let restored = restore(&client, options.replay)
+            .context("cannot start on Redis (is it running, and reachable at --redis-url?)")?;
+        let cursor = restored.snapshot.seq;
+        tracing::info!(
+            seq = cursor,
+            replay = restored.ring.len(),
+            "restored from Redis: checkpoint and log read"
+        );
+        let fanout = Fanout::new(
+            restored.snapshot,
+            restored.ring,
+            options.replay,
+            options.queue,
+            metrics.clone(),
+        );
+        let link = Link::new(client);
+        let (queue, batches) = mpsc::unbounded_channel();
+        metrics.broker.enabled.store(true, Ordering::Relaxed);
+        metrics.broker.last_id.store(cursor, Ordering::Relaxed);
+        let core = Arc::new(Core {
+            fanout,
+            link: Arc::clone(&link),
+            queue,
+            delivered: watch::Sender::new(cursor),
+            assigned: AtomicU64::new(cursor),
+            epoch: Mutex::new(restored.epoch),
+            tail: TailStatus::default(),
+            metrics,
+            options,
+        });
+        let stop = CancellationToken::new();
+        runtime.spawn(Arc::clone(&link).run(stop.clone()));
+        runtime.spawn(tail::run(Arc::clone(&core), cursor, stop.clone()));
+        runtime.spawn(commit_batches(Arc::clone(&core), batches, stop.clone()));
+        runtime.spawn(housekeeping(Arc::clone(&core), stop.clone()));
+        Ok((RedisBackend { core, stop }, link))
+    }
+}
+
+impl Drop for RedisBackend {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+impl Core {
+    fn epoch(&self) -> MutexGuard<'_, String> {
+        self.epoch.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn tail_up(&self) {
+        self.tail.up.store(true, Ordering::Relaxed);
+        *self.tail.problem.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.metrics.broker.connected.store(1, Ordering::Relaxed);
+    }
+
+    fn tail_down(&self, why: &str) {
+        if self.tail.up.swap(false, Ordering::Relaxed) {
+            tracing::warn!(
+                error = why,
+                "the tail lost Redis; streams stay open on what is here"
+            );
+        }
+        *self.tail.problem.lock().unwrap_or_else(|e| e.into_inner()) = Some(why.to_owned());
+        self.metrics.broker.connected.store(0, Ordering::Relaxed);
+    }
+
+    fn source(self: &Arc<Self>) -> Arc<dyn ReplaySource> {
+        Arc::new(LogReplay {
+            fanout: Arc::clone(&self.fanout),
+            link: Arc::clone(&self.link),
+        })
+    }
+
+    /// Waits until this instance has delivered `id`, at most `within`; whether it has.
+    async fn delivered(&self, id: u64, within: Duration) -> bool {
+        let mut rx = self.delivered.subscribe();
+        let reached = tokio::time::timeout(within, rx.wait_for(|at| *at >= id)).await;
+        matches!(reached, Ok(Ok(_)))
+    }
+
+    /// Queues one event for the next batch; resolves to the script's answer for it.
+    async fn append(&self, payload: &Payload, expect: i64) -> Result<i64, HubError> {
+        // Refused within a moment while the broker is away: no write waits long for it.
+        self.link.connection_within(LINK_WAIT).await?;
+        let (done, answer) = oneshot::channel();
+        let pending = Pending {
+            topic: payload.topic(),
+            data: payload.to_json(),
+            expect,
+            done,
+        };
+        self.queue
+            .send(pending)
+            .map_err(|_| HubError::Unavailable("the Redis backend stopped".into()))?;
+        answer
+            .await
+            .unwrap_or_else(|_| Err(HubError::Unavailable("the Redis backend stopped".into())))
+    }
+
+    /// The event under its id, once this instance delivered it (or the wait ran out: it is durable anyway).
+    async fn settled(&self, id: u64, payload: Payload) -> Arc<Event> {
+        if !self.delivered(id, self.options.publish_timeout).await {
+            tracing::warn!(id, "stored in Redis but not back through the tail in time");
+        }
+        Arc::new(Event::new(id, payload))
+    }
+
+    /// Whether the log holds the entry `seq` (then it holds everything after it: retention drops a prefix).
+    async fn log_has(&self, seq: u64) -> Option<bool> {
+        let mut conn = self.link.connection().ok()?;
+        let reply: Result<Value, _> = redis::cmd("XRANGE")
+            .arg(LOG)
+            .arg(entry_id(seq))
+            .arg(entry_id(seq))
+            .query_async(&mut conn)
+            .await;
+        match reply {
+            Ok(v) => Some(from_range(&v).is_ok_and(|e| !e.is_empty())),
+            Err(e) => {
+                self.link.failed(&e);
+                None
+            }
+        }
+    }
+
+    /// Whether the events of `topics` after `after` up to the ring take more bytes than the state (or are too
+    /// many to weigh): a state-standing stream is then sent the state.
+    async fn gap_outweighs_state(&self, after: u64, floor: u64, topics: TopicSet) -> bool {
+        let Ok(mut conn) = self.link.connection() else {
+            return true;
+        };
+        let reply: Result<Value, _> = redis::cmd("XRANGE")
+            .arg(LOG)
+            .arg(format!("({}", entry_id(after)))
+            .arg(entry_id(floor))
+            .arg("COUNT")
+            .arg(STANDS_IN_AFTER)
+            .query_async(&mut conn)
+            .await;
+        let Ok(entries) = reply
+            .map_err(|e| e.to_string())
+            .and_then(|v| from_range(&v))
+        else {
+            return true;
+        };
+        if entries.len() >= STANDS_IN_AFTER {
+            return true;
+        }
+        let state = serde_json::to_string(&self.fanout.snapshot()).map_or(usize::MAX, |s| s.len());
+        let gap: usize = entries
+            .iter()
+            .filter(|e| Topic::parse(&e.topic).is_ok_and(|t| topics.contains(t)))
+            .map(|e| e.data.len())
+            .sum();
+        gap > state
+    }
+
+    /// Where a subscriber resuming from `raw` starts. Every id this backend hands out is a log entry's (or the
+    /// state's), so an id that is neither here nor in the log was never handed out, or the log lost it: reset.
+    async fn subscribe(
+        self: Arc<Self>,
+        raw: Option<String>,
+        topics: TopicSet,
+        stands_in: bool,
+    ) -> Subscription {
+        let request = SubscribeRequest {
+            topics,
+            last_event_id: raw.as_deref(),
+            state_stands_in: stands_in,
+        };
+        let Some(Ok(n)) = raw.as_deref().map(str::parse::<u64>) else {
+            return self.fanout.subscribe_via(request, self.source());
+        };
+        let known_here = self.fanout.holds(n);
+        if !known_here {
+            if self.log_has(n).await != Some(true) {
+                return self.fanout.subscribe_reset();
+            }
+            // Another instance published it a moment ago: this one's tail is about to bring it.
+            if n > self.fanout.last_seq() && !self.delivered(n, RESUME_WAIT).await {
+                return self.fanout.subscribe_reset();
+            }
+        }
+        let subscription = self.fanout.subscribe_via(request, self.source());
+        if !matches!(subscription.start, Start::Reset(_)) {
+            return subscription;
+        }
+        // The ring could not serve it: older than the ring (or the ring moved on meanwhile), or the state says
+        // it in fewer bytes.
+        let (floor, _) = self.fanout.bounds();
+        if n >= floor {
+            return subscription;
+        }
+        if known_here && self.log_has(n).await != Some(true) {
+            return subscription;
+        }
+        if stands_in && self.gap_outweighs_state(n, floor, topics).await {
+            return subscription;
+        }
+        self.fanout.subscribe_after(n, topics, self.source())
+    }
+}
+
+impl Backend for RedisBackend {
+    fn publish(&self, payload: Payload) -> Publish {
+        if payload.topic().is_ephemeral() {
+            // Live only and local: no id, never in the log.
+            let event = Arc::new(Event::new(0, payload));
+            self.core.fanout.commit(std::slice::from_ref(&event));
+            return Box::pin(std::future::ready(Ok(event)));
+        }
+        let core = Arc::clone(&self.core);
+        Box::pin(async move {
+            let id = core.append(&payload, -1).await?;
+            let id = u64::try_from(id).map_err(|_| {
+                HubError::Storage("the broker refused an unconditional append".into())
+            })?;
+            Ok(core.settled(id, payload).await)
+        })
+    }
+
+    fn update(&self, mut change: Change) -> Update {
+        let core = Arc::clone(&self.core);
+        Box::pin(async move {
+            let deadline = tokio::time::Instant::now() + core.options.publish_timeout;
+            loop {
+                let state = core.fanout.snapshot();
+                let Some(payload) = change(&state) else {
+                    return Ok(None);
+                };
+                if payload.topic().is_ephemeral() {
+                    let event = Arc::new(Event::new(0, payload));
+                    core.fanout.commit(std::slice::from_ref(&event));
+                    return Ok(Some(event));
+                }
+                let expect = i64::try_from(state.seq).unwrap_or(i64::MAX);
+                let answer = core.append(&payload, expect).await?;
+                if let Ok(id) = u64::try_from(answer) {
+                    return Ok(Some(core.settled(id, payload).await));
+                }
+                // Another instance changed this topic after the state the change saw: wait for its event to
+                // arrive here, then derive the change again from the newer state.
+                let newer = answer.unsigned_abs();
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                if left.is_zero() || !core.delivered(newer, left).await {
+                    return Err(HubError::Unavailable(
+                        "concurrent changes kept winning and this instance could not catch up"
+                            .into(),
+                    ));
+                }
+            }
+        })
+    }
+
+    fn subscribe(&self, request: SubscribeRequest<'_>) -> BoxFuture<'static, Subscription> {
+        let raw = request
+            .last_event_id
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned);
+        Box::pin(Arc::clone(&self.core).subscribe(raw, request.topics, request.state_stands_in))
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        self.core.fanout.snapshot()
+    }
+
+    fn health(&self) -> Health {
+        let core = &self.core;
+        let tail_up = core.tail.up.load(Ordering::Relaxed);
+        let connected = tail_up && core.link.is_up();
+        let problem = if core.link.is_up() {
+            (!tail_up).then(|| {
+                core.tail
+                    .problem
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone()
+                    .unwrap_or_else(|| "the tail is not following the log yet".into())
+            })
+        } else {
+            Some(
+                core.link
+                    .problem()
+                    .unwrap_or_else(|| "not connected".into()),
+            )
+        };
+        Health {
+            ok: problem.is_none(),
+            backend: "redis",
+            problem: problem.map(|p| format!("Redis: {p}")),
+            last_seq: core.fanout.last_seq(),
+            broker: Some(BrokerHealth {
+                connected,
+                tail_lag_ms: core.tail.lag_ms.load(Ordering::Relaxed),
+                last_id: core
+                    .tail
+                    .last_id
+                    .load(Ordering::Relaxed)
+                    .max(core.fanout.last_seq()),
+            }),
+        }
+    }
+}
+
+/// Group commit: takes everything queued, sends it as one script call, answers each publisher.
+async fn commit_batches(
+    core: Arc<Core>,
+    mut queue: mpsc::UnboundedReceiver<Pending>,
+    stop: CancellationToken,
+) {
+    loop {
+        let first = tokio::select! {
+            _ = stop.cancelled() => return,
+            p = queue.recv() => match p { Some(p) => p, None => return },
+        };
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
+            }
+        }
+        let answers = append_batch(&core, &batch).await;
+        match answers {
+            Ok(ids) if ids.len() == batch.len() => {
+                let top = ids.iter().copied().max().unwrap_or(0);
+                if let Ok(top) = u64::try_from(top) {
+                    core.assigned.fetch_max(top, Ordering::Relaxed);
+                }
+                for (pending, id) in batch.into_iter().zip(ids) {
+                    let _ = pending.done.send(Ok(id));
+                }
+            }
+            Ok(ids) => {
+                let e = HubError::Storage(format!(
+                    "the publish script answered {} ids for {} events",
+                    ids.len(),
+                    batch.len()
+                ));
+                for pending in batch {
+                    let _ = pending.done.send(Err(e.clone()));
+                }
+            }
+            Err(e) => {
+                for pending in batch {
+                    let _ = pending.done.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
+
+async fn append_batch(core: &Core, batch: &[Pending]) -> Result<Vec<i64>, HubError> {
+    let mut conn = core.link.connection()?;
+    let floor = core
+        .assigned
+        .load(Ordering::Relaxed)
+        .max(core.fanout.last_seq());
+    let mut call = scripts::PUBLISH.prepare_invoke();
+    call.key(LOG)
+        .key(META)
+        .key(VERSIONS)
+        .arg(floor)
+        .arg(clock_seed())
+        .arg(now_ms())
+        .arg(fresh_epoch());
+    for pending in batch {
+        call.arg(pending.topic.name())
+            .arg(&pending.data)
+            .arg(pending.expect);
+    }
+    call.invoke_async::<Vec<i64>>(&mut conn).await.map_err(|e| {
+        core.link.failed(&e);
+        tracing::warn!(error = %e, events = batch.len(), "a publish batch did not reach Redis");
+        HubError::Unavailable(format!("Redis: {e}"))
+    })
+}
+
+/// Writes the checkpoint when the state moved on, and trims the log, once a [`HOUSEKEEPING_EVERY`].
+async fn housekeeping(core: Arc<Core>, stop: CancellationToken) {
+    let mut checkpointed = 0;
+    let mut every = tokio::time::interval(HOUSEKEEPING_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        let Ok(mut conn) = core.link.connection() else {
+            continue;
+        };
+        let mut state = core.fanout.snapshot();
+        if state.seq > checkpointed {
+            // The viewer count is each instance's own and live only: never part of a stored state.
+            state.viewers = 0;
+            let json = match serde_json::to_string(&state) {
+                Ok(json) => json,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot serialise the state for a checkpoint");
+                    continue;
+                }
+            };
+            let stored: Result<i64, _> = scripts::CHECKPOINT_CAS
+                .key(CHECKPOINT)
+                .arg(state.seq)
+                .arg(json)
+                .invoke_async(&mut conn)
+                .await;
+            match stored {
+                Ok(_) => checkpointed = state.seq,
+                Err(e) => {
+                    core.link.failed(&e);
+                    tracing::warn!(error = %e, "could not write the checkpoint");
+                    continue;
+                }
+            }
+        }
+        let oldest = now_ms().saturating_sub(core.options.retain_ms);
+        loop {
+            let dropped: Result<usize, _> = scripts::TRIM
+                .key(LOG)
+                .key(CHECKPOINT)
+                .arg(core.options.retain_events)
+                .arg(oldest)
+                .arg(TRIM_STEP)
+                .invoke_async(&mut conn)
+                .await;
+            match dropped {
+                Ok(n) if n >= TRIM_STEP => {}
+                Ok(_) => break,
+                Err(e) => {
+                    core.link.failed(&e);
+                    tracing::warn!(error = %e, "could not trim the Redis log");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// What start-up read from the broker.
+struct Restored {
+    /// The checkpoint with the log after it folded in.
+    snapshot: Snapshot,
+    /// The newest events read, for the ring.
+    ring: Vec<Arc<Event>>,
+    epoch: String,
+}
+
+/// Checks the broker, then loads the checkpoint and reads the log forward from it (blocking).
+fn restore(client: &redis::Client, replay: usize) -> anyhow::Result<Restored> {
+    let mut conn = client.get_connection_with_timeout(Duration::from_secs(2))?;
+    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
+    conn.set_write_timeout(Some(Duration::from_secs(10)))?;
+    guard::check(&mut conn)?;
+    let (_, epoch): (Value, Option<String>) = redis::pipe()
+        .cmd("HSETNX")
+        .arg(META)
+        .arg("epoch")
+        .arg(fresh_epoch())
+        .cmd("HGET")
+        .arg(META)
+        .arg("epoch")
+        .query(&mut conn)?;
+    let (seq, state): (Option<u64>, Option<String>) = redis::cmd("HMGET")
+        .arg(CHECKPOINT)
+        .arg("seq")
+        .arg("state")
+        .query(&mut conn)?;
+    let mut snapshot: Snapshot = match state {
+        Some(json) => {
+            serde_json::from_str(&json).context("the checkpoint in Redis is not a Hearth state")?
+        }
+        None => Snapshot::default(),
+    };
+    snapshot.seq = seq.unwrap_or(0);
+    snapshot.viewers = 0;
+    let now = now_rfc3339();
+    for room in Room::ALL {
+        snapshot
+            .rooms
+            .entry(room)
+            .or_insert_with(|| RoomState::initial(room, now.clone()));
+    }
+    let mut ring: VecDeque<Arc<Event>> = VecDeque::with_capacity(replay.min(RESTORE_COUNT * 10));
+    loop {
+        let reply: Value = redis::cmd("XRANGE")
+            .arg(LOG)
+            .arg(format!("({}", entry_id(snapshot.seq)))
+            .arg("+")
+            .arg("COUNT")
+            .arg(RESTORE_COUNT)
+            .query(&mut conn)?;
+        let entries = from_range(&reply).map_err(|e| anyhow::anyhow!(e))?;
+        for entry in &entries {
+            match entry.event() {
+                Ok(event) => {
+                    snapshot.apply(event.seq, &event.payload);
+                    if ring.len() == replay.max(1) {
+                        ring.pop_front();
+                    }
+                    ring.push_back(event);
+                }
+                Err(e) => {
+                    tracing::error!(seq = entry.seq, error = %e, "unreadable entry in the Redis log; skipped")
+                }
+            }
+            snapshot.seq = snapshot.seq.max(entry.seq);
+        }
+        if entries.len() < RESTORE_COUNT {
+            break;
+        }
+    }
+    Ok(Restored {
+        snapshot,
+        ring: ring.into(),
+        epoch: epoch.unwrap_or_default(),
+    })
+}

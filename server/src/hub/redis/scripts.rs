@@ -1,0 +1,86 @@
+//! The keys Hearth keeps in Redis and the Lua scripts that change them. Every key shares the hash tag
+//! `{hearth}`, so a script that touches several of them also runs on Redis Cluster (all in one slot).
+//!
+//! Scripts are how several instances change shared data without a lock: each runs atomically on the broker,
+//! so assigning an id and appending the event, or comparing and setting, is one step no other instance can
+//! interleave with. They are sent by hash (`EVALSHA`), loaded on first use and again after a broker restart.
+
+use redis::Script;
+use std::sync::LazyLock;
+
+/// The event log: a stream whose entry ids are `0-<event id>`, with fields `t` (topic), `d` (the payload's
+/// JSON, without its id) and `ms` (publish time, for retention by age).
+pub const LOG: &str = "{hearth}:log";
+/// `last` (the highest id ever assigned) and `epoch` (a random identity of this data set: when it changes,
+/// the broker lost its data).
+pub const META: &str = "{hearth}:meta";
+/// Topic -> id of its newest event: what a compare-and-set update is checked against.
+pub const VERSIONS: &str = "{hearth}:versions";
+/// `seq` and `state`: the dashboard's state as of `seq`, where a new instance starts.
+pub const CHECKPOINT: &str = "{hearth}:checkpoint";
+/// Instance -> its viewer count and the deadline for its next report.
+pub const VIEWERS: &str = "{hearth}:viewers";
+
+/// The key of the lease named `name` (the simulator, a job).
+pub fn lease(name: &str) -> String {
+    format!("{{hearth}}:lease:{name}")
+}
+
+/// The key of a dashboard session.
+pub fn session(id: &str) -> String {
+    format!("{{hearth}}:session:{id}")
+}
+
+/// A log entry's id for event id `seq`.
+pub fn entry_id(seq: u64) -> String {
+    format!("0-{seq}")
+}
+
+/// The event id in a log entry's id (`0-<seq>`).
+pub fn parse_entry_id(id: &str) -> Option<u64> {
+    id.strip_prefix("0-")?.parse().ok()
+}
+
+/// Assigns ids to a batch and appends it, each event unconditionally or compared-and-set.
+pub static PUBLISH: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("publish.lua")));
+/// Stores a checkpoint unless a newer one is there.
+pub static CHECKPOINT_CAS: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("checkpoint.lua")));
+/// One bounded retention step that never cuts into the checkpoint.
+pub static TRIM: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("trim.lua")));
+/// Reports an instance's viewer count and returns the live total.
+pub static PRESENCE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("presence.lua")));
+/// Takes or renews a lease.
+pub static LEASE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lease.lua")));
+/// Gives a lease back.
+pub static RELEASE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("release.lua")));
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_ids_round_trip_and_reject_what_hearth_never_writes() {
+        assert_eq!(
+            parse_entry_id(&entry_id(1_733_000_000_000_123)),
+            Some(1_733_000_000_000_123)
+        );
+        assert_eq!(parse_entry_id("1733-0"), None);
+        assert_eq!(parse_entry_id("0-x"), None);
+    }
+
+    #[test]
+    fn every_key_is_in_one_hash_slot() {
+        for key in [
+            LOG,
+            META,
+            VERSIONS,
+            CHECKPOINT,
+            VIEWERS,
+            &lease("sim"),
+            &session("s"),
+        ] {
+            assert!(key.starts_with("{hearth}:"), "{key}");
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! The shared log: instances publishing at once see one order; read-modify-write updates from several
+//! instances lose nothing.
+
+use crate::harness::{plain, post, seq, Instance, Redis, WAIT};
+use app::contract::{Payload, Temperature};
+use std::sync::Arc;
+
+/// Reads `path` on `instance` until `count` events named one of `names` came; their ids.
+async fn collect(instance: &Instance, path: &str, names: &[&str], count: usize) -> Vec<u64> {
+    let mut stream = instance.sse(path, None).await;
+    let mut ids = Vec::with_capacity(count);
+    let deadline = tokio::time::Instant::now() + WAIT * 4;
+    while ids.len() < count {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let event = stream
+            .next_within(left)
+            .await
+            .unwrap_or_else(|| panic!("{path}: the stream ended after {} events", ids.len()));
+        if names.contains(&event.event.as_str()) {
+            ids.push(seq(&event));
+        }
+    }
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_publishing_at_once_are_seen_in_one_order_everywhere() {
+    // Arrange: two instances, two kinds of subscriber on each, opened before anything is published.
+    let redis = Redis::start();
+    let a = Arc::new(plain(&redis).await);
+    let b = Arc::new(plain(&redis).await);
+    // Each instance's sensor publishes a first reading as it starts: let those be done first.
+    crate::harness::eventually("the first readings", || async { redis.log().len() == 2 }).await;
+    let before = redis.log().len();
+    let mut readers = Vec::new();
+    for instance in [&a, &b] {
+        for (path, names, count) in [
+            ("/eventstream", &["message"][..], 1504),
+            (
+                "/events?topics=message,temperature",
+                &["message", "temperature"][..],
+                2000,
+            ),
+        ] {
+            let instance = Arc::clone(instance);
+            readers.push(tokio::spawn(async move {
+                (path, collect(&instance, path, names, count).await)
+            }));
+        }
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    // Act: A posts 1,000 messages over HTTP; B publishes 504 messages and 496 readings, at the same time.
+    let mut writers = Vec::new();
+    for w in 0..8 {
+        let a = Arc::clone(&a);
+        writers.push(tokio::spawn(async move {
+            for i in 0..125 {
+                let (status, _) = post(
+                    &a.client,
+                    &a.url("/message"),
+                    &serde_json::json!({ "message": format!("a{w}-{i}") }),
+                )
+                .await;
+                assert_eq!(status, 201);
+            }
+        }));
+        let b = Arc::clone(&b);
+        writers.push(tokio::spawn(async move {
+            for i in 0..125 {
+                let payload = if i % 2 == 0 {
+                    crate::resume::message(&format!("b{w}-{i}"))
+                } else {
+                    Payload::Temperature(Temperature {
+                        temperature: 20.0,
+                        updated_at: format!("b{w}-{i}"),
+                    })
+                };
+                b.state.hub.publish(payload).await.expect("B publishes");
+            }
+        }));
+    }
+    for writer in writers {
+        writer.await.unwrap();
+    }
+
+    // Assert: each subscriber saw exactly the global log filtered by its topics, in the log's order.
+    let log = redis.log().split_off(before);
+    assert_eq!(log.len(), 2000);
+    assert!(
+        log.windows(2).all(|w| w[0].0 < w[1].0),
+        "the log's ids strictly increase"
+    );
+    for reader in readers {
+        let (path, ids) = reader.await.unwrap();
+        let wanted: Vec<u64> = log
+            .iter()
+            .filter(|(_, topic)| topic == "message" || path.contains("temperature"))
+            .map(|(id, _)| *id)
+            .collect();
+        same_ids(path, &ids, &wanted);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_changes_from_two_instances_on_one_room_lose_nothing() {
+    // Arrange: A flips the kitchen's lights, B its blinds, each 100 times, at once.
+    let redis = Redis::start();
+    let a = Arc::new(plain(&redis).await);
+    let b = Arc::new(plain(&redis).await);
+    let flips = |instance: Arc<Instance>, device: &'static str, states: [&'static str; 2]| {
+        tokio::spawn(async move {
+            for i in 0..100 {
+                let (status, body) = post(
+                    &instance.client,
+                    &instance.url(&format!("/api/rooms/kitchen/{device}")),
+                    &serde_json::json!({ "state": states[i % 2] }),
+                )
+                .await;
+                assert_eq!(status, 200, "{body}");
+            }
+        })
+    };
+
+    // Act
+    let (lights, blinds) = (
+        flips(Arc::clone(&a), "lights", ["on", "off"]),
+        flips(Arc::clone(&b), "blinds", ["open", "closed"]),
+    );
+    lights.await.unwrap();
+    blinds.await.unwrap();
+
+    // Assert: every change in the log moved exactly one device from the change before it (none undid
+    // another's), all 200 are there, and the final state has each writer's last word.
+    let kitchen: Vec<(u64, serde_json::Value)> = redis
+        .entries()
+        .into_iter()
+        .filter(|(_, topic, _)| topic == "kitchen")
+        .map(|(id, _, data)| (id, serde_json::from_str(&data).unwrap()))
+        .collect();
+    assert_eq!(
+        kitchen.len(),
+        200,
+        "every acknowledged change is in the log"
+    );
+    for pair in kitchen.windows(2) {
+        let (before, after) = (&pair[0].1, &pair[1].1);
+        let changed = ["lights", "blinds"]
+            .iter()
+            .filter(|d| before[**d] != after[**d])
+            .count();
+        assert_eq!(
+            changed, 1,
+            "one device per change, none undone: {before} -> {after}"
+        );
+    }
+    let last = kitchen[199].0;
+    for instance in [&a, &b] {
+        eventually_kitchen(instance, last).await;
+        let room = instance.state.hub.snapshot().rooms[&app::contract::Room::Kitchen].clone();
+        assert_eq!(
+            room.devices[&app::contract::Device::Lights].to_string(),
+            "off"
+        );
+        assert_eq!(
+            room.devices[&app::contract::Device::Blinds].to_string(),
+            "closed"
+        );
+    }
+}
+
+async fn eventually_kitchen(instance: &Instance, id: u64) {
+    crate::harness::eventually("the last change reaches every instance", || async {
+        instance.state.hub.snapshot().seq >= id
+    })
+    .await;
+}
+
+/// Fails at the first difference, saying where (the lists are long).
+pub fn same_ids(what: &str, got: &[u64], wanted: &[u64]) {
+    if let Some(i) = got.iter().zip(wanted).position(|(g, w)| g != w) {
+        panic!(
+            "{what}: differs at index {i} of {} (wanted {}): got {:?}, wanted {:?}",
+            got.len(),
+            wanted.len(),
+            &got[i.saturating_sub(2)..(i + 3).min(got.len())],
+            &wanted[i.saturating_sub(2)..(i + 3).min(wanted.len())]
+        );
+    }
+    assert_eq!(got.len(), wanted.len(), "{what}: as many as wanted");
+}

@@ -1,0 +1,11 @@
+//! Hearth on Redis, tested from the outside: a real `redis-server` per test, real instances on port 0 sharing
+//! it, real TCP and the project's own SSE parser. One binary; one module per concern.
+
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
+
+mod harness;
+
+mod guard;
+mod log;
+mod resume;
