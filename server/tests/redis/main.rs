@@ -8,4 +8,7 @@ mod harness;
 
 mod guard;
 mod log;
+mod outage;
+mod property;
 mod resume;
+mod retention;

@@ -1,0 +1,198 @@
+//! The broker goes away: killed under load (writes refused quickly, nothing acknowledged lost, streams carry
+//! on when it is back) or restarted empty (ids stay above every old one, old ids get a reset).
+
+use crate::harness::{eventually, plain, seq, Instance, Redis, WAIT};
+use crate::log::same_ids;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Posts messages until `stop`; the ids of those answered 201.
+async fn keep_posting(
+    instance: Arc<Instance>,
+    name: &'static str,
+    stop: Arc<AtomicBool>,
+) -> Vec<u64> {
+    let mut acked = Vec::new();
+    let mut n = 0;
+    while !stop.load(Ordering::Relaxed) {
+        n += 1;
+        let (status, body) = instance.post_message(&format!("{name}{n}")).await;
+        match status {
+            201 => acked.push(body["seq"].as_u64().unwrap()),
+            503 => tokio::time::sleep(Duration::from_millis(20)).await,
+            other => panic!("a write answered {other}: {body}"),
+        }
+    }
+    acked
+}
+
+/// Follows `/eventstream` on `instance`, resuming with its last id whenever the stream ends, until `stop`.
+async fn follow(instance: Arc<Instance>, seen: Arc<Mutex<Vec<u64>>>, stop: Arc<AtomicBool>) {
+    while !stop.load(Ordering::Relaxed) {
+        let last = seen.lock().unwrap().last().map(u64::to_string);
+        let mut stream = instance.sse("/eventstream", last.as_deref()).await;
+        while !stop.load(Ordering::Relaxed) {
+            match stream.next_within(WAIT).await {
+                Some(event) if event.event == "message" => seen.lock().unwrap().push(seq(&event)),
+                Some(event) => panic!("only messages on /eventstream, got {event:?}"),
+                None => break,
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_killed_under_load_loses_nothing_acknowledged_and_streams_carry_on() {
+    // Arrange: two instances, a follower on B, two writers on each instance.
+    let mut redis = Redis::start();
+    let a = Arc::new(plain(&redis).await);
+    let b = Arc::new(plain(&redis).await);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let stop_following = Arc::new(AtomicBool::new(false));
+    let follower = tokio::spawn(follow(
+        Arc::clone(&b),
+        Arc::clone(&seen),
+        Arc::clone(&stop_following),
+    ));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = [(&a, "a"), (&a, "a"), (&b, "b"), (&b, "b")]
+        .into_iter()
+        .map(|(instance, name)| {
+            tokio::spawn(keep_posting(Arc::clone(instance), name, Arc::clone(&stop)))
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+
+    // Act: SIGKILL the broker mid-stream.
+    redis.kill();
+    let before_outage = redis_free_max(&seen);
+
+    // Assert (during the outage): writes are refused quickly, health says why.
+    let started = Instant::now();
+    let (status, _) = a.post_message("during the outage").await;
+    assert_eq!(status, 503, "a write while Redis is down is refused");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "and quickly: {:?}",
+        started.elapsed()
+    );
+    eventually("/healthz reports the broker down", || async {
+        let (status, body) = a.healthz().await;
+        status == 503 && body["store"]["broker"]["connected"] == false
+    })
+    .await;
+
+    // Act: the broker comes back on the same directory; writes are taken again.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    redis.restart();
+    for instance in [&a, &b] {
+        eventually("writes are accepted again", || async {
+            instance.post_message("back").await.0 == 201
+        })
+        .await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut acked = Vec::new();
+    for writer in writers {
+        acked.extend(writer.await.unwrap());
+    }
+
+    // Assert: every write answered 2xx is in the log; ids went on upward; the follower saw every message
+    // from its first one on, once, in order, across the outage.
+    let log: Vec<u64> = redis
+        .log()
+        .into_iter()
+        .filter(|(_, t)| t == "message")
+        .map(|(id, _)| id)
+        .collect();
+    let missing: Vec<&u64> = acked
+        .iter()
+        .filter(|id| log.binary_search(id).is_err())
+        .collect();
+    assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
+    assert!(acked.len() > 20, "the writers got going: {}", acked.len());
+    assert!(
+        log.windows(2).all(|w| w[0] < w[1]),
+        "ids strictly increase across the outage"
+    );
+    assert!(*log.last().unwrap() > before_outage);
+    let newest = *log.last().unwrap();
+    eventually("the follower has everything", || async {
+        seen.lock().unwrap().last().is_some_and(|l| *l >= newest)
+    })
+    .await;
+    stop_following.store(true, Ordering::Relaxed);
+    let seen = seen.lock().unwrap().clone();
+    let from = log
+        .iter()
+        .position(|id| *id == seen[0])
+        .expect("the follower's first id is in the log");
+    same_ids("the follower", &seen, &log[from..]);
+    follower.abort();
+}
+
+/// The newest id the follower has seen so far (0 for none).
+fn redis_free_max(seen: &Mutex<Vec<u64>>) -> u64 {
+    seen.lock().unwrap().last().copied().unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_restarted_empty_keeps_ids_above_the_old_and_resets_old_ids() {
+    // Arrange: five messages, then the broker loses everything.
+    let mut redis = Redis::start();
+    let a = plain(&redis).await;
+    let b = plain(&redis).await;
+    let mut old = Vec::new();
+    for i in 0..5 {
+        let (status, body) = a.post_message(&format!("old{i}")).await;
+        assert_eq!(status, 201);
+        old.push(body["seq"].as_u64().unwrap());
+    }
+    eventually("B has them", || async {
+        b.state.hub.snapshot().seq >= old[4]
+    })
+    .await;
+
+    // Act
+    redis.restart_empty();
+    let deadline = Instant::now() + WAIT;
+    let new = loop {
+        let (status, body) = b.post_message("new").await;
+        if status == 201 {
+            break body["seq"].as_u64().unwrap();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "writes are accepted on the empty broker"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    // Assert: the new id is above every old one; on both instances an old id gets a reset.
+    assert!(new > old[4], "new id {new} is above the old {}", old[4]);
+    for instance in [&a, &b] {
+        eventually("the instance has the new event", || async {
+            instance.state.hub.snapshot().seq >= new
+        })
+        .await;
+        let mut stream = instance
+            .sse("/eventstream", Some(&old[2].to_string()))
+            .await;
+        assert_eq!(
+            stream.next().await.event,
+            "reset",
+            "an id the broker lost, on {}",
+            instance.addr
+        );
+        let mut fresh = instance.sse("/events?topics=message", None).await;
+        let snapshot = fresh.next().await;
+        assert_eq!(snapshot.event, "snapshot");
+        assert!(
+            seq(&snapshot) >= new,
+            "a new client starts at or after the new id"
+        );
+    }
+}
