@@ -14,6 +14,7 @@ pub mod event;
 pub mod extract;
 pub mod hub;
 pub mod jobs;
+pub mod lease;
 pub mod metrics;
 pub mod routes;
 pub mod serve;

@@ -2,15 +2,22 @@
 //! second) and the demo simulator that animates the rooms (every 1000 / 1800 / 2600 ms, as in the tutorial), so a
 //! fresh start is alive. The simulator can be switched off (`--no-simulator`); the sensors always run, because
 //! their routes promise a reading at that rate. Every task ends on shutdown.
+//!
+//! With several instances, the temperature sensor and the simulator run on one of them at a time: the one that
+//! holds the `simulator` lease (one reading per period across all instances, not one per instance). The random
+//! numbers are live only and never leave an instance, so every instance makes its own.
 
 use crate::clock::now_rfc3339;
 use crate::config::Config;
 use crate::hub::{Hub, HubError};
+use crate::lease::{self, Leases};
 use app::contract::{Payload, RandomNumber, Room, RoomState, Temperature};
 use rand::Rng;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
@@ -23,19 +30,25 @@ pub fn room_period(room: Room) -> Duration {
     })
 }
 
-/// Starts every background producer the configuration asks for; each ends on `shutdown`.
-pub fn spawn_all(hub: &Hub, config: &Config, shutdown: &CancellationToken) {
+/// The lease whose holder runs the sensor and the simulator.
+pub const LEASE: &str = "simulator";
+
+/// Starts every background producer the configuration asks for; each ends on `shutdown`. The shared ones
+/// produce only while this instance holds the simulator's lease in `leases`.
+pub fn spawn_all(hub: &Hub, config: &Config, shutdown: &CancellationToken, leases: Arc<dyn Leases>) {
+    let held = lease::keep(leases, LEASE, shutdown.clone());
     let temperature = Duration::from_millis(config.temperature_ms);
     tokio::spawn(temperature_sensor(
         hub.clone(),
         temperature,
         shutdown.clone(),
+        held.clone(),
     ));
     let random = Duration::from_millis(config.random_ms);
     tokio::spawn(random_numbers(hub.clone(), random, shutdown.clone()));
     if config.simulator {
         for room in Room::ALL {
-            tokio::spawn(animate_room(hub.clone(), room, shutdown.clone()));
+            tokio::spawn(animate_room(hub.clone(), room, shutdown.clone(), held.clone()));
         }
     }
 }
@@ -49,14 +62,25 @@ async fn every(
     hub: Hub,
     period: Duration,
     shutdown: CancellationToken,
+    mut held: Option<watch::Receiver<bool>>,
     mut tick: impl FnMut(Hub) -> Publish,
 ) {
     let mut interval = tokio::time::interval(period.max(Duration::from_millis(10)));
     interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
+        if let Some(held) = &mut held {
+            // Not ours (another instance runs it), or not any more: wait until it is.
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                ours = held.wait_for(|h| *h) => if ours.is_err() { return },
+            }
+        }
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = interval.tick() => {
+                if held.as_ref().is_some_and(|h| !*h.borrow()) {
+                    continue;
+                }
                 if let Err(e) = tick(hub.clone()).await {
                     tracing::warn!(error = %e, "a background update was not stored");
                 }
@@ -65,9 +89,14 @@ async fn every(
     }
 }
 
-async fn temperature_sensor(hub: Hub, period: Duration, shutdown: CancellationToken) {
-    let mut current = 21.0_f64;
-    every(hub, period, shutdown, move |hub| {
+async fn temperature_sensor(
+    hub: Hub,
+    period: Duration,
+    shutdown: CancellationToken,
+    held: watch::Receiver<bool>,
+) {
+    let mut current = hub.snapshot().temperature().map_or(21.0_f64, |t| t.temperature);
+    every(hub, period, shutdown, Some(held), move |hub| {
         // A slow random walk that stays in a believable indoor range.
         let step = rand::rng().random_range(-0.3..=0.3);
         current = (current + step).clamp(17.0, 26.0);
@@ -81,7 +110,7 @@ async fn temperature_sensor(hub: Hub, period: Duration, shutdown: CancellationTo
 }
 
 async fn random_numbers(hub: Hub, period: Duration, shutdown: CancellationToken) {
-    every(hub, period, shutdown, move |hub| {
+    every(hub, period, shutdown, None, move |hub| {
         let value = rand::rng().random::<f64>();
         Box::pin(async move {
             hub.publish(Payload::Random(RandomNumber { value }))
@@ -93,8 +122,13 @@ async fn random_numbers(hub: Hub, period: Duration, shutdown: CancellationToken)
 }
 
 /// Sets each device of the room to a random state, as the tutorial's server did.
-async fn animate_room(hub: Hub, room: Room, shutdown: CancellationToken) {
-    every(hub, room_period(room), shutdown, move |hub| {
+async fn animate_room(
+    hub: Hub,
+    room: Room,
+    shutdown: CancellationToken,
+    held: watch::Receiver<bool>,
+) {
+    every(hub, room_period(room), shutdown, Some(held), move |hub| {
         Box::pin(async move {
             hub.update(move |snapshot| {
                 let mut rng = rand::rng();

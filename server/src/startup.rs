@@ -4,7 +4,8 @@
 
 use crate::auth::Auth;
 use crate::config::{Config, Secret, ServeMode};
-use crate::hub::{Durability, Hub, MemoryBackend, RedisBackend, RedisOptions};
+use crate::hub::{Durability, Hub, MemoryBackend, RedisBackend, RedisOptions, RedisShared};
+use crate::lease::{self, Leases};
 use crate::jobs::Jobs;
 use crate::metrics::Metrics;
 use crate::routes;
@@ -12,7 +13,7 @@ use crate::serve;
 use crate::simulator;
 use crate::state::{AppState, Inner};
 use crate::store::{Retention, Store};
-use crate::viewers;
+use crate::viewers::{self, ViewerTally};
 use anyhow::Context;
 use app::contract::JobUpdate;
 use leptos::config::LeptosOptions;
@@ -80,8 +81,22 @@ pub fn retention(config: &Config) -> Retention {
 }
 
 /// The hub the configuration asks for, and the jobs the store knew: the embedded default (SQLite under the data
-/// directory, group-committed before delivery), or one that keeps nothing.
+/// directory, group-committed before delivery), or one that keeps nothing, or the shared log in Redis.
 pub fn open_hub(config: &Config, metrics: Arc<Metrics>) -> anyhow::Result<(Hub, Vec<JobUpdate>)> {
+    let opened = open(config, metrics)?;
+    Ok((opened.hub, opened.jobs))
+}
+
+/// What storage gave the parts: the hub, the jobs it knew, and — with a broker — what instances share.
+pub struct Opened {
+    pub hub: Hub,
+    pub jobs: Vec<JobUpdate>,
+    /// Set when several instances share a broker.
+    pub shared: Option<RedisShared>,
+}
+
+/// Opens the storage the configuration asks for.
+pub fn open(config: &Config, metrics: Arc<Metrics>) -> anyhow::Result<Opened> {
     if let Some(url) = &config.redis_url {
         if config.in_memory {
             anyhow::bail!("--in-memory and --redis-url exclude each other: pick one");
@@ -95,15 +110,23 @@ pub fn open_hub(config: &Config, metrics: Arc<Metrics>) -> anyhow::Result<(Hub, 
             retain_ms: retention.max_age_ms,
             publish_timeout: PUBLISH_TIMEOUT,
         };
-        let (backend, _link) = RedisBackend::open(options, metrics.clone())?;
+        let (backend, shared) = RedisBackend::open(options, metrics.clone())?;
         let hub = Hub::new(Arc::new(backend), metrics);
         // The jobs the shared state knows: any instance may pick up the unfinished ones.
         let jobs = hub.snapshot().jobs;
-        return Ok((hub, jobs));
+        return Ok(Opened {
+            hub,
+            jobs,
+            shared: Some(shared),
+        });
     }
     if config.in_memory {
         let backend = MemoryBackend::new(config.replay_size, config.queue_size, metrics.clone());
-        return Ok((Hub::new(Arc::new(backend), metrics), Vec::new()));
+        return Ok(Opened {
+            hub: Hub::new(Arc::new(backend), metrics),
+            jobs: Vec::new(),
+            shared: None,
+        });
     }
     let retention = retention(config);
     let store = Store::open(&config.data_dir)?.with_retention(retention);
@@ -127,15 +150,27 @@ pub fn open_hub(config: &Config, metrics: Arc<Metrics>) -> anyhow::Result<(Hub, 
         durability,
     )
     .context("cannot start the journal writer")?;
-    Ok((Hub::new(Arc::new(backend), metrics), jobs))
+    Ok(Opened {
+        hub: Hub::new(Arc::new(backend), metrics),
+        jobs,
+        shared: None,
+    })
 }
 
 /// Builds the application's state from its configuration: storage opened and restored, nothing started yet.
 pub fn build(config: Config, token: Secret, leptos: LeptosOptions) -> anyhow::Result<AppState> {
     let metrics = Arc::new(Metrics::default());
-    let (hub, known_jobs) = open_hub(&config, metrics.clone())?;
+    let Opened {
+        hub,
+        jobs: known_jobs,
+        shared,
+    } = open(&config, metrics.clone())?;
+    let (leases, tally): (Arc<dyn Leases>, Arc<dyn ViewerTally>) = match shared {
+        Some(shared) => (Arc::new(shared.clone()), Arc::new(shared)),
+        None => (Arc::new(lease::Alone), Arc::new(viewers::Alone)),
+    };
     let shutdown = CancellationToken::new();
-    let jobs = Jobs::new(hub.clone(), shutdown.clone(), known_jobs);
+    let jobs = Jobs::new(hub.clone(), shutdown.clone(), known_jobs, leases.clone());
     Ok(AppState::new(Inner {
         config,
         hub,
@@ -143,17 +178,25 @@ pub fn build(config: Config, token: Secret, leptos: LeptosOptions) -> anyhow::Re
         auth: Arc::new(Auth::new(token)),
         shutdown,
         jobs,
+        leases,
+        tally,
         leptos,
     }))
 }
 
 /// Starts the background tasks: sensors and simulator, unfinished jobs, the viewer count.
 pub fn spawn_background(state: &AppState) {
-    simulator::spawn_all(&state.hub, &state.config, &state.shutdown);
+    simulator::spawn_all(
+        &state.hub,
+        &state.config,
+        &state.shutdown,
+        state.leases.clone(),
+    );
     state.jobs.resume_unfinished();
     tokio::spawn(viewers::publish_viewer_count(
         state.hub.clone(),
         state.metrics.viewers.clone(),
+        state.tally.clone(),
         state.shutdown.clone(),
     ));
 }

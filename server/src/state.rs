@@ -8,7 +8,9 @@ use crate::auth::Auth;
 use crate::config::Config;
 use crate::hub::Hub;
 use crate::jobs::Jobs;
+use crate::lease::Leases;
 use crate::metrics::Metrics;
+use crate::viewers::ViewerTally;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::ops::Deref;
@@ -27,6 +29,10 @@ pub struct Inner {
     /// Cancelled on SIGINT/SIGTERM: every stream and background task watches it.
     pub shutdown: CancellationToken,
     pub jobs: Arc<Jobs>,
+    /// Who runs what when there are several instances (alone: everything is ours).
+    pub leases: Arc<dyn Leases>,
+    /// Where the viewer count's total comes from (alone: this instance's own).
+    pub tally: Arc<dyn ViewerTally>,
     pub leptos: LeptosOptions,
 }
 

@@ -18,7 +18,7 @@ pub mod redis;
 pub use fanout::{Fanout, Replay, ReplayGone, ReplaySource};
 pub use journal::{Journal, OpenJournal, Trimmed};
 pub use memory::{Durability, MemoryBackend, Restored};
-pub use redis::{RedisBackend, RedisOptions};
+pub use redis::{RedisBackend, RedisOptions, Shared as RedisShared};
 
 use crate::event::Event;
 use crate::metrics::Metrics;

@@ -35,6 +35,7 @@ mod guard;
 mod link;
 mod replay;
 mod scripts;
+mod shared;
 mod tail;
 
 use super::{
@@ -60,7 +61,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
-pub use link::Link as RedisLink;
+pub use shared::Shared;
 
 /// How long a write waits for a connection to the broker before it is refused.
 const LINK_WAIT: Duration = Duration::from_millis(500);
@@ -144,8 +145,8 @@ fn fresh_epoch() -> String {
 impl RedisBackend {
     /// Connects to the broker, refuses it if it could lose acknowledged writes, loads the checkpoint and reads
     /// the log forward from it, then starts following it. Blocking (start-up only); needs a tokio runtime for
-    /// the tasks it starts.
-    pub fn open(options: RedisOptions, metrics: Arc<Metrics>) -> anyhow::Result<(Self, Arc<Link>)> {
+    /// the tasks it starts. Also returns the handle on what instances share besides the log.
+    pub fn open(options: RedisOptions, metrics: Arc<Metrics>) -> anyhow::Result<(Self, Shared)> {
         let runtime = tokio::runtime::Handle::try_current()
             .context("the Redis backend starts its tasks on tokio")?;
         let client = redis::Client::open(options.url.as_str())
@@ -185,7 +186,7 @@ impl RedisBackend {
         runtime.spawn(tail::run(Arc::clone(&core), cursor, stop.clone()));
         runtime.spawn(commit_batches(Arc::clone(&core), batches, stop.clone()));
         runtime.spawn(housekeeping(Arc::clone(&core), stop.clone()));
-        Ok((RedisBackend { core, stop }, link))
+        Ok((RedisBackend { core, stop }, Shared::new(link)))
     }
 }
 

@@ -1,0 +1,110 @@
+//! What instances share besides the event log: each one's viewer count, leases (who runs the simulator, who
+//! runs a job) and dashboard sessions. [`Shared`] offers them as plain operations on the broker; the parts that
+//! need them (viewers, leases, sessions) say what they need as traits of their own and are given this.
+//!
+//! Every operation is one short command or script on the command connection, refused at once while the broker
+//! is away (the callers decide what that means: a viewer count stays as it was, a lease is not held).
+
+use super::link::Link;
+use super::scripts::{self, VIEWERS};
+use crate::hub::HubError;
+use rand::Rng;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A handle on the shared data; cheap to clone.
+#[derive(Clone)]
+pub struct Shared {
+    link: Arc<Link>,
+    /// This process's name among the instances (random, new at every start).
+    instance: Arc<str>,
+}
+
+impl Shared {
+    pub(super) fn new(link: Arc<Link>) -> Self {
+        Shared {
+            link,
+            instance: format!("{:016x}", rand::rng().random::<u64>()).into(),
+        }
+    }
+
+    /// This instance's name among the others.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    fn failed(&self, e: &redis::RedisError) -> HubError {
+        self.link.failed(e);
+        HubError::Unavailable(format!("Redis: {e}"))
+    }
+
+    /// Records this instance's viewer count, standing for `ttl` unless reported again, and returns the total
+    /// over every instance whose count still stands.
+    pub async fn tally_viewers(&self, count: u64, ttl: Duration) -> Result<u64, HubError> {
+        let mut conn = self.link.connection()?;
+        scripts::PRESENCE
+            .key(VIEWERS)
+            .arg(&*self.instance)
+            .arg(count)
+            .arg(ttl.as_millis() as u64)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| self.failed(&e))
+    }
+
+    /// Takes the lease `name` for `ttl`, or renews it if this instance holds it; whether it holds it now.
+    pub async fn lease(&self, name: &str, ttl: Duration) -> Result<bool, HubError> {
+        let mut conn = self.link.connection()?;
+        let held: i64 = scripts::LEASE
+            .key(scripts::lease(name))
+            .arg(&*self.instance)
+            .arg(ttl.as_millis() as u64)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| self.failed(&e))?;
+        Ok(held == 1)
+    }
+
+    /// Gives the lease `name` back if this instance holds it.
+    pub async fn release(&self, name: &str) -> Result<(), HubError> {
+        let mut conn = self.link.connection()?;
+        let _: i64 = scripts::RELEASE
+            .key(scripts::lease(name))
+            .arg(&*self.instance)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| self.failed(&e))?;
+        Ok(())
+    }
+
+    /// Stores a session for `ttl` (`None`: until removed).
+    pub async fn put_session(&self, id: &str, ttl: Option<Duration>) -> Result<(), HubError> {
+        let mut conn = self.link.connection()?;
+        let mut set = redis::cmd("SET");
+        set.arg(scripts::session(id)).arg(1);
+        if let Some(ttl) = ttl {
+            set.arg("PX").arg(ttl.as_millis().max(1) as u64);
+        }
+        set.query_async::<()>(&mut conn).await.map_err(|e| self.failed(&e))
+    }
+
+    /// Whether the session exists.
+    pub async fn has_session(&self, id: &str) -> Result<bool, HubError> {
+        let mut conn = self.link.connection()?;
+        redis::cmd("EXISTS")
+            .arg(scripts::session(id))
+            .query_async::<bool>(&mut conn)
+            .await
+            .map_err(|e| self.failed(&e))
+    }
+
+    /// Ends the session.
+    pub async fn remove_session(&self, id: &str) -> Result<(), HubError> {
+        let mut conn = self.link.connection()?;
+        redis::cmd("DEL")
+            .arg(scripts::session(id))
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(|e| self.failed(&e))
+    }
+}
