@@ -77,7 +77,11 @@ impl Leases for RedisShared {
 
 /// Keeps trying to hold the lease `name` until `shutdown` (then gives it back); the receiver says whether this
 /// instance holds it right now.
-pub fn keep(leases: Arc<dyn Leases>, name: &str, shutdown: CancellationToken) -> watch::Receiver<bool> {
+pub fn keep(
+    leases: Arc<dyn Leases>,
+    name: &str,
+    shutdown: CancellationToken,
+) -> watch::Receiver<bool> {
     let (tx, rx) = watch::channel(false);
     let name = name.to_owned();
     tokio::spawn(async move {

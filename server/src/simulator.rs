@@ -35,7 +35,12 @@ pub const LEASE: &str = "simulator";
 
 /// Starts every background producer the configuration asks for; each ends on `shutdown`. The shared ones
 /// produce only while this instance holds the simulator's lease in `leases`.
-pub fn spawn_all(hub: &Hub, config: &Config, shutdown: &CancellationToken, leases: Arc<dyn Leases>) {
+pub fn spawn_all(
+    hub: &Hub,
+    config: &Config,
+    shutdown: &CancellationToken,
+    leases: Arc<dyn Leases>,
+) {
     let held = lease::keep(leases, LEASE, shutdown.clone());
     let temperature = Duration::from_millis(config.temperature_ms);
     tokio::spawn(temperature_sensor(
@@ -48,7 +53,12 @@ pub fn spawn_all(hub: &Hub, config: &Config, shutdown: &CancellationToken, lease
     tokio::spawn(random_numbers(hub.clone(), random, shutdown.clone()));
     if config.simulator {
         for room in Room::ALL {
-            tokio::spawn(animate_room(hub.clone(), room, shutdown.clone(), held.clone()));
+            tokio::spawn(animate_room(
+                hub.clone(),
+                room,
+                shutdown.clone(),
+                held.clone(),
+            ));
         }
     }
 }
@@ -95,7 +105,10 @@ async fn temperature_sensor(
     shutdown: CancellationToken,
     held: watch::Receiver<bool>,
 ) {
-    let mut current = hub.snapshot().temperature().map_or(21.0_f64, |t| t.temperature);
+    let mut current = hub
+        .snapshot()
+        .temperature()
+        .map_or(21.0_f64, |t| t.temperature);
     every(hub, period, shutdown, Some(held), move |hub| {
         // A slow random walk that stays in a believable indoor range.
         let step = rand::rng().random_range(-0.3..=0.3);

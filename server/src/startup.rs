@@ -5,8 +5,8 @@
 use crate::auth::Auth;
 use crate::config::{Config, Secret, ServeMode};
 use crate::hub::{Durability, Hub, MemoryBackend, RedisBackend, RedisOptions, RedisShared};
-use crate::lease::{self, Leases};
 use crate::jobs::Jobs;
+use crate::lease::{self, Leases};
 use crate::metrics::Metrics;
 use crate::routes;
 use crate::serve;

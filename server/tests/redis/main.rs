@@ -6,9 +6,11 @@
 
 mod harness;
 
+mod failover;
 mod guard;
 mod log;
 mod outage;
 mod property;
 mod resume;
 mod retention;
+mod viewers;

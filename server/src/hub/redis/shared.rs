@@ -85,7 +85,9 @@ impl Shared {
         if let Some(ttl) = ttl {
             set.arg("PX").arg(ttl.as_millis().max(1) as u64);
         }
-        set.query_async::<()>(&mut conn).await.map_err(|e| self.failed(&e))
+        set.query_async::<()>(&mut conn)
+            .await
+            .map_err(|e| self.failed(&e))
     }
 
     /// Whether the session exists.
