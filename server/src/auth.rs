@@ -53,6 +53,7 @@ pub fn resolve_token(
         return Ok((Secret::new(token), TokenSource::Configured));
     }
     let path = data_dir.join(TOKEN_FILE);
+    crate::data_dir::restrict(&path, crate::data_dir::FILE_MODE)?;
     match std::fs::read_to_string(&path) {
         Ok(text) if !text.trim().is_empty() => {
             return Ok((Secret::new(text.trim()), TokenSource::Stored))

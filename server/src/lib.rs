@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod data_dir;
 pub mod error;
 pub mod event;
 pub mod extract;

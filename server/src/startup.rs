@@ -4,6 +4,7 @@
 
 use crate::auth::Auth;
 use crate::config::{Config, Secret, ServeMode};
+use crate::data_dir;
 use crate::hub::{Durability, Hub, MemoryBackend};
 use crate::jobs::Jobs;
 use crate::metrics::Metrics;
@@ -60,14 +61,9 @@ pub fn leptos_options(addr: std::net::SocketAddr) -> anyhow::Result<LeptosOption
     Ok(options)
 }
 
-/// Creates the data directory, or explains why it cannot be used.
+/// Creates the data directory (owner-only), or explains why it cannot be used; see [`data_dir`].
 pub fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
-    let probe = dir.join(".write-test");
-    std::fs::write(&probe, b"ok")
-        .and_then(|()| std::fs::remove_file(&probe))
-        .with_context(|| format!("the data directory {} is not writable", dir.display()))
+    data_dir::prepare(dir)
 }
 
 /// The retention the configuration asks for: never below the replay buffer.
