@@ -73,6 +73,39 @@ impl FromStr for Secret {
     }
 }
 
+/// One entry of `--cors-origins`: exactly one origin, or `*` for any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigin {
+    Any,
+    Exact(String),
+}
+
+impl FromStr for CorsOrigin {
+    type Err = String;
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        let origin = raw.trim();
+        if origin == "*" {
+            return Ok(CorsOrigin::Any);
+        }
+        let rest = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"))
+            .ok_or_else(|| {
+                format!("{origin:?} is not an origin: write it as http://host[:port] or https://host[:port], or * for any")
+            })?;
+        let host_ok = !rest.is_empty()
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+        if !host_ok {
+            return Err(format!(
+                "{origin:?} is not an origin: only a scheme, a host and a port, with no path, like https://home.example:8443"
+            ));
+        }
+        Ok(CorsOrigin::Exact(origin.to_owned()))
+    }
+}
+
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "hearth",
@@ -110,9 +143,10 @@ pub struct Config {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "HEARTH_BODY_LIMIT", default_value_t = DEFAULT_BODY_LIMIT)]
     pub body_limit: usize,
-    /// Origins allowed to call the API from a browser (comma-separated).
+    /// Origins allowed to call the API from a browser (comma-separated `scheme://host[:port]`), or `*` for any
+    /// origin; never with credentials, so another site's page can only use a token it was given.
     #[arg(long, env = "HEARTH_CORS_ORIGINS", value_delimiter = ',')]
-    pub cors_origins: Vec<String>,
+    pub cors_origins: Vec<CorsOrigin>,
     /// Seconds open streams get to end after SIGINT/SIGTERM before the process exits anyway.
     #[arg(long, env = "HEARTH_SHUTDOWN_SECS", default_value_t = DEFAULT_SHUTDOWN_SECS)]
     pub shutdown_secs: u64,
@@ -195,6 +229,19 @@ mod tests {
             logged.contains("replay_size"),
             "every field is logged: {logged}"
         );
+    }
+
+    #[test]
+    fn cors_origins_are_origins_or_a_star() {
+        let c = Config::try_parse_from(["hearth", "--cors-origins", "*,https://a.example:8443"]).unwrap();
+        assert_eq!(
+            c.cors_origins,
+            [CorsOrigin::Any, CorsOrigin::Exact("https://a.example:8443".into())]
+        );
+        for bad in ["ftp://x", "https://x/path", "x.example", "https://", "https://a b"] {
+            let err = Config::try_parse_from(["hearth", "--cors-origins", bad]).unwrap_err();
+            assert!(err.to_string().contains("is not an origin"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod pages;
 pub mod session;
 pub mod streams;
 
+use crate::config::CorsOrigin;
 use crate::extract::BodyLimit;
 use crate::state::AppState;
 use app::contract::api::paths;
@@ -39,14 +40,20 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Cross-origin access for the configured origins only.
-fn cors(origins: &[String]) -> CorsLayer {
-    let allowed: Vec<HeaderValue> = origins
-        .iter()
-        .filter_map(|o| HeaderValue::from_str(o.trim()).ok())
-        .collect();
+/// Cross-origin access for the configured origins only (`*`: any origin). Never with credentials: the session
+/// cookie is for our own pages; another site's page may only use a token it was given.
+fn cors(origins: &[CorsOrigin]) -> CorsLayer {
+    let allow = if origins.contains(&CorsOrigin::Any) {
+        AllowOrigin::any()
+    } else {
+        let exact = origins.iter().filter_map(|o| match o {
+            CorsOrigin::Exact(origin) => HeaderValue::from_str(origin).ok(),
+            CorsOrigin::Any => None,
+        });
+        AllowOrigin::list(exact)
+    };
     CorsLayer::new()
-        .allow_origin(AllowOrigin::list(allowed))
+        .allow_origin(allow)
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([
             header::AUTHORIZATION,

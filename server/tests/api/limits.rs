@@ -139,3 +139,26 @@ async fn another_origin_gets_no_cors_grant() {
     assert_eq!(allow_origin(&stream), None);
     assert_eq!(allow_origin(&health), None);
 }
+
+#[tokio::test]
+async fn a_star_allows_any_origin_without_credentials() {
+    // Arrange: `*` used to panic inside the CORS layer at start-up.
+    let app = spawn_app(|f| {
+        f.set("--cors-origins", "*");
+    })
+    .await;
+
+    // Act
+    let response = preflight(&app, OTHER).await;
+
+    // Assert
+    assert!(response.status().is_success());
+    assert_eq!(allow_origin(&response).as_deref(), Some("*"));
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-credentials")
+            .is_none(),
+        "never with credentials"
+    );
+}
