@@ -19,6 +19,10 @@ pub const DEFAULT_QUEUE_SIZE: usize = 1024;
 pub const DEFAULT_MAX_SUBSCRIBERS: u64 = 19_500;
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
 pub const DEFAULT_SHUTDOWN_SECS: u64 = 5;
+pub const DEFAULT_SESSION_IDLE_HOURS: u64 = 24 * 7;
+pub const DEFAULT_SESSION_MAX_DAYS: u64 = 30;
+pub const DEFAULT_MAX_SESSIONS: usize = 1000;
+pub const DEFAULT_AUTH_FAILURES_PER_MINUTE: u32 = 10;
 pub const DEFAULT_TEMPERATURE_MS: u64 = 5000;
 pub const DEFAULT_RANDOM_MS: u64 = 1000;
 pub const DEFAULT_RETAIN_EVENTS: u64 = 100_000;
@@ -147,6 +151,21 @@ pub struct Config {
     /// origin; never with credentials, so another site's page can only use a token it was given.
     #[arg(long, env = "HEARTH_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<CorsOrigin>,
+    /// Hours a dashboard login lasts without being used.
+    #[arg(long, env = "HEARTH_SESSION_IDLE_HOURS", default_value_t = DEFAULT_SESSION_IDLE_HOURS)]
+    pub session_idle_hours: u64,
+    /// Days a dashboard login lasts at most, used or not.
+    #[arg(long, env = "HEARTH_SESSION_MAX_DAYS", default_value_t = DEFAULT_SESSION_MAX_DAYS)]
+    pub session_max_days: u64,
+    /// Dashboard logins kept at once (the least recently used goes first).
+    #[arg(long, env = "HEARTH_MAX_SESSIONS", default_value_t = DEFAULT_MAX_SESSIONS)]
+    pub max_sessions: usize,
+    /// Mark the session cookie `Secure`: set this when Hearth is served over HTTPS (behind a TLS proxy).
+    #[arg(long, env = "HEARTH_SECURE_COOKIES", default_value_t = false, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub secure_cookies: bool,
+    /// Failed token attempts (login or bearer) one client address may make per minute; then it gets 429.
+    #[arg(long, env = "HEARTH_AUTH_FAILURES_PER_MINUTE", default_value_t = DEFAULT_AUTH_FAILURES_PER_MINUTE)]
+    pub auth_failures_per_minute: u32,
     /// Seconds open streams get to end after SIGINT/SIGTERM before the process exits anyway.
     #[arg(long, env = "HEARTH_SHUTDOWN_SECS", default_value_t = DEFAULT_SHUTDOWN_SECS)]
     pub shutdown_secs: u64,
@@ -233,12 +252,22 @@ mod tests {
 
     #[test]
     fn cors_origins_are_origins_or_a_star() {
-        let c = Config::try_parse_from(["hearth", "--cors-origins", "*,https://a.example:8443"]).unwrap();
+        let c = Config::try_parse_from(["hearth", "--cors-origins", "*,https://a.example:8443"])
+            .unwrap();
         assert_eq!(
             c.cors_origins,
-            [CorsOrigin::Any, CorsOrigin::Exact("https://a.example:8443".into())]
+            [
+                CorsOrigin::Any,
+                CorsOrigin::Exact("https://a.example:8443".into())
+            ]
         );
-        for bad in ["ftp://x", "https://x/path", "x.example", "https://", "https://a b"] {
+        for bad in [
+            "ftp://x",
+            "https://x/path",
+            "x.example",
+            "https://",
+            "https://a b",
+        ] {
             let err = Config::try_parse_from(["hearth", "--cors-origins", bad]).unwrap_err();
             assert!(err.to_string().contains("is not an origin"), "{bad}: {err}");
         }

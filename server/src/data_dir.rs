@@ -34,7 +34,8 @@ pub fn restrict(path: &Path, mode: u32) -> anyhow::Result<()> {
         Ok(meta) => meta.permissions().mode() & 0o777,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => {
-            return Err(e).with_context(|| format!("cannot read the permissions of {}", path.display()))
+            return Err(e)
+                .with_context(|| format!("cannot read the permissions of {}", path.display()))
         }
     };
     if found & !mode == 0 {

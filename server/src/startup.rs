@@ -2,7 +2,7 @@
 //! from it (or builds a hub that keeps nothing), builds [`AppState`], starts the background tasks, and serves
 //! until shutdown. Everything below it is a part that takes what it needs as arguments.
 
-use crate::auth::Auth;
+use crate::auth::{Auth, AuthPolicy, SessionPolicy};
 use crate::config::{Config, Secret, ServeMode};
 use crate::data_dir;
 use crate::hub::{Durability, Hub, MemoryBackend};
@@ -107,17 +107,31 @@ pub fn open_hub(config: &Config, metrics: Arc<Metrics>) -> anyhow::Result<(Hub, 
     Ok((Hub::new(Arc::new(backend), metrics), jobs))
 }
 
+/// How logins and tokens are guarded, from the configuration.
+pub fn auth_policy(config: &Config) -> AuthPolicy {
+    AuthPolicy {
+        sessions: SessionPolicy {
+            idle: Duration::from_secs(config.session_idle_hours.saturating_mul(3600).max(60)),
+            absolute: Duration::from_secs(config.session_max_days.saturating_mul(86_400).max(60)),
+            max: config.max_sessions.max(1),
+        },
+        secure_cookie: config.secure_cookies,
+        failures_per_minute: config.auth_failures_per_minute.max(1),
+    }
+}
+
 /// Builds the application's state from its configuration: storage opened and restored, nothing started yet.
 pub fn build(config: Config, token: Secret, leptos: LeptosOptions) -> anyhow::Result<AppState> {
     let metrics = Arc::new(Metrics::default());
     let (hub, known_jobs) = open_hub(&config, metrics.clone())?;
     let shutdown = CancellationToken::new();
     let jobs = Jobs::new(hub.clone(), shutdown.clone(), known_jobs);
+    let auth = Arc::new(Auth::new(token, auth_policy(&config)));
     Ok(AppState::new(Inner {
         config,
         hub,
         metrics,
-        auth: Arc::new(Auth::new(token)),
+        auth,
         shutdown,
         jobs,
         leptos,

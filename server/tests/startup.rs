@@ -20,7 +20,7 @@ fn run_with(data_dir: &std::path::Path) -> (bool, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
         .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
         .env("HEARTH_DATA_DIR", data_dir)
-        .env("HEARTH_TOKEN", "t")
+        .env("HEARTH_TOKEN", "a-long-enough-test-token")
         .env("HEARTH_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -155,4 +155,23 @@ fn the_data_directory_and_its_files_are_private_even_when_found_open() {
     assert_eq!(mode(&fresh.join("hearth.db")), 0o600);
     assert!(!stderr.contains("narrowing"), "{stderr}");
     std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn a_guessable_token_is_refused_at_start() {
+    let data_dir = temp("short-token");
+    let output = Command::new(env!("CARGO_BIN_EXE_server"))
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+        .env("HEARTH_DATA_DIR", &data_dir)
+        .env("HEARTH_TOKEN", "hunter2")
+        .env("HEARTH_LOG", "warn")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "must not start");
+    assert!(
+        stderr.contains("HEARTH_TOKEN") && stderr.contains("at least 16"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&data_dir).unwrap();
 }
