@@ -151,6 +151,14 @@ pub struct Config {
     /// origin; never with credentials, so another site's page can only use a token it was given.
     #[arg(long, env = "HEARTH_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<CorsOrigin>,
+    /// Host names Hearth is reached by, besides IP addresses and `localhost` (comma-separated): other names are
+    /// refused, so a web page cannot reach a Hearth on your network by rebinding its own domain.
+    #[arg(long, env = "HEARTH_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+    /// Let anyone read the dashboard, its state and streams without logging in, even when listening on a
+    /// non-loopback address (on loopback reads are always open).
+    #[arg(long, env = "HEARTH_PUBLIC_READ", default_value_t = false, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub public_read: bool,
     /// Hours a dashboard login lasts without being used.
     #[arg(long, env = "HEARTH_SESSION_IDLE_HOURS", default_value_t = DEFAULT_SESSION_IDLE_HOURS)]
     pub session_idle_hours: u64,
@@ -210,6 +218,11 @@ pub struct Config {
 }
 
 impl Config {
+    /// Whether reads need no login: on loopback (only this machine can connect), or when asked for.
+    pub fn reads_are_public(&self) -> bool {
+        self.public_read || self.addr.ip().is_loopback()
+    }
+
     pub fn keepalive(&self) -> Duration {
         Duration::from_secs(self.keepalive_secs.max(1))
     }

@@ -13,6 +13,7 @@ pub mod data_dir;
 pub mod error;
 pub mod event;
 pub mod extract;
+pub mod hosts;
 pub mod hub;
 pub mod jobs;
 pub mod metrics;

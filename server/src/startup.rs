@@ -117,6 +117,7 @@ pub fn auth_policy(config: &Config) -> AuthPolicy {
         },
         secure_cookie: config.secure_cookies,
         failures_per_minute: config.auth_failures_per_minute.max(1),
+        public_reads: config.reads_are_public(),
     }
 }
 

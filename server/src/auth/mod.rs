@@ -111,6 +111,8 @@ pub struct AuthPolicy {
     pub secure_cookie: bool,
     /// Failed attempts an address may make per minute before it is refused for the rest of it.
     pub failures_per_minute: u32,
+    /// Reads need no credential (loopback, or `--public-read`).
+    pub public_reads: bool,
 }
 
 /// The write credential, the dashboard sessions it was exchanged for, and the count of failed attempts.
@@ -119,6 +121,7 @@ pub struct Auth {
     sessions: Sessions,
     throttle: Throttle,
     secure_cookie: bool,
+    public_reads: bool,
 }
 
 impl Auth {
@@ -131,6 +134,24 @@ impl Auth {
                 std::time::Duration::from_secs(60),
             ),
             secure_cookie: policy.secure_cookie,
+            public_reads: policy.public_reads,
+        }
+    }
+
+    /// Whether reads need no credential.
+    pub fn reads_are_public(&self) -> bool {
+        self.public_reads
+    }
+
+    /// Whether a request with these parts may read the home's state: reads are public, or it carries the token
+    /// (checked and throttled like a write's) or a live session.
+    pub fn may_read(&self, parts: &Parts) -> Result<bool, ApiError> {
+        if self.public_reads || self.has_session(&parts.headers) {
+            return Ok(true);
+        }
+        match bearer(&parts.headers) {
+            Some(token) => self.check_token(token, client_ip(parts)),
+            None => Ok(false),
         }
     }
 
@@ -239,6 +260,26 @@ fn same_origin(headers: &HeaderMap) -> bool {
     !host.is_empty() && origin_host == host
 }
 
+/// Proof that the request may read the home's state (the dashboard's data, its streams, the metrics). Reads are
+/// open on loopback; listening on any other address they need the token or a session, unless `--public-read`.
+pub struct Reader;
+
+impl<S> FromRequestParts<S> for Reader
+where
+    S: Send + Sync,
+    Arc<Auth>: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if Arc::<Auth>::from_ref(state).may_read(parts)? {
+            Ok(Reader)
+        } else {
+            Err(ApiError::Unauthorized)
+        }
+    }
+}
+
 /// Proof that the request may write. Extracting it checks the bearer token or the session cookie (with its
 /// origin); without it the handler never runs, so nothing is applied.
 pub struct Writer;
@@ -336,6 +377,7 @@ mod tests {
             sessions: SessionPolicy::default(),
             secure_cookie: true,
             failures_per_minute: 10,
+            public_reads: true,
         };
         let auth = Auth::new(Secret::new("a-token-long-enough"), policy);
         let cookie = auth.session_cookie("abc");

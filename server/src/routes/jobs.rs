@@ -3,7 +3,7 @@
 //! the runner live in [`crate::jobs`].
 
 use super::streams::{open_stream, Intro, StreamSpec};
-use crate::auth::Writer;
+use crate::auth::{Reader, Writer};
 use crate::error::ApiError;
 use crate::sse::frame;
 use crate::state::AppState;
@@ -47,6 +47,7 @@ struct JobQuery {
 
 async fn job_events(
     State(state): State<AppState>,
+    _reader: Reader,
     Path(id): Path<String>,
     headers: HeaderMap,
     Query(query): Query<JobQuery>,

@@ -4,6 +4,7 @@
 //! Every stream resumes by `Last-Event-ID` (header, or `lastEventId` query parameter for clients that cannot set
 //! headers); an id the hub cannot honour gets an explicit `reset` event with a fresh snapshot.
 
+use crate::auth::Reader;
 use crate::error::ApiError;
 use crate::hub::{Start, SubscribeRequest, Subscription};
 use crate::sse::{comment, frame, retry, sse_response};
@@ -220,6 +221,7 @@ fn parse_query(
 
 async fn events(
     State(state): State<AppState>,
+    _reader: Reader,
     headers: HeaderMap,
     query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
@@ -299,10 +301,12 @@ async fn tutorial_stream(
     .await
 }
 
-/// The handler for a tutorial route with this spec.
+/// The handler for a tutorial route with this spec. They carry the home's state, so they are as private as the
+/// dashboard's stream (the random numbers are not the home's and stay open, see [`open_routes`]).
 fn tutorial(spec: StreamSpec) -> axum::routing::MethodRouter<AppState> {
     get(
         move |State(state): State<AppState>,
+              _reader: Reader,
               headers: HeaderMap,
               query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>| {
             tutorial_stream(state, headers, query, spec)

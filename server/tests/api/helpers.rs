@@ -117,7 +117,9 @@ pub async fn spawn_app(configure: impl FnOnce(&mut Flags)) -> TestApp {
         .set("--temperature-ms", 3_600_000)
         .set("--random-ms", 3_600_000)
         .set("--shutdown-secs", 5)
-        .set("--serve", if direct() { "direct" } else { "hyper" });
+        .set("--serve", if direct() { "direct" } else { "hyper" })
+        // Raw-socket tests name the server `hearth` in their `Host` headers.
+        .set("--allowed-hosts", "hearth");
     configure(&mut flags);
     let config =
         Config::try_parse_from(flags.args()).expect("the harness builds a valid command line");

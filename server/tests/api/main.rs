@@ -12,6 +12,7 @@ mod hardening_connections;
 mod jobs;
 mod limits;
 mod ops;
+mod privacy;
 mod resume;
 mod shutdown;
 mod slow_consumer;
