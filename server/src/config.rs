@@ -19,6 +19,8 @@ pub const DEFAULT_QUEUE_SIZE: usize = 1024;
 pub const DEFAULT_MAX_SUBSCRIBERS: u64 = 19_500;
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
 pub const DEFAULT_SHUTDOWN_SECS: u64 = 5;
+pub const DEFAULT_RESERVED_STREAMS: u64 = 64;
+pub const DEFAULT_MAX_STREAMS_PER_CLIENT: u32 = 64;
 pub const DEFAULT_SESSION_IDLE_HOURS: u64 = 24 * 7;
 pub const DEFAULT_SESSION_MAX_DAYS: u64 = 30;
 pub const DEFAULT_MAX_SESSIONS: usize = 1000;
@@ -144,6 +146,12 @@ pub struct Config {
     /// Concurrent SSE streams; beyond it new ones get 503 with Retry-After.
     #[arg(long, env = "HEARTH_MAX_SUBSCRIBERS", default_value_t = DEFAULT_MAX_SUBSCRIBERS)]
     pub max_subscribers: u64,
+    /// Of the concurrent streams, how many are kept for requests with the token or a session.
+    #[arg(long, env = "HEARTH_RESERVED_STREAMS", default_value_t = DEFAULT_RESERVED_STREAMS)]
+    pub reserved_streams: u64,
+    /// Concurrent streams one client address may open without logging in (0: no limit).
+    #[arg(long, env = "HEARTH_MAX_STREAMS_PER_CLIENT", default_value_t = DEFAULT_MAX_STREAMS_PER_CLIENT)]
+    pub max_streams_per_client: u32,
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "HEARTH_BODY_LIMIT", default_value_t = DEFAULT_BODY_LIMIT)]
     pub body_limit: usize,

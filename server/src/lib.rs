@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod routes;
 pub mod serve;
 pub mod simulator;
+pub mod slots;
 pub mod sse;
 pub mod startup;
 pub mod state;

@@ -11,6 +11,7 @@ use crate::metrics::Metrics;
 use crate::routes;
 use crate::serve;
 use crate::simulator;
+use crate::slots::{StreamLimits, StreamSlots};
 use crate::state::{AppState, Inner};
 use crate::store::{Retention, Store};
 use crate::viewers;
@@ -128,6 +129,15 @@ pub fn build(config: Config, token: Secret, leptos: LeptosOptions) -> anyhow::Re
     let shutdown = CancellationToken::new();
     let jobs = Jobs::new(hub.clone(), shutdown.clone(), known_jobs);
     let auth = Arc::new(Auth::new(token, auth_policy(&config)));
+    let slots = StreamSlots::new(
+        StreamLimits {
+            total: config.max_subscribers,
+            // Never more than half: a small server still serves anonymous readers.
+            reserved: config.reserved_streams.min(config.max_subscribers / 2),
+            per_client: config.max_streams_per_client,
+        },
+        metrics.subscribers.clone(),
+    );
     Ok(AppState::new(Inner {
         config,
         hub,
@@ -135,6 +145,7 @@ pub fn build(config: Config, token: Secret, leptos: LeptosOptions) -> anyhow::Re
         auth,
         shutdown,
         jobs,
+        slots,
         leptos,
     }))
 }

@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::hub::Hub;
 use crate::jobs::Jobs;
 use crate::metrics::Metrics;
+use crate::slots::StreamSlots;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::ops::Deref;
@@ -27,6 +28,8 @@ pub struct Inner {
     /// Cancelled on SIGINT/SIGTERM: every stream and background task watches it.
     pub shutdown: CancellationToken,
     pub jobs: Arc<Jobs>,
+    /// Who may open another event stream.
+    pub slots: StreamSlots,
     pub leptos: LeptosOptions,
 }
 

@@ -119,7 +119,9 @@ pub async fn spawn_app(configure: impl FnOnce(&mut Flags)) -> TestApp {
         .set("--shutdown-secs", 5)
         .set("--serve", if direct() { "direct" } else { "hyper" })
         // Raw-socket tests name the server `hearth` in their `Host` headers.
-        .set("--allowed-hosts", "hearth");
+        .set("--allowed-hosts", "hearth")
+        // No stream slots kept back for logged-in clients: a test of the stream limit counts every slot.
+        .set("--reserved-streams", 0);
     configure(&mut flags);
     let config =
         Config::try_parse_from(flags.args()).expect("the harness builds a valid command line");
