@@ -26,16 +26,19 @@ pub enum Refused {
     ClientFull,
 }
 
+/// Open unprivileged streams per client address.
+type PerClient = Arc<Mutex<HashMap<IpAddr, u32>>>;
+
 pub struct StreamSlots {
     limits: StreamLimits,
     open: Arc<Gauge>,
-    per_client: Arc<Mutex<HashMap<IpAddr, u32>>>,
+    per_client: PerClient,
 }
 
 /// One open stream's slot, given back on drop.
 pub struct Slot {
     _open: Held,
-    client: Option<(IpAddr, Arc<Mutex<HashMap<IpAddr, u32>>>)>,
+    client: Option<(IpAddr, PerClient)>,
 }
 
 impl StreamSlots {
