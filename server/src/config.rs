@@ -19,6 +19,8 @@ pub const DEFAULT_QUEUE_SIZE: usize = 1024;
 pub const DEFAULT_MAX_SUBSCRIBERS: u64 = 19_500;
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
 pub const DEFAULT_SHUTDOWN_SECS: u64 = 5;
+pub const DEFAULT_MIN_FREE_MB: u64 = 100;
+pub const DEFAULT_WRITE_TIMEOUT_SECS: u64 = 10;
 pub const DEFAULT_RESERVED_STREAMS: u64 = 64;
 pub const DEFAULT_MAX_STREAMS_PER_CLIENT: u32 = 64;
 pub const DEFAULT_SESSION_IDLE_HOURS: u64 = 24 * 7;
@@ -220,6 +222,13 @@ pub struct Config {
     /// Seconds a request head may take once it has begun.
     #[arg(long, env = "HEARTH_HEADER_TIMEOUT_SECS", default_value_t = DEFAULT_HEADER_TIMEOUT_SECS)]
     pub header_timeout_secs: u64,
+    /// Writes are refused (507) while the data directory's disk has less than this many MiB free, so a full disk
+    /// never fails a write half-way.
+    #[arg(long, env = "HEARTH_MIN_FREE_MB", default_value_t = DEFAULT_MIN_FREE_MB)]
+    pub min_free_mb: u64,
+    /// Seconds a write waits for the store to take it before it is refused (503) and not applied.
+    #[arg(long, env = "HEARTH_WRITE_TIMEOUT_SECS", default_value_t = DEFAULT_WRITE_TIMEOUT_SECS)]
+    pub write_timeout_secs: u64,
     /// Log filter (`RUST_LOG` syntax).
     #[arg(long, env = "HEARTH_LOG", default_value = "info")]
     pub log: String,

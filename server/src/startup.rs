@@ -24,9 +24,6 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-/// How long a publisher waits for the journal to take its write before it is told 503.
-const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Gives Leptos tokio to render on. Once per process, before the first page is rendered (the binary calls it at
 /// start; the tests' harness too).
 pub fn init_executor() {
@@ -94,8 +91,8 @@ pub fn open_hub(config: &Config, metrics: Arc<Metrics>) -> anyhow::Result<(Hub, 
             let store = Store::open(&dir)?.with_retention(retention);
             Ok(Box::new(store) as Box<dyn crate::hub::Journal>)
         }),
-        free_floor_bytes: 0,
-        publish_timeout: PUBLISH_TIMEOUT,
+        free_floor_bytes: config.min_free_mb.saturating_mul(1 << 20),
+        publish_timeout: Duration::from_secs(config.write_timeout_secs.max(1)),
     };
     let backend = MemoryBackend::durable(
         restored,

@@ -7,6 +7,7 @@
 mod helpers;
 
 mod connections;
+mod durability;
 mod framing;
 mod hardening_connections;
 mod jobs;
