@@ -90,7 +90,7 @@ start_server() { # start_server <log file>
   # From the workspace root, where the server finds its Leptos settings; the dashboard is not exercised here.
   # shellcheck disable=SC2086 # extra server flags are meant to split
   (cd "$root" && exec env LEPTOS_SITE_ADDR="127.0.0.1:$port" HEARTH_TOKEN="$token" HEARTH_DATA_DIR="$data_dir" \
-    HEARTH_MAX_SUBSCRIBERS=19500 HEARTH_MAX_CONNECTIONS_PER_CLIENT=0 HEARTH_LOG=warn "$server_bin" --no-simulator ${BENCH_SERVER_ARGS:-}) >"$1" 2>&1 &
+    HEARTH_MAX_SUBSCRIBERS=19500 HEARTH_MAX_CONNECTIONS_PER_CLIENT=0 HEARTH_MAX_STREAMS_PER_CLIENT=0 HEARTH_LOG=warn "$server_bin" --no-simulator ${BENCH_SERVER_ARGS:-}) >"$1" 2>&1 &
   server_pid=$!
   for _ in $(seq 100); do
     curl -fsS -m 1 "$base/healthz" >/dev/null 2>&1 && return 0

@@ -19,6 +19,14 @@ pub const DEFAULT_QUEUE_SIZE: usize = 1024;
 pub const DEFAULT_MAX_SUBSCRIBERS: u64 = 19_500;
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
 pub const DEFAULT_SHUTDOWN_SECS: u64 = 5;
+pub const DEFAULT_MIN_FREE_MB: u64 = 100;
+pub const DEFAULT_WRITE_TIMEOUT_SECS: u64 = 10;
+pub const DEFAULT_RESERVED_STREAMS: u64 = 64;
+pub const DEFAULT_MAX_STREAMS_PER_CLIENT: u32 = 64;
+pub const DEFAULT_SESSION_IDLE_HOURS: u64 = 24 * 7;
+pub const DEFAULT_SESSION_MAX_DAYS: u64 = 30;
+pub const DEFAULT_MAX_SESSIONS: usize = 1000;
+pub const DEFAULT_AUTH_FAILURES_PER_MINUTE: u32 = 10;
 pub const DEFAULT_TEMPERATURE_MS: u64 = 5000;
 pub const DEFAULT_RANDOM_MS: u64 = 1000;
 pub const DEFAULT_RETAIN_EVENTS: u64 = 100_000;
@@ -73,6 +81,39 @@ impl FromStr for Secret {
     }
 }
 
+/// One entry of `--cors-origins`: exactly one origin, or `*` for any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigin {
+    Any,
+    Exact(String),
+}
+
+impl FromStr for CorsOrigin {
+    type Err = String;
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        let origin = raw.trim();
+        if origin == "*" {
+            return Ok(CorsOrigin::Any);
+        }
+        let rest = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"))
+            .ok_or_else(|| {
+                format!("{origin:?} is not an origin: write it as http://host[:port] or https://host[:port], or * for any")
+            })?;
+        let host_ok = !rest.is_empty()
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+        if !host_ok {
+            return Err(format!(
+                "{origin:?} is not an origin: only a scheme, a host and a port, with no path, like https://home.example:8443"
+            ));
+        }
+        Ok(CorsOrigin::Exact(origin.to_owned()))
+    }
+}
+
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "hearth",
@@ -107,12 +148,42 @@ pub struct Config {
     /// Concurrent SSE streams; beyond it new ones get 503 with Retry-After.
     #[arg(long, env = "HEARTH_MAX_SUBSCRIBERS", default_value_t = DEFAULT_MAX_SUBSCRIBERS)]
     pub max_subscribers: u64,
+    /// Of the concurrent streams, how many are kept for requests with the token or a session.
+    #[arg(long, env = "HEARTH_RESERVED_STREAMS", default_value_t = DEFAULT_RESERVED_STREAMS)]
+    pub reserved_streams: u64,
+    /// Concurrent streams one client address may open without logging in (0: no limit).
+    #[arg(long, env = "HEARTH_MAX_STREAMS_PER_CLIENT", default_value_t = DEFAULT_MAX_STREAMS_PER_CLIENT)]
+    pub max_streams_per_client: u32,
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "HEARTH_BODY_LIMIT", default_value_t = DEFAULT_BODY_LIMIT)]
     pub body_limit: usize,
-    /// Origins allowed to call the API from a browser (comma-separated).
+    /// Origins allowed to call the API from a browser (comma-separated `scheme://host[:port]`), or `*` for any
+    /// origin; never with credentials, so another site's page can only use a token it was given.
     #[arg(long, env = "HEARTH_CORS_ORIGINS", value_delimiter = ',')]
-    pub cors_origins: Vec<String>,
+    pub cors_origins: Vec<CorsOrigin>,
+    /// Host names Hearth is reached by, besides IP addresses and `localhost` (comma-separated): other names are
+    /// refused, so a web page cannot reach a Hearth on your network by rebinding its own domain.
+    #[arg(long, env = "HEARTH_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+    /// Let anyone read the dashboard, its state and streams without logging in, even when listening on a
+    /// non-loopback address (on loopback reads are always open).
+    #[arg(long, env = "HEARTH_PUBLIC_READ", default_value_t = false, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub public_read: bool,
+    /// Hours a dashboard login lasts without being used.
+    #[arg(long, env = "HEARTH_SESSION_IDLE_HOURS", default_value_t = DEFAULT_SESSION_IDLE_HOURS)]
+    pub session_idle_hours: u64,
+    /// Days a dashboard login lasts at most, used or not.
+    #[arg(long, env = "HEARTH_SESSION_MAX_DAYS", default_value_t = DEFAULT_SESSION_MAX_DAYS)]
+    pub session_max_days: u64,
+    /// Dashboard logins kept at once (the least recently used goes first).
+    #[arg(long, env = "HEARTH_MAX_SESSIONS", default_value_t = DEFAULT_MAX_SESSIONS)]
+    pub max_sessions: usize,
+    /// Mark the session cookie `Secure`: set this when Hearth is served over HTTPS (behind a TLS proxy).
+    #[arg(long, env = "HEARTH_SECURE_COOKIES", default_value_t = false, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub secure_cookies: bool,
+    /// Failed token attempts (login or bearer) one client address may make per minute; then it gets 429.
+    #[arg(long, env = "HEARTH_AUTH_FAILURES_PER_MINUTE", default_value_t = DEFAULT_AUTH_FAILURES_PER_MINUTE)]
+    pub auth_failures_per_minute: u32,
     /// Seconds open streams get to end after SIGINT/SIGTERM before the process exits anyway.
     #[arg(long, env = "HEARTH_SHUTDOWN_SECS", default_value_t = DEFAULT_SHUTDOWN_SECS)]
     pub shutdown_secs: u64,
@@ -156,12 +227,24 @@ pub struct Config {
     /// `appendonly yes`, `appendfsync always` and `maxmemory-policy noeviction` (checked at start).
     #[arg(long, env = "HEARTH_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<Secret>,
+    /// Writes are refused (507) while the data directory's disk has less than this many MiB free, so a full disk
+    /// never fails a write half-way.
+    #[arg(long, env = "HEARTH_MIN_FREE_MB", default_value_t = DEFAULT_MIN_FREE_MB)]
+    pub min_free_mb: u64,
+    /// Seconds a write waits for the store to take it before it is refused (503) and not applied.
+    #[arg(long, env = "HEARTH_WRITE_TIMEOUT_SECS", default_value_t = DEFAULT_WRITE_TIMEOUT_SECS)]
+    pub write_timeout_secs: u64,
     /// Log filter (`RUST_LOG` syntax).
     #[arg(long, env = "HEARTH_LOG", default_value = "info")]
     pub log: String,
 }
 
 impl Config {
+    /// Whether reads need no login: on loopback (only this machine can connect), or when asked for.
+    pub fn reads_are_public(&self) -> bool {
+        self.public_read || self.addr.ip().is_loopback()
+    }
+
     pub fn keepalive(&self) -> Duration {
         Duration::from_secs(self.keepalive_secs.max(1))
     }
@@ -200,6 +283,29 @@ mod tests {
             logged.contains("replay_size"),
             "every field is logged: {logged}"
         );
+    }
+
+    #[test]
+    fn cors_origins_are_origins_or_a_star() {
+        let c = Config::try_parse_from(["hearth", "--cors-origins", "*,https://a.example:8443"])
+            .unwrap();
+        assert_eq!(
+            c.cors_origins,
+            [
+                CorsOrigin::Any,
+                CorsOrigin::Exact("https://a.example:8443".into())
+            ]
+        );
+        for bad in [
+            "ftp://x",
+            "https://x/path",
+            "x.example",
+            "https://",
+            "https://a b",
+        ] {
+            let err = Config::try_parse_from(["hearth", "--cors-origins", bad]).unwrap_err();
+            assert!(err.to_string().contains("is not an origin"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -21,6 +21,12 @@ pub enum ApiError {
     WrongToken(String),
     #[error("{0}")]
     Forbidden(String),
+    /// 429: this client made too many failed attempts; it may try again after `retry_after` seconds.
+    #[error("too many failed attempts from this address; try again in {retry_after} s")]
+    TooManyAttempts { retry_after: u64 },
+    /// 421: the request names a host that is not served (DNS rebinding protection).
+    #[error("{0}")]
+    UnknownHost(String),
     #[error("{0} not found")]
     NotFound(String),
     #[error("request body is larger than {limit} bytes")]
@@ -51,6 +57,8 @@ impl ApiError {
             ApiError::Unauthorized | ApiError::WrongToken(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::UnknownHost(_) => StatusCode::MISDIRECTED_REQUEST,
+            ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -116,7 +124,8 @@ impl IntoResponse for ApiError {
                     .headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            ApiError::Unavailable { retry_after, .. } => {
+            ApiError::Unavailable { retry_after, .. }
+            | ApiError::TooManyAttempts { retry_after } => {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));

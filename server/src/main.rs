@@ -18,6 +18,8 @@ async fn main() {
 async fn start() -> anyhow::Result<()> {
     let config = Config::parse();
     tracing_subscriber::fmt()
+        // Logs on stderr; stdout carries only what the CLI means to say (a newly generated token).
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&config.log).context("bad --log filter")?,
         )

@@ -136,15 +136,14 @@ enum Value<'a> {
 }
 
 impl Metrics {
-    /// Streams ended because their subscriber fell behind: a whole queue behind, or no longer reading at all
-    /// (the connection layer cut it).
-    pub fn slow_consumers_dropped_total(&self) -> u64 {
+    /// Clients given up on for not keeping up: their stream fell a whole queue behind, or their connection
+    /// stopped taking bytes (the connection layer's `connections_stalled`). One stuck client can be both.
+    pub fn clients_given_up(&self) -> u64 {
         self.slow_consumers_dropped.get() + self.serve.stalled()
     }
 
     /// Prometheus text exposition format, version 0.0.4.
     pub fn render(&self) -> String {
-        let slow_consumers = Counter(AtomicU64::new(self.slow_consumers_dropped_total()));
         let rows: [(&str, &str, Value<'_>); 8] = [
             (
                 "hearth_subscribers",
@@ -168,8 +167,8 @@ impl Metrics {
             ),
             (
                 "hearth_slow_consumers_dropped_total",
-                "Streams ended because the subscriber fell behind.",
-                Value::Counter(&slow_consumers),
+                "Streams ended because the subscriber fell a whole queue behind.",
+                Value::Counter(&self.slow_consumers_dropped),
             ),
             (
                 "hearth_replay_hits_total",

@@ -2,8 +2,9 @@
 //! from it (or builds a hub that keeps nothing), builds [`AppState`], starts the background tasks, and serves
 //! until shutdown. Everything below it is a part that takes what it needs as arguments.
 
-use crate::auth::Auth;
+use crate::auth::{Auth, AuthPolicy, SessionPolicy};
 use crate::config::{Config, Secret, ServeMode};
+use crate::data_dir;
 use crate::hub::{Durability, Hub, MemoryBackend, RedisBackend, RedisOptions, RedisShared};
 use crate::jobs::Jobs;
 use crate::lease::{self, Leases};
@@ -11,6 +12,7 @@ use crate::metrics::Metrics;
 use crate::routes;
 use crate::serve;
 use crate::simulator;
+use crate::slots::{StreamLimits, StreamSlots};
 use crate::state::{AppState, Inner};
 use crate::store::{Retention, Store};
 use crate::viewers::{self, ViewerTally};
@@ -22,9 +24,6 @@ use std::sync::{Arc, Once};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-
-/// How long a publisher waits for the journal to take its write before it is told 503.
-const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Gives Leptos tokio to render on. Once per process, before the first page is rendered (the binary calls it at
 /// start; the tests' harness too).
@@ -61,14 +60,9 @@ pub fn leptos_options(addr: std::net::SocketAddr) -> anyhow::Result<LeptosOption
     Ok(options)
 }
 
-/// Creates the data directory, or explains why it cannot be used.
+/// Creates the data directory (owner-only), or explains why it cannot be used; see [`data_dir`].
 pub fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
-    let probe = dir.join(".write-test");
-    std::fs::write(&probe, b"ok")
-        .and_then(|()| std::fs::remove_file(&probe))
-        .with_context(|| format!("the data directory {} is not writable", dir.display()))
+    data_dir::prepare(dir)
 }
 
 /// The retention the configuration asks for: never below the replay buffer.
@@ -108,7 +102,7 @@ pub fn open(config: &Config, metrics: Arc<Metrics>) -> anyhow::Result<Opened> {
             queue: config.queue_size,
             retain_events: retention.max_events,
             retain_ms: retention.max_age_ms,
-            publish_timeout: PUBLISH_TIMEOUT,
+            publish_timeout: Duration::from_secs(config.write_timeout_secs.max(1)),
         };
         let (backend, shared) = RedisBackend::open(options, metrics.clone())?;
         let hub = Hub::new(Arc::new(backend), metrics);
@@ -139,8 +133,8 @@ pub fn open(config: &Config, metrics: Arc<Metrics>) -> anyhow::Result<Opened> {
             let store = Store::open(&dir)?.with_retention(retention);
             Ok(Box::new(store) as Box<dyn crate::hub::Journal>)
         }),
-        free_floor_bytes: 0,
-        publish_timeout: PUBLISH_TIMEOUT,
+        free_floor_bytes: config.min_free_mb.saturating_mul(1 << 20),
+        publish_timeout: Duration::from_secs(config.write_timeout_secs.max(1)),
     };
     let backend = MemoryBackend::durable(
         restored,
@@ -157,6 +151,20 @@ pub fn open(config: &Config, metrics: Arc<Metrics>) -> anyhow::Result<Opened> {
     })
 }
 
+/// How logins and tokens are guarded, from the configuration.
+pub fn auth_policy(config: &Config) -> AuthPolicy {
+    AuthPolicy {
+        sessions: SessionPolicy {
+            idle: Duration::from_secs(config.session_idle_hours.saturating_mul(3600).max(60)),
+            absolute: Duration::from_secs(config.session_max_days.saturating_mul(86_400).max(60)),
+            max: config.max_sessions.max(1),
+        },
+        secure_cookie: config.secure_cookies,
+        failures_per_minute: config.auth_failures_per_minute.max(1),
+        public_reads: config.reads_are_public(),
+    }
+}
+
 /// Builds the application's state from its configuration: storage opened and restored, nothing started yet.
 pub fn build(config: Config, token: Secret, leptos: LeptosOptions) -> anyhow::Result<AppState> {
     let metrics = Arc::new(Metrics::default());
@@ -171,15 +179,26 @@ pub fn build(config: Config, token: Secret, leptos: LeptosOptions) -> anyhow::Re
     };
     let shutdown = CancellationToken::new();
     let jobs = Jobs::new(hub.clone(), shutdown.clone(), known_jobs, leases.clone());
+    let auth = Arc::new(Auth::new(token, auth_policy(&config)));
+    let slots = StreamSlots::new(
+        StreamLimits {
+            total: config.max_subscribers,
+            // Never more than half: a small server still serves anonymous readers.
+            reserved: config.reserved_streams.min(config.max_subscribers / 2),
+            per_client: config.max_streams_per_client,
+        },
+        metrics.subscribers.clone(),
+    );
     Ok(AppState::new(Inner {
         config,
         hub,
         metrics,
-        auth: Arc::new(Auth::new(token)),
+        auth,
         shutdown,
         jobs,
         leases,
         tally,
+        slots,
         leptos,
     }))
 }

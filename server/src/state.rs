@@ -10,6 +10,7 @@ use crate::hub::Hub;
 use crate::jobs::Jobs;
 use crate::lease::Leases;
 use crate::metrics::Metrics;
+use crate::slots::StreamSlots;
 use crate::viewers::ViewerTally;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
@@ -33,6 +34,8 @@ pub struct Inner {
     pub leases: Arc<dyn Leases>,
     /// Where the viewer count's total comes from (alone: this instance's own).
     pub tally: Arc<dyn ViewerTally>,
+    /// Who may open another event stream.
+    pub slots: StreamSlots,
     pub leptos: LeptosOptions,
 }
 

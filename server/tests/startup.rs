@@ -20,7 +20,7 @@ fn run_with(data_dir: &std::path::Path) -> (bool, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
         .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
         .env("HEARTH_DATA_DIR", data_dir)
-        .env("HEARTH_TOKEN", "t")
+        .env("HEARTH_TOKEN", "a-long-enough-test-token")
         .env("HEARTH_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -80,6 +80,98 @@ fn a_corrupt_database_is_named_and_left_alone() {
         std::fs::read(&db).unwrap(),
         garbage,
         "the existing file is not touched"
+    );
+    std::fs::remove_dir_all(&data_dir).unwrap();
+}
+
+/// Starts the server on `data_dir` without a configured token, waits until it has written its token and its
+/// database, stops it, and returns its stderr.
+fn start_and_stop(data_dir: &std::path::Path) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+        .env("HEARTH_DATA_DIR", data_dir)
+        .env_remove("HEARTH_TOKEN")
+        .env("HEARTH_LOG", "warn")
+        .env("HEARTH_SIMULATOR", "false")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let ready = || {
+        std::fs::read_to_string(data_dir.join("token")).is_ok_and(|t| !t.trim().is_empty())
+            && data_dir.join("hearth.db-wal").exists()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !ready() {
+        assert!(
+            Instant::now() < deadline && child.try_wait().unwrap().is_none(),
+            "the server did not start on {}",
+            data_dir.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let output = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn the_data_directory_and_its_files_are_private_even_when_found_open() {
+    use std::os::unix::fs::PermissionsExt;
+    // Arrange: a directory anyone can read, holding an empty token file anyone can read.
+    let root = temp("private");
+    let data_dir = root.join("data");
+    std::fs::create_dir_all(&data_dir).unwrap();
+    std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(data_dir.join("token"), b"").unwrap();
+    std::fs::set_permissions(
+        data_dir.join("token"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+
+    // Act
+    let stderr = start_and_stop(&data_dir);
+
+    // Assert
+    assert_eq!(mode(&data_dir), 0o700, "the directory is owner-only");
+    for file in ["token", "hearth.db", "hearth.db-wal", "hearth.db-shm"] {
+        assert_eq!(mode(&data_dir.join(file)), 0o600, "{file} is owner-only");
+    }
+    assert!(
+        stderr.contains("narrowing it to") && stderr.contains("token"),
+        "the loose permissions are reported: {stderr}"
+    );
+
+    // A fresh directory is created private from the start, without a warning.
+    let fresh = root.join("fresh");
+    let stderr = start_and_stop(&fresh);
+    assert_eq!(mode(&fresh), 0o700);
+    assert_eq!(mode(&fresh.join("hearth.db")), 0o600);
+    assert!(!stderr.contains("narrowing"), "{stderr}");
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn a_guessable_token_is_refused_at_start() {
+    let data_dir = temp("short-token");
+    let output = Command::new(env!("CARGO_BIN_EXE_server"))
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+        .env("HEARTH_DATA_DIR", &data_dir)
+        .env("HEARTH_TOKEN", "hunter2")
+        .env("HEARTH_LOG", "warn")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "must not start");
+    assert!(
+        stderr.contains("HEARTH_TOKEN") && stderr.contains("at least 16"),
+        "{stderr}"
     );
     std::fs::remove_dir_all(&data_dir).unwrap();
 }

@@ -3,7 +3,7 @@
 //! the runner live in [`crate::jobs`].
 
 use super::streams::{open_stream, Intro, StreamSpec};
-use crate::auth::Writer;
+use crate::auth::{ClientAddr, Reader, Writer};
 use crate::error::ApiError;
 use crate::sse::frame;
 use crate::state::AppState;
@@ -47,6 +47,8 @@ struct JobQuery {
 
 async fn job_events(
     State(state): State<AppState>,
+    _reader: Reader,
+    ClientAddr(client): ClientAddr,
     Path(id): Path<String>,
     headers: HeaderMap,
     Query(query): Query<JobQuery>,
@@ -77,6 +79,7 @@ async fn job_events(
     let job_id = id.clone();
     open_stream(
         &state,
+        client,
         &headers,
         query.last_event_id.as_deref(),
         spec,

@@ -10,11 +10,18 @@ pub mod pages;
 pub mod session;
 pub mod streams;
 
+use crate::config::CorsOrigin;
+use crate::error::ApiError;
 use crate::extract::BodyLimit;
+use crate::hosts::AllowedHosts;
 use crate::state::AppState;
 use app::contract::api::paths;
+use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::Router;
+use std::sync::Arc;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 /// The whole HTTP surface, built apart from serving so tests can serve it on port 0.
@@ -30,23 +37,53 @@ pub fn router(state: AppState) -> Router {
         .merge(session::routes())
         .layer(cors(&state.config.cors_origins));
     let site = tower_http::services::ServeDir::new(state.leptos.site_root.as_ref());
+    let hosts = Arc::new(AllowedHosts::new(&state.config.allowed_hosts));
     Router::new()
         .merge(api)
         .merge(streams::open_routes())
         .fallback_service(site)
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .layer(axum::Extension(BodyLimit(limit)))
+        // Outermost: a request naming an unknown host reaches nothing, static files included.
+        .layer(axum::middleware::from_fn(
+            move |request: Request, next: Next| {
+                let hosts = Arc::clone(&hosts);
+                async move { check_host(&hosts, request, next).await }
+            },
+        ))
         .with_state(state)
 }
 
-/// Cross-origin access for the configured origins only.
-fn cors(origins: &[String]) -> CorsLayer {
-    let allowed: Vec<HeaderValue> = origins
-        .iter()
-        .filter_map(|o| HeaderValue::from_str(o.trim()).ok())
-        .collect();
+/// Refuses a request whose `Host` could be a rebound domain ([`AllowedHosts`]).
+async fn check_host(hosts: &AllowedHosts, request: Request, next: Next) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .map(|v| v.to_str().unwrap_or("\u{fffd}"));
+    if hosts.allows(host) {
+        return next.run(request).await;
+    }
+    let name = host.unwrap_or_default();
+    ApiError::UnknownHost(format!(
+        "this Hearth is not served as {name:?}; add the name to HEARTH_ALLOWED_HOSTS (or --allowed-hosts) to allow it"
+    ))
+    .into_response()
+}
+
+/// Cross-origin access for the configured origins only (`*`: any origin). Never with credentials: the session
+/// cookie is for our own pages; another site's page may only use a token it was given.
+fn cors(origins: &[CorsOrigin]) -> CorsLayer {
+    let allow = if origins.contains(&CorsOrigin::Any) {
+        AllowOrigin::any()
+    } else {
+        let exact = origins.iter().filter_map(|o| match o {
+            CorsOrigin::Exact(origin) => HeaderValue::from_str(origin).ok(),
+            CorsOrigin::Any => None,
+        });
+        AllowOrigin::list(exact)
+    };
     CorsLayer::new()
-        .allow_origin(AllowOrigin::list(allowed))
+        .allow_origin(allow)
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([
             header::AUTHORIZATION,

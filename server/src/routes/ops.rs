@@ -1,5 +1,6 @@
 //! Operations: `/healthz` (liveness, with the storage's state) and `/metrics` (Prometheus text).
 
+use crate::auth::Reader;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -27,7 +28,7 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     (status, Json(json!({ "status": word, "store": health })))
 }
 
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+async fn metrics(State(state): State<AppState>, _reader: Reader) -> impl IntoResponse {
     (
         [(
             header::CONTENT_TYPE,

@@ -1,7 +1,7 @@
 //! The dashboard login: `POST /api/session` exchanges the token for an HttpOnly, SameSite=Strict session cookie,
 //! `DELETE /api/session` ends it, `GET /api/session` says whether this browser may write.
 
-use crate::auth::{session_cookie, SESSION_COOKIE};
+use crate::auth::{session_cookie, ClientAddr};
 use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::state::AppState;
@@ -16,27 +16,24 @@ pub fn routes() -> Router<AppState> {
     Router::new().route(paths::SESSION, post(login).delete(logout).get(whoami))
 }
 
-fn cookie(value: &str, max_age: Option<u64>) -> HeaderValue {
-    let age = max_age
-        .map(|s| format!("; Max-Age={s}"))
-        .unwrap_or_default();
-    let text = format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict{age}");
-    HeaderValue::from_str(&text)
-        .unwrap_or_else(|_| HeaderValue::from_static("hearth_session=; Path=/"))
+fn cookie(state: &AppState, id: &str) -> HeaderValue {
+    HeaderValue::from_str(&state.auth.session_cookie(id))
+        .unwrap_or_else(|_| HeaderValue::from_static("hearth_session=; Path=/; Max-Age=0"))
 }
 
 async fn login(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     ApiJson(body): ApiJson<Login>,
 ) -> Result<Response, ApiError> {
-    if !state.auth.is_token(body.token.trim()) {
+    if !state.auth.check_token(body.token.trim(), client)? {
         return Err(ApiError::WrongToken("that token is not right".to_owned()));
     }
     let id = state.auth.sessions().create();
     let mut response = (StatusCode::OK, Json(SessionState { writer: true })).into_response();
     response
         .headers_mut()
-        .insert(header::SET_COOKIE, cookie(&id, None));
+        .insert(header::SET_COOKIE, cookie(&state, &id));
     Ok(response)
 }
 
@@ -47,7 +44,7 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
     response
         .headers_mut()
-        .insert(header::SET_COOKIE, cookie("", Some(0)));
+        .insert(header::SET_COOKIE, cookie(&state, ""));
     response
 }
 

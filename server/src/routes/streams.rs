@@ -4,8 +4,10 @@
 //! Every stream resumes by `Last-Event-ID` (header, or `lastEventId` query parameter for clients that cannot set
 //! headers); an id the hub cannot honour gets an explicit `reset` event with a fresh snapshot.
 
+use crate::auth::{ClientAddr, Reader};
 use crate::error::ApiError;
 use crate::hub::{Start, SubscribeRequest, Subscription};
+use crate::slots::Refused;
 use crate::sse::{comment, frame, retry, sse_response};
 use crate::state::AppState;
 use crate::stream::{event_stream, Naming, StreamPlan};
@@ -18,6 +20,7 @@ use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
 use serde::Deserialize;
+use std::net::IpAddr;
 
 /// Every fixed path of an event stream (jobs have their own, with the job's id in it).
 pub const STREAM_PATHS: [&str; 6] = [
@@ -83,19 +86,27 @@ pub fn last_event_id<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Opti
 /// Opens a stream for `spec`; the shared path of every SSE route.
 pub async fn open_stream(
     state: &AppState,
+    client: Option<IpAddr>,
     headers: &HeaderMap,
     query_last_id: Option<&str>,
     spec: StreamSpec,
     customize: impl FnOnce(&mut StreamPlan, Option<&Snapshot>),
 ) -> Result<Response, ApiError> {
-    if state.metrics.subscribers.get() >= state.config.max_subscribers {
-        state.metrics.subscribers_refused.inc();
-        return Err(ApiError::too_many_streams());
-    }
-    let guards: Box<dyn Send + Sync> = Box::new((
-        state.metrics.subscribers.hold(),
-        spec.viewer.then(|| state.metrics.viewers.hold()),
-    ));
+    let slot = state
+        .slots
+        .take(client, state.auth.is_privileged(headers))
+        .map_err(|refused| {
+            state.metrics.subscribers_refused.inc();
+            match refused {
+                Refused::Full => ApiError::too_many_streams(),
+                Refused::ClientFull => ApiError::Unavailable {
+                    reason: "too many open streams from your address".to_owned(),
+                    retry_after: 5,
+                },
+            }
+        })?;
+    let guards: Box<dyn Send + Sync> =
+        Box::new((slot, spec.viewer.then(|| state.metrics.viewers.hold())));
     let Subscription { start, live } = state
         .hub
         .subscribe(SubscribeRequest {
@@ -220,6 +231,8 @@ fn parse_query(
 
 async fn events(
     State(state): State<AppState>,
+    _reader: Reader,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
@@ -237,6 +250,7 @@ async fn events(
     };
     open_stream(
         &state,
+        client,
         &headers,
         query.last_event_id.as_deref(),
         spec,
@@ -284,6 +298,7 @@ const RANDOM_NUMBERS: StreamSpec = StreamSpec {
 /// A tutorial route: a fixed spec, resumable like every stream.
 async fn tutorial_stream(
     state: AppState,
+    client: Option<IpAddr>,
     headers: HeaderMap,
     query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
     spec: StreamSpec,
@@ -291,6 +306,7 @@ async fn tutorial_stream(
     let query = parse_query(query)?;
     open_stream(
         &state,
+        client,
         &headers,
         query.last_event_id.as_deref(),
         spec,
@@ -299,23 +315,27 @@ async fn tutorial_stream(
     .await
 }
 
-/// The handler for a tutorial route with this spec.
+/// The handler for a tutorial route with this spec. They carry the home's state, so they are as private as the
+/// dashboard's stream (the random numbers are not the home's and stay open, see [`open_routes`]).
 fn tutorial(spec: StreamSpec) -> axum::routing::MethodRouter<AppState> {
     get(
         move |State(state): State<AppState>,
+              _reader: Reader,
+              ClientAddr(client): ClientAddr,
               headers: HeaderMap,
               query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>| {
-            tutorial_stream(state, headers, query, spec)
+            tutorial_stream(state, client, headers, query, spec)
         },
     )
 }
 
 async fn random_numbers(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let mut response = match tutorial_stream(state, headers, query, RANDOM_NUMBERS).await {
+    let mut response = match tutorial_stream(state, client, headers, query, RANDOM_NUMBERS).await {
         Ok(response) => response,
         Err(e) => axum::response::IntoResponse::into_response(e),
     };

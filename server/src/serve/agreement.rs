@@ -102,7 +102,7 @@ async fn by_hyper(bytes: &[u8]) -> Vec<Seen> {
     let s = shared(&log);
     let (io, client) = client(bytes.to_vec());
     // Half-close as behind the gate: the client's end of input must not cut short what it sent before it.
-    let served = run_hyper(io, &s, true).await;
+    let served = run_hyper(io, &s, true, None).await;
     drop(served);
     let _ = client.await;
     let seen = log.lock().unwrap().clone();
@@ -116,7 +116,7 @@ async fn by_gate(bytes: &[u8]) -> (Vec<Seen>, bool) {
     let s = shared(&log);
     let (io, client) = client(bytes.to_vec());
     let (mut ticket, _) = s.admission.admit(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    let held = gated(io, &s, &mut ticket, None).await;
+    let held = gated(io, &s, &mut ticket, None, None).await;
     let mut seen = log.lock().unwrap().clone();
     let held = held.map(|(io, request)| {
         drop(io);

@@ -47,6 +47,7 @@ use stall::StallGuard;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -175,6 +176,15 @@ pub async fn serve(listener: TcpListener, connections: Connections) {
     tracker.wait().await;
 }
 
+/// Tells the router who is on the other end (`axum::extract::ConnectInfo`), for limits per client address.
+fn with_peer<B>(request: &mut Request<B>, peer: Option<SocketAddr>) {
+    if let Some(peer) = peer {
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
+    }
+}
+
 /// A failure of one connection, not of the listener.
 fn is_connection_error(e: &io::Error) -> bool {
     matches!(
@@ -193,9 +203,13 @@ async fn connection(socket: TcpStream, mut slot: Slot, probation: Option<Probati
     }
     // Everything before the stream is boxed, so that none of its storage (the gate, the waits, hyper) stays in
     // this task's future for the life of a stream: a task's size is its largest state, held as long as it lives.
-    let Some((socket, request)) = Box::pin(until_stream(socket, &mut slot, probation)).await else {
+    let peer = socket.peer_addr().ok();
+    let Some((socket, mut request)) =
+        Box::pin(until_stream(socket, &mut slot, probation, peer)).await
+    else {
         return;
     };
+    with_peer(&mut request, peer);
     let s = &slot.shared.c;
     let stream = sse_writer::serve_stream(
         socket,
@@ -212,15 +226,16 @@ async fn until_stream(
     socket: TcpStream,
     slot: &mut Slot,
     probation: Option<Probation>,
+    peer: Option<SocketAddr>,
 ) -> Option<(TcpStream, Box<Request<Body>>)> {
     let Slot { shared, ticket } = slot;
     let s = &**shared;
     let io = StallGuard::new(socket, s.c.limits.stall, s.c.metrics.clone());
     if s.c.mode == Mode::Hyper {
-        hyper_connection(io, s, ticket, probation).await;
+        hyper_connection(io, s, ticket, probation, peer).await;
         return None;
     }
-    let (io, request) = gated(io, s, ticket, probation).await?;
+    let (io, request) = gated(io, s, ticket, probation, peer).await?;
     Some((io.into_inner(), request))
 }
 
@@ -231,6 +246,7 @@ async fn gated<IO>(
     s: &Shared,
     ticket: &mut Ticket,
     probation: Option<Probation>,
+    peer: Option<SocketAddr>,
 ) -> Option<(IO, Box<Request<Body>>)>
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -242,7 +258,7 @@ where
     match gate.take_held() {
         Some(request) => Some((gate.into_inner(), request)),
         // Boxed: hyper's connection state is large, and only some connections need it.
-        None => Box::pin(serve_http(gate, s)).await,
+        None => Box::pin(serve_http(gate, s, peer)).await,
     }
 }
 
@@ -264,6 +280,7 @@ async fn hyper_connection(
     s: &Shared,
     ticket: &mut Ticket,
     probation: Option<Probation>,
+    peer: Option<SocketAddr>,
 ) {
     let ended = if probation.is_some() {
         let mut gate = Gate::new(io, |_| false, first_wait(s, &probation));
@@ -271,10 +288,10 @@ async fn hyper_connection(
             return;
         }
         gate.pass_all();
-        let served = run_hyper(gate, s, false).await;
+        let served = run_hyper(gate, s, false, peer).await;
         (served.io.into_inner(), served.failed)
     } else {
-        let served = run_hyper(io, s, false).await;
+        let served = run_hyper(io, s, false, peer).await;
         (served.io, served.failed)
     };
     if let (mut io, false) = ended {
@@ -381,7 +398,11 @@ async fn refuse<IO: AsyncRead + AsyncWrite + Unpin>(io: &mut IO, over: Over, sta
 
 /// Serves the connection with hyper (HTTP/1.1, keep-alive) through its gate, until it ends or a stream request
 /// comes along ([`gate`]); that one is returned with the socket, to be served like a first request.
-async fn serve_http<IO>(gate: Gate<IO>, s: &Shared) -> Option<(IO, Box<Request<Body>>)>
+async fn serve_http<IO>(
+    gate: Gate<IO>,
+    s: &Shared,
+    peer: Option<SocketAddr>,
+) -> Option<(IO, Box<Request<Body>>)>
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -391,7 +412,7 @@ where
         io: mut gate,
         closing,
         failed,
-    } = run_hyper(gate, s, true).await;
+    } = run_hyper(gate, s, true, peer).await;
     if gate.timed_out() {
         s.c.metrics.timed_out.inc();
     }
@@ -418,7 +439,7 @@ struct Served<IO> {
 }
 
 /// Serves `io` with hyper until the client or hyper ends the connection, or shutdown finishes it.
-async fn run_hyper<IO>(io: IO, s: &Shared, half_close: bool) -> Served<IO>
+async fn run_hyper<IO>(io: IO, s: &Shared, half_close: bool, peer: Option<SocketAddr>) -> Served<IO>
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -426,7 +447,9 @@ where
     // Boxed futures: `poll_without_shutdown` (how the socket is taken back) wants an `Unpin` service.
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         let app = app.clone();
-        Box::pin(async move { app.oneshot(request.map(Body::new)).await })
+        let mut request = request.map(Body::new);
+        with_peer(&mut request, peer);
+        Box::pin(async move { app.oneshot(request).await })
             as Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>
     });
     let mut conn = http1(&s.c.limits)

@@ -6,11 +6,13 @@
 //! start-up only the hub's writer thread touches it, so writes never contend.
 
 use crate::clock::now_ms;
+use crate::data_dir;
 use crate::event::Event;
 use crate::hub::{Journal, Restored, Trimmed};
 use anyhow::Context;
 use app::contract::{Payload, Persistence, Snapshot, Topic};
 use rusqlite::{params, Connection, OptionalExtension};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -87,6 +89,13 @@ impl Store {
     pub fn open(dir: &Path) -> anyhow::Result<Store> {
         let path = dir.join(DB_FILE);
         let fail = |what: &str| format!("{what} {}", path.display());
+        // Created owner-only before SQLite opens it (SQLite gives its WAL and shared-memory files the same mode).
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(data_dir::FILE_MODE)
+            .open(&path)
+            .with_context(|| fail("cannot create the database"))?;
         let conn = Connection::open(&path).with_context(|| fail("cannot open the database"))?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .with_context(|| fail("cannot configure the database"))?;
@@ -104,6 +113,9 @@ impl Store {
             .with_context(|| fail("the database is corrupt:"))?;
         if check != "ok" {
             anyhow::bail!("the database {} is corrupt: {check}", path.display());
+        }
+        for file in [DB_FILE, "hearth.db-wal", "hearth.db-shm"] {
+            data_dir::restrict(&dir.join(file), data_dir::FILE_MODE)?;
         }
         let mut store = Store {
             conn,

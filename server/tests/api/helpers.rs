@@ -117,7 +117,11 @@ pub async fn spawn_app(configure: impl FnOnce(&mut Flags)) -> TestApp {
         .set("--temperature-ms", 3_600_000)
         .set("--random-ms", 3_600_000)
         .set("--shutdown-secs", 5)
-        .set("--serve", if direct() { "direct" } else { "hyper" });
+        .set("--serve", if direct() { "direct" } else { "hyper" })
+        // Raw-socket tests name the server `hearth` in their `Host` headers.
+        .set("--allowed-hosts", "hearth")
+        // No stream slots kept back for logged-in clients: a test of the stream limit counts every slot.
+        .set("--reserved-streams", 0);
     configure(&mut flags);
     let config =
         Config::try_parse_from(flags.args()).expect("the harness builds a valid command line");
@@ -150,13 +154,18 @@ pub async fn spawn_app(configure: impl FnOnce(&mut Flags)) -> TestApp {
         .await
         .live;
     let server = tokio::spawn(server::run(listener, state.clone()));
+    // (A hub that refuses writes, as a test of a full disk makes it, stores no reading: then only the live one.)
     let (mut temperature, mut random) = (false, false);
-    while !(temperature && random) {
-        let event = match tokio::time::timeout(WAIT, readings.recv()).await {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !((temperature || !state.hub.health().ok) && random) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the sensors published no first reading within {WAIT:?}"
+        );
+        let event = match tokio::time::timeout(Duration::from_millis(100), readings.recv()).await {
             Ok(Ok(event)) => event,
-            Ok(Err(RecvError::Lagged(_))) => continue,
+            Ok(Err(RecvError::Lagged(_))) | Err(_) => continue,
             Ok(Err(RecvError::Closed)) => panic!("the hub closed while the app starts"),
-            Err(_) => panic!("the sensors published no first reading within {WAIT:?}"),
         };
         temperature |= event.topic == Topic::Temperature;
         random |= event.topic == Topic::Random;
@@ -202,6 +211,16 @@ fn init_tracing() {
 }
 
 impl TestApp {
+    /// Where this app keeps its state (the store is `hearth.db` in it).
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.state.config.data_dir
+    }
+
+    /// The store, opened beside the running app (SQLite allows readers beside the writer).
+    pub fn store(&self) -> server::store::Store {
+        server::store::Store::open(self.data_dir()).expect("the app's store opens")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }

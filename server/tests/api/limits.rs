@@ -1,5 +1,5 @@
-//! Limits and cross-origin access: a cap on open streams (503 with Retry-After beyond it), and CORS for the
-//! configured origins only.
+//! Limits and cross-origin access: a cap on open streams (503 with Retry-After beyond it), per client address,
+//! with slots kept for the owner; and CORS for the configured origins only.
 
 use crate::helpers::{eventually, spawn_app};
 
@@ -138,4 +138,79 @@ async fn another_origin_gets_no_cors_grant() {
     assert_eq!(allow_origin(&preflight), None);
     assert_eq!(allow_origin(&stream), None);
     assert_eq!(allow_origin(&health), None);
+}
+
+#[tokio::test]
+async fn a_star_allows_any_origin_without_credentials() {
+    // Arrange: `*` used to panic inside the CORS layer at start-up.
+    let app = spawn_app(|f| {
+        f.set("--cors-origins", "*");
+    })
+    .await;
+
+    // Act
+    let response = preflight(&app, OTHER).await;
+
+    // Assert
+    assert!(response.status().is_success());
+    assert_eq!(allow_origin(&response).as_deref(), Some("*"));
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-credentials")
+            .is_none(),
+        "never with credentials"
+    );
+}
+
+#[tokio::test]
+async fn one_client_cannot_take_every_stream_and_the_owner_still_gets_in() {
+    // Arrange: 4 streams in all, one kept for logged-in clients, 2 per address.
+    let app = spawn_app(|f| {
+        f.set("--max-subscribers", 4)
+            .set("--reserved-streams", 1)
+            .set("--max-streams-per-client", 2);
+    })
+    .await;
+    let _a = app.sse("/eventstream").await;
+    let _b = app.sse("/eventstream").await;
+
+    // Act: a third anonymous stream from the same address, then the owner's.
+    let refused = app.get("/smart-home").await;
+    let owner = app
+        .client
+        .get(app.url("/smart-home"))
+        .bearer_auth(crate::helpers::TOKEN)
+        .send()
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(refused.status(), 503);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("from your address"),
+        "{body}"
+    );
+    assert_eq!(owner.status(), 200, "the owner is not limited per address");
+    // With the owner's stream open, three are taken: the last one is the reserve's, not a stranger's.
+    let _owner = owner;
+    let stranger = tokio::net::TcpSocket::new_v4().unwrap();
+    stranger.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let mut stranger = stranger.connect(app.addr).await.unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stranger
+        .write_all(b"GET /eventstream HTTP/1.1\r\nHost: hearth\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = vec![0u8; 64];
+    let n = stranger.read(&mut head).await.unwrap();
+    assert!(
+        String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.1 503"),
+        "{}",
+        String::from_utf8_lossy(&head[..n])
+    );
 }

@@ -7,11 +7,13 @@
 mod helpers;
 
 mod connections;
+mod durability;
 mod framing;
 mod hardening_connections;
 mod jobs;
 mod limits;
 mod ops;
+mod privacy;
 mod resume;
 mod shutdown;
 mod slow_consumer;

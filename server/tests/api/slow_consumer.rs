@@ -48,7 +48,7 @@ async fn a_client_that_never_reads_is_dropped_and_holds_nobody_back() {
     // the socket buffers hold depends on the machine's TCP settings).
     let started = Instant::now();
     let mut sent = 0;
-    while sent < AT_LEAST || app.state.metrics.slow_consumers_dropped_total() == 0 {
+    while sent < AT_LEAST || app.state.metrics.clients_given_up() == 0 {
         assert!(
             sent < AT_MOST,
             "the stuck client was still not dropped after {sent} messages"
@@ -69,7 +69,11 @@ async fn a_client_that_never_reads_is_dropped_and_holds_nobody_back() {
         took < Duration::from_secs(30),
         "the fast client was held back: {took:?} for {sent} messages"
     );
-    assert_eq!(app.metric("hearth_slow_consumers_dropped_total").await, 1);
+    // Given up on once, by whichever came first, or both: its stream fell a queue behind, and its connection
+    // stopped taking bytes. Only the stuck client was.
+    let given_up = app.metric("hearth_slow_consumers_dropped_total").await
+        + app.metric("hearth_connections_stalled_total").await;
+    assert!((1..=2).contains(&given_up), "{given_up}");
     eventually("the stuck client's subscriber slot to be freed", || async {
         app.metric("hearth_subscribers").await == 1
     })

@@ -1,7 +1,7 @@
 //! Writes: a credential is required, bad input gets a 4xx with a JSON body saying what was wrong, and nothing
 //! is half-applied — a refused request publishes nothing.
 
-use crate::helpers::{json, spawn_app, TestApp};
+use crate::helpers::{json, spawn_app, spawn_default, TestApp};
 use reqwest::StatusCode;
 
 const BODY_LIMIT: usize = 512;
@@ -279,4 +279,96 @@ async fn a_chunked_body_over_the_limit_is_413_too() {
     assert_eq!(response.status(), 413);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["detail"]["limit"], BODY_LIMIT);
+}
+
+#[tokio::test]
+async fn guessing_the_token_is_throttled_per_client_address() {
+    // Arrange: three failures a minute.
+    let app = spawn_app(|f| {
+        f.set("--auth-failures-per-minute", 3);
+    })
+    .await;
+    let guess = |token: &'static str| {
+        let app = &app;
+        async move {
+            app.client
+                .post(app.url("/api/session"))
+                .header("content-type", "application/json")
+                .body(serde_json::json!({ "token": token }).to_string())
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+
+    // Act: wrong logins, then a wrong bearer token, then the right token from the same address.
+    for _ in 0..3 {
+        assert_eq!(guess("wrong-wrong-wrong").await.status(), 401);
+    }
+    let refused = guess("wrong-wrong-wrong").await;
+    let bearer = app
+        .client
+        .post(app.url("/message"))
+        .bearer_auth("another-wrong-token")
+        .header("content-type", "application/json")
+        .body(r#"{"message":"m"}"#)
+        .send()
+        .await
+        .unwrap();
+    let right = guess(crate::helpers::TOKEN).await;
+
+    // Assert: refused with 429 and a Retry-After, right token or not, and nothing applied.
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("too many failed attempts"),
+        "{body}"
+    );
+    assert_eq!(
+        bearer.status(),
+        429,
+        "bearer guesses count and are refused too"
+    );
+    assert_eq!(
+        right.status(),
+        429,
+        "even the right token waits out the window"
+    );
+    assert!(app.state.hub.snapshot().messages.is_empty());
+}
+
+#[tokio::test]
+async fn the_session_cookie_expires_and_says_so() {
+    // Arrange
+    let app = spawn_default().await;
+
+    // Act
+    let login = app
+        .client
+        .post(app.url("/api/session"))
+        .header("content-type", "application/json")
+        .body(serde_json::json!({ "token": crate::helpers::TOKEN }).to_string())
+        .send()
+        .await
+        .unwrap();
+
+    // Assert: the browser is told how long it lives (an absolute lifetime, not for ever).
+    assert_eq!(login.status(), 200);
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    assert!(
+        cookie.contains(&format!("Max-Age={}", 30 * 86_400)),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains("Secure"),
+        "only when asked (served behind TLS)"
+    );
 }

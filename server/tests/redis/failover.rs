@@ -30,6 +30,7 @@ async fn killing_an_instance_moves_its_clients_viewers_simulator_and_jobs_to_ano
     let env = [
         ("HEARTH_TEMPERATURE_MS", "300"),
         ("HEARTH_MAX_CONNECTIONS_PER_CLIENT", "0"),
+        ("HEARTH_MAX_STREAMS_PER_CLIENT", "0"),
     ];
     let mut a = Binary::start(&redis, &env).await;
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -31,7 +31,8 @@ pub async fn until_viewers(stream: &mut Sse, count: u64) -> usize {
 
 fn open_door(f: &mut Flags) {
     // Every test connection comes from 127.0.0.1: no per-address cap here.
-    f.set("--max-connections-per-client", 0);
+    f.set("--max-connections-per-client", 0)
+        .set("--max-streams-per-client", 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

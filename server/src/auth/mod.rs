@@ -7,26 +7,38 @@
 //! HttpOnly (page scripts never see a credential) and SameSite=Strict, and cookie-authenticated writes must also
 //! come from our own origin (`Origin` checked against `Host`), so another site cannot make a browser write.
 //!
-//! The extractor needs only [`Auth`], taken from whatever state the router has through `FromRef`.
+//! Sessions expire and are capped ([`sessions`]); failed attempts, by token or login, are throttled per client
+//! address ([`throttle`]). The extractor needs only [`Auth`], taken from whatever state the router has through
+//! `FromRef`.
+
+mod sessions;
+mod throttle;
+
+pub use sessions::{SessionPolicy, Sessions};
+pub use throttle::Throttle;
 
 use crate::config::Secret;
 use crate::error::ApiError;
 use anyhow::Context;
-use axum::extract::{FromRef, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::{header, request::Parts, HeaderMap};
 use rand::RngCore;
-use std::collections::HashSet;
 use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "hearth_session";
 
 const TOKEN_FILE: &str = "token";
 
+/// A write token shorter than this is refused at start-up: it could be guessed.
+pub const MIN_TOKEN_CHARS: usize = 16;
+
 /// Where the token came from, so `main` can tell the user once.
+#[derive(Debug)]
 pub enum TokenSource {
     Configured,
     Stored,
@@ -50,12 +62,15 @@ pub fn resolve_token(
         .map(|t| t.expose().trim())
         .filter(|t| !t.is_empty())
     {
+        check_length(token, "HEARTH_TOKEN (or --token)")?;
         return Ok((Secret::new(token), TokenSource::Configured));
     }
     let path = data_dir.join(TOKEN_FILE);
+    crate::data_dir::restrict(&path, crate::data_dir::FILE_MODE)?;
     match std::fs::read_to_string(&path) {
         Ok(text) if !text.trim().is_empty() => {
-            return Ok((Secret::new(text.trim()), TokenSource::Stored))
+            check_length(text.trim(), &format!("the token in {}", path.display()))?;
+            return Ok((Secret::new(text.trim()), TokenSource::Stored));
         }
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -77,18 +92,93 @@ pub fn resolve_token(
     Ok((Secret::new(token), TokenSource::Generated))
 }
 
-/// The write credential and the dashboard sessions it was exchanged for.
+fn check_length(token: &str, what: &str) -> anyhow::Result<()> {
+    let chars = token.chars().count();
+    if chars < MIN_TOKEN_CHARS {
+        anyhow::bail!(
+            "{what} is {chars} characters long; a write token needs at least {MIN_TOKEN_CHARS} \
+             (leave it unset and Hearth generates one)"
+        );
+    }
+    Ok(())
+}
+
+/// How the write credential is guarded.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthPolicy {
+    pub sessions: SessionPolicy,
+    /// Mark the session cookie `Secure` (served behind TLS).
+    pub secure_cookie: bool,
+    /// Failed attempts an address may make per minute before it is refused for the rest of it.
+    pub failures_per_minute: u32,
+    /// Reads need no credential (loopback, or `--public-read`).
+    pub public_reads: bool,
+}
+
+/// The write credential, the dashboard sessions it was exchanged for, and the count of failed attempts.
 pub struct Auth {
     token: Secret,
     sessions: Sessions,
+    throttle: Throttle,
+    secure_cookie: bool,
+    public_reads: bool,
 }
 
 impl Auth {
-    pub fn new(token: Secret) -> Self {
+    pub fn new(token: Secret, policy: AuthPolicy) -> Self {
         Auth {
             token,
-            sessions: Sessions::default(),
+            sessions: Sessions::new(policy.sessions),
+            throttle: Throttle::new(
+                policy.failures_per_minute,
+                std::time::Duration::from_secs(60),
+            ),
+            secure_cookie: policy.secure_cookie,
+            public_reads: policy.public_reads,
         }
+    }
+
+    /// Whether reads need no credential.
+    pub fn reads_are_public(&self) -> bool {
+        self.public_reads
+    }
+
+    /// Whether a request with these parts may read the home's state: reads are public, or it carries the token
+    /// (checked and throttled like a write's) or a live session.
+    pub fn may_read(&self, parts: &Parts) -> Result<bool, ApiError> {
+        if self.public_reads || self.has_session(&parts.headers) {
+            return Ok(true);
+        }
+        match bearer(&parts.headers) {
+            Some(token) => self.check_token(token, client_ip(parts)),
+            None => Ok(false),
+        }
+    }
+
+    /// Checks `offered` against the token for a client, counting a failure; refused outright (429) while the
+    /// client is over its failures, right token or not.
+    pub fn check_token(&self, offered: &str, client: Option<IpAddr>) -> Result<bool, ApiError> {
+        if let Some(retry_after) = self.throttle.blocked(client) {
+            return Err(ApiError::TooManyAttempts { retry_after });
+        }
+        let ok = self.is_token(offered);
+        if !ok {
+            self.throttle.failed(client);
+        }
+        Ok(ok)
+    }
+
+    /// The `Set-Cookie` value for a session (or, with an empty id, for ending one).
+    pub fn session_cookie(&self, id: &str) -> String {
+        let max_age = if id.is_empty() {
+            0
+        } else {
+            self.sessions.policy().absolute.as_secs()
+        };
+        let secure = if self.secure_cookie { "; Secure" } else { "" };
+        format!(
+            "{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+        )
     }
 
     /// Whether `offered` is the write token.
@@ -112,30 +202,22 @@ impl Auth {
     }
 }
 
-/// Logged-in dashboard sessions: random ids handed out as cookies.
-#[derive(Default)]
-pub struct Sessions {
-    ids: Mutex<HashSet<String>>,
+/// The client's address, as the connection layer recorded it.
+pub fn client_ip(parts: &Parts) -> Option<IpAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
 }
 
-impl Sessions {
-    /// Starts a session and returns its id.
-    pub fn create(&self) -> String {
-        let id = random_token();
-        self.lock().insert(id.clone());
-        id
-    }
+/// The client's address as an extractor (`None` when the request did not come over a socket, as in a test).
+pub struct ClientAddr(pub Option<IpAddr>);
 
-    pub fn contains(&self, id: &str) -> bool {
-        self.lock().contains(id)
-    }
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
 
-    pub fn remove(&self, id: &str) {
-        self.lock().remove(id);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
-        self.ids.lock().unwrap_or_else(|e| e.into_inner())
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(client_ip(parts)))
     }
 }
 
@@ -178,6 +260,26 @@ fn same_origin(headers: &HeaderMap) -> bool {
     !host.is_empty() && origin_host == host
 }
 
+/// Proof that the request may read the home's state (the dashboard's data, its streams, the metrics). Reads are
+/// open on loopback; listening on any other address they need the token or a session, unless `--public-read`.
+pub struct Reader;
+
+impl<S> FromRequestParts<S> for Reader
+where
+    S: Send + Sync,
+    Arc<Auth>: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if Arc::<Auth>::from_ref(state).may_read(parts)? {
+            Ok(Reader)
+        } else {
+            Err(ApiError::Unauthorized)
+        }
+    }
+}
+
 /// Proof that the request may write. Extracting it checks the bearer token or the session cookie (with its
 /// origin); without it the handler never runs, so nothing is applied.
 pub struct Writer;
@@ -192,7 +294,7 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let auth = Arc::<Auth>::from_ref(state);
         if let Some(token) = bearer(&parts.headers) {
-            return if auth.is_token(token) {
+            return if auth.check_token(token, client_ip(parts))? {
                 Ok(Writer)
             } else {
                 Err(ApiError::Unauthorized)
@@ -228,8 +330,9 @@ mod tests {
         let (again, source) = resolve_token(None, &dir).unwrap();
         assert!(matches!(source, TokenSource::Stored));
         assert_eq!(first, again);
-        let (configured, _) = resolve_token(Some(&Secret::new("mine")), &dir).unwrap();
-        assert_eq!(configured.expose(), "mine");
+        let (configured, _) =
+            resolve_token(Some(&Secret::new("mine-and-long-enough")), &dir).unwrap();
+        assert_eq!(configured.expose(), "mine-and-long-enough");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -254,6 +357,34 @@ mod tests {
         assert!(same_origin(&headers));
         headers.insert(header::ORIGIN, "http://evil.example".parse().unwrap());
         assert!(!same_origin(&headers));
+    }
+
+    #[test]
+    fn a_short_token_is_refused_with_the_reason() {
+        let dir = std::env::temp_dir().join(format!("hearth-token-short-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let err = resolve_token(Some(&Secret::new("hunter2")), &dir).unwrap_err();
+        assert!(err.to_string().contains("at least 16"), "{err}");
+        std::fs::write(dir.join(TOKEN_FILE), "short").unwrap();
+        let err = resolve_token(None, &dir).unwrap_err();
+        assert!(err.to_string().contains("token"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_session_cookie_says_how_long_it_lives_and_secure_when_asked() {
+        let policy = AuthPolicy {
+            sessions: SessionPolicy::default(),
+            secure_cookie: true,
+            failures_per_minute: 10,
+            public_reads: true,
+        };
+        let auth = Auth::new(Secret::new("a-token-long-enough"), policy);
+        let cookie = auth.session_cookie("abc");
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+        assert!(cookie.contains(&format!("Max-Age={}", policy.sessions.absolute.as_secs())));
+        assert!(cookie.ends_with("; Secure"), "{cookie}");
+        assert!(auth.session_cookie("").contains("Max-Age=0"));
     }
 
     #[test]
