@@ -86,9 +86,10 @@ async fn every(
             }
         }
         tokio::select! {
+            biased;
             _ = shutdown.cancelled() => return,
             _ = interval.tick() => {
-                if held.as_ref().is_some_and(|h| !*h.borrow()) {
+                if shutdown.is_cancelled() || held.as_ref().is_some_and(|h| !*h.borrow()) {
                     continue;
                 }
                 if let Err(e) = tick(hub.clone()).await {

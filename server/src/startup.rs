@@ -173,13 +173,17 @@ pub fn build(config: Config, token: Secret, leptos: LeptosOptions) -> anyhow::Re
         jobs: known_jobs,
         shared,
     } = open(&config, metrics.clone())?;
+    let mut auth = Auth::new(token, auth_policy(&config));
     let (leases, tally): (Arc<dyn Leases>, Arc<dyn ViewerTally>) = match shared {
-        Some(shared) => (Arc::new(shared.clone()), Arc::new(shared)),
+        Some(shared) => {
+            auth = auth.with_session_store(Arc::new(shared.clone()));
+            (Arc::new(shared.clone()), Arc::new(shared))
+        }
         None => (Arc::new(lease::Alone), Arc::new(viewers::Alone)),
     };
+    let auth = Arc::new(auth);
     let shutdown = CancellationToken::new();
     let jobs = Jobs::new(hub.clone(), shutdown.clone(), known_jobs, leases.clone());
-    let auth = Arc::new(Auth::new(token, auth_policy(&config)));
     let slots = StreamSlots::new(
         StreamLimits {
             total: config.max_subscribers,

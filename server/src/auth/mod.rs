@@ -14,7 +14,7 @@
 mod sessions;
 mod throttle;
 
-pub use sessions::{SessionPolicy, Sessions};
+pub use sessions::{SessionPolicy, SessionStore, Sessions};
 pub use throttle::Throttle;
 
 use crate::config::Secret;
@@ -135,6 +135,20 @@ impl Auth {
             ),
             secure_cookie: policy.secure_cookie,
             public_reads: policy.public_reads,
+        }
+    }
+
+    /// Sessions kept in `store` (several instances), this instance caching them.
+    pub fn with_session_store(mut self, store: Arc<dyn SessionStore>) -> Self {
+        self.sessions = self.sessions.with_store(store);
+        self
+    }
+
+    /// Makes sure a session cookie in these headers is known here if it is known anywhere (a login on another
+    /// instance): the checks after it are then answered from this instance's cache.
+    pub async fn learn_session(&self, headers: &HeaderMap) {
+        if let Some(id) = session_cookie(headers) {
+            self.sessions.learn(id).await;
         }
     }
 
@@ -272,7 +286,9 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        if Arc::<Auth>::from_ref(state).may_read(parts)? {
+        let auth = Arc::<Auth>::from_ref(state);
+        auth.learn_session(&parts.headers).await;
+        if auth.may_read(parts)? {
             Ok(Reader)
         } else {
             Err(ApiError::Unauthorized)
@@ -293,6 +309,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let auth = Arc::<Auth>::from_ref(state);
+        auth.learn_session(&parts.headers).await;
         if let Some(token) = bearer(&parts.headers) {
             return if auth.check_token(token, client_ip(parts))? {
                 Ok(Writer)

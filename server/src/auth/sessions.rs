@@ -1,11 +1,62 @@
 //! Dashboard sessions: random ids handed out as cookies, each with an idle and an absolute lifetime, and a cap
 //! on how many exist at once (the least recently used goes first), so a stolen or forgotten cookie stops working
 //! and a login flood cannot grow memory without bound.
+//!
+//! With several instances a [`SessionStore`] (Redis) is where sessions live, and the map here is this
+//! instance's cache of them: a login is stored there before it is answered, an instance that meets a cookie it
+//! does not know looks it up there ([`Sessions::learn`]), and a logout removes it there. The absolute lifetime
+//! holds everywhere (the store keeps a session no longer, and its creation time comes with it); the idle
+//! lifetime and the cap are each instance's own.
 
 use super::random_token;
+use crate::clock::now_ms;
+use crate::hub::RedisShared;
+use futures::future::BoxFuture;
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+/// Where sessions are kept when every instance must know them.
+pub trait SessionStore: Send + Sync + 'static {
+    /// Stores a session created at `created_ms` (milliseconds since the epoch) for at most `ttl`.
+    fn put(
+        &self,
+        id: &str,
+        created_ms: i64,
+        ttl: Duration,
+    ) -> BoxFuture<'static, Result<(), String>>;
+    /// When the session was created, if it exists.
+    fn created(&self, id: &str) -> BoxFuture<'static, Result<Option<i64>, String>>;
+    /// Ends the session everywhere.
+    fn remove(&self, id: &str) -> BoxFuture<'static, Result<(), String>>;
+}
+
+impl SessionStore for RedisShared {
+    fn put(
+        &self,
+        id: &str,
+        created_ms: i64,
+        ttl: Duration,
+    ) -> BoxFuture<'static, Result<(), String>> {
+        let (shared, id) = (self.clone(), id.to_owned());
+        Box::pin(async move {
+            shared
+                .put_session(&id, created_ms, ttl)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn created(&self, id: &str) -> BoxFuture<'static, Result<Option<i64>, String>> {
+        let (shared, id) = (self.clone(), id.to_owned());
+        Box::pin(async move { shared.session(&id).await.map_err(|e| e.to_string()) })
+    }
+
+    fn remove(&self, id: &str) -> BoxFuture<'static, Result<(), String>> {
+        let (shared, id) = (self.clone(), id.to_owned());
+        Box::pin(async move { shared.remove_session(&id).await.map_err(|e| e.to_string()) })
+    }
+}
 
 /// How long sessions live and how many there may be.
 #[derive(Debug, Clone, Copy)]
@@ -32,18 +83,102 @@ impl Default for SessionPolicy {
 struct Session {
     created: Instant,
     last_seen: Instant,
+    /// When the store last confirmed it (or it was made here): a logout on another instance is noticed at
+    /// the first lookup after [`REVERIFY_AFTER`].
+    verified: Instant,
 }
+
+/// How long a cached session is trusted without asking the store again.
+const REVERIFY_AFTER: Duration = Duration::from_secs(5);
 
 pub struct Sessions {
     ids: Mutex<HashMap<String, Session>>,
     policy: SessionPolicy,
+    /// Where sessions live when there are several instances.
+    store: Option<Arc<dyn SessionStore>>,
 }
+
+/// How long a lookup in the store may take before the session counts as unknown.
+const STORE_WAIT: Duration = Duration::from_secs(2);
 
 impl Sessions {
     pub fn new(policy: SessionPolicy) -> Self {
         Sessions {
             ids: Mutex::new(HashMap::new()),
             policy,
+            store: None,
+        }
+    }
+
+    /// Sessions kept in `store`, this map being a cache of them.
+    pub fn with_store(mut self, store: Arc<dyn SessionStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Starts a session, stored where every instance finds it before this returns; its id.
+    pub async fn create_shared(&self) -> Result<String, String> {
+        let id = self.create();
+        if let Some(store) = &self.store {
+            let stored =
+                tokio::time::timeout(STORE_WAIT, store.put(&id, now_ms(), self.policy.absolute))
+                    .await
+                    .unwrap_or_else(|_| Err("the session store did not answer".into()));
+            if let Err(e) = stored {
+                self.remove(&id);
+                return Err(e);
+            }
+        }
+        Ok(id)
+    }
+
+    /// Looks up in the store a session this instance does not know (or has not had confirmed for a while),
+    /// and keeps it if it is live there — or forgets it if it was ended elsewhere.
+    pub async fn learn(&self, id: &str) {
+        let Some(store) = &self.store else { return };
+        let known = self
+            .lock()
+            .get(id)
+            .map(|s| s.verified.elapsed() < REVERIFY_AFTER);
+        if known == Some(true) {
+            return;
+        }
+        let created = match tokio::time::timeout(STORE_WAIT, store.created(id)).await {
+            Ok(Ok(Some(created))) => created,
+            Ok(Ok(None)) => {
+                self.remove(id);
+                return;
+            }
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "cannot look a session up");
+                return;
+            }
+            Err(_) => return,
+        };
+        let age =
+            Duration::from_millis(u64::try_from(now_ms().saturating_sub(created)).unwrap_or(0));
+        let now = Instant::now();
+        let Some(created) = now.checked_sub(age) else {
+            return;
+        };
+        if age < self.policy.absolute {
+            let mut ids = self.lock();
+            let session = ids.entry(id.to_owned()).or_insert(Session {
+                created,
+                last_seen: now,
+                verified: now,
+            });
+            session.verified = now;
+        }
+    }
+
+    /// Ends a session here and in the store.
+    pub async fn remove_shared(&self, id: &str) {
+        self.remove(id);
+        if let Some(store) = &self.store {
+            if let Ok(Err(e)) = tokio::time::timeout(STORE_WAIT, store.remove(id)).await {
+                tracing::warn!(error = %e, "cannot end the session in the store; it expires there");
+            }
         }
     }
 
@@ -94,6 +229,7 @@ impl Sessions {
             Session {
                 created: now,
                 last_seen: now,
+                verified: now,
             },
         );
         id

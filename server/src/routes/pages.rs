@@ -25,6 +25,7 @@ async fn snapshot(State(state): State<AppState>, _reader: Reader) -> Json<Snapsh
 
 async fn dashboard(State(state): State<AppState>, request: Request<Body>) -> Response {
     let (parts, body) = request.into_parts();
+    state.auth.learn_session(&parts.headers).await;
     match state.auth.may_read(&parts) {
         Ok(true) => {}
         // A private home shows a login form and nothing of itself.

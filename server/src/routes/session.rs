@@ -29,7 +29,16 @@ async fn login(
     if !state.auth.check_token(body.token.trim(), client)? {
         return Err(ApiError::WrongToken("that token is not right".to_owned()));
     }
-    let id = state.auth.sessions().create();
+    // Stored where every instance finds it before the cookie is handed out.
+    let id = state
+        .auth
+        .sessions()
+        .create_shared()
+        .await
+        .map_err(|e| ApiError::Unavailable {
+            reason: format!("the session could not be stored: {e}"),
+            retry_after: 5,
+        })?;
     let mut response = (StatusCode::OK, Json(SessionState { writer: true })).into_response();
     response
         .headers_mut()
@@ -39,7 +48,7 @@ async fn login(
 
 async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(id) = session_cookie(&headers) {
-        state.auth.sessions().remove(id);
+        state.auth.sessions().remove_shared(id).await;
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
     response
@@ -49,6 +58,7 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
 }
 
 async fn whoami(State(state): State<AppState>, headers: HeaderMap) -> Json<SessionState> {
+    state.auth.learn_session(&headers).await;
     Json(SessionState {
         writer: state.auth.has_session(&headers),
     })

@@ -328,17 +328,6 @@ impl Instance {
         }
     }
 
-    /// Stops it as a crash would, as far as other instances can tell: its tasks end and its connections close.
-    pub async fn stop(self) {
-        self.state.shutdown.cancel();
-        let _ = tokio::time::timeout(WAIT, async {
-            while !self.server.is_finished() {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        })
-        .await;
-    }
-
     /// POSTs a message with the token; the status and the body.
     pub async fn post_message(&self, text: &str) -> (u16, serde_json::Value) {
         post(
@@ -433,29 +422,6 @@ impl Sse {
         match self.next_within(WAIT).await {
             Some(event) => event,
             None => panic!("{}: the stream ended while an event was expected", self.url),
-        }
-    }
-
-    /// Reads until `wanted` holds for an event; returns every event read, that one last.
-    pub async fn until(&mut self, what: &str, wanted: impl Fn(&SseEvent) -> bool) -> Vec<SseEvent> {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        let mut seen = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            match self.next_within(left).await {
-                Some(event) => {
-                    let done = wanted(&event);
-                    seen.push(event);
-                    if done {
-                        return seen;
-                    }
-                }
-                None => panic!(
-                    "{}: the stream ended before {what}; saw {} events",
-                    self.url,
-                    seen.len()
-                ),
-            }
         }
     }
 }

@@ -9,6 +9,7 @@ mod harness;
 mod failover;
 mod guard;
 mod log;
+mod ops;
 mod outage;
 mod property;
 mod resume;

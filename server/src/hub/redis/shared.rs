@@ -77,25 +77,30 @@ impl Shared {
         Ok(())
     }
 
-    /// Stores a session for `ttl` (`None`: until removed).
-    pub async fn put_session(&self, id: &str, ttl: Option<Duration>) -> Result<(), HubError> {
+    /// Stores a session created at `created_ms`, kept for `ttl`.
+    pub async fn put_session(
+        &self,
+        id: &str,
+        created_ms: i64,
+        ttl: Duration,
+    ) -> Result<(), HubError> {
         let mut conn = self.link.connection()?;
-        let mut set = redis::cmd("SET");
-        set.arg(scripts::session(id)).arg(1);
-        if let Some(ttl) = ttl {
-            set.arg("PX").arg(ttl.as_millis().max(1) as u64);
-        }
-        set.query_async::<()>(&mut conn)
+        redis::cmd("SET")
+            .arg(scripts::session(id))
+            .arg(created_ms)
+            .arg("PX")
+            .arg(ttl.as_millis().max(1) as u64)
+            .query_async::<()>(&mut conn)
             .await
             .map_err(|e| self.failed(&e))
     }
 
-    /// Whether the session exists.
-    pub async fn has_session(&self, id: &str) -> Result<bool, HubError> {
+    /// When the session was created, if it exists.
+    pub async fn session(&self, id: &str) -> Result<Option<i64>, HubError> {
         let mut conn = self.link.connection()?;
-        redis::cmd("EXISTS")
+        redis::cmd("GET")
             .arg(scripts::session(id))
-            .query_async::<bool>(&mut conn)
+            .query_async::<Option<i64>>(&mut conn)
             .await
             .map_err(|e| self.failed(&e))
     }
