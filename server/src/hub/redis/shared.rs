@@ -41,7 +41,7 @@ impl Shared {
     /// Records this instance's viewer count, standing for `ttl` unless reported again, and returns the total
     /// over every instance whose count still stands.
     pub async fn tally_viewers(&self, count: u64, ttl: Duration) -> Result<u64, HubError> {
-        let mut conn = self.link.connection()?;
+        let mut conn = self.link.connection_within(super::LINK_WAIT).await?;
         scripts::PRESENCE
             .key(VIEWERS)
             .arg(&*self.instance)
@@ -54,7 +54,7 @@ impl Shared {
 
     /// Takes the lease `name` for `ttl`, or renews it if this instance holds it; whether it holds it now.
     pub async fn lease(&self, name: &str, ttl: Duration) -> Result<bool, HubError> {
-        let mut conn = self.link.connection()?;
+        let mut conn = self.link.connection_within(super::LINK_WAIT).await?;
         let held: i64 = scripts::LEASE
             .key(scripts::lease(name))
             .arg(&*self.instance)
@@ -67,7 +67,7 @@ impl Shared {
 
     /// Gives the lease `name` back if this instance holds it.
     pub async fn release(&self, name: &str) -> Result<(), HubError> {
-        let mut conn = self.link.connection()?;
+        let mut conn = self.link.connection_within(super::LINK_WAIT).await?;
         let _: i64 = scripts::RELEASE
             .key(scripts::lease(name))
             .arg(&*self.instance)
@@ -84,7 +84,7 @@ impl Shared {
         created_ms: i64,
         ttl: Duration,
     ) -> Result<(), HubError> {
-        let mut conn = self.link.connection()?;
+        let mut conn = self.link.connection_within(super::LINK_WAIT).await?;
         redis::cmd("SET")
             .arg(scripts::session(id))
             .arg(created_ms)
@@ -97,7 +97,7 @@ impl Shared {
 
     /// When the session was created, if it exists.
     pub async fn session(&self, id: &str) -> Result<Option<i64>, HubError> {
-        let mut conn = self.link.connection()?;
+        let mut conn = self.link.connection_within(super::LINK_WAIT).await?;
         redis::cmd("GET")
             .arg(scripts::session(id))
             .query_async::<Option<i64>>(&mut conn)
@@ -107,7 +107,7 @@ impl Shared {
 
     /// Ends the session.
     pub async fn remove_session(&self, id: &str) -> Result<(), HubError> {
-        let mut conn = self.link.connection()?;
+        let mut conn = self.link.connection_within(super::LINK_WAIT).await?;
         redis::cmd("DEL")
             .arg(scripts::session(id))
             .query_async::<()>(&mut conn)
