@@ -22,6 +22,8 @@ cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 step "unit and integration tests"
 cargo test -p app --features ssr
+# Includes the Redis suite (server/tests/redis: its own redis-server per test, several instances on port 0), which
+# needs Debian's redis-server (setup.sh installs it) and says so plainly when it is missing.
 cargo test -p server
 # The integration suite again with every connection served by hyper alone (--serve hyper): the plain path stays
 # tested, and the direct path keeps a reference that must behave the same.

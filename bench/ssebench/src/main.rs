@@ -63,9 +63,14 @@ const SPARE_FILES: u64 = 64;
                   --publish-header 'Authorization: Bearer $HEARTH_TOKEN' --server-pid $(pgrep -n server)"
 )]
 pub struct Args {
-    /// The event stream every subscription opens (loopback http:// only).
-    #[arg(long, default_value = "http://127.0.0.1:3000/eventstream")]
-    pub subscribe_url: String,
+    /// The event stream the subscriptions open (loopback http:// only). Repeatable or comma-separated: the
+    /// subscriptions are then dealt round-robin over the URLs (several instances of one hub behind no proxy).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:3000/eventstream"
+    )]
+    pub subscribe_url: Vec<String>,
     /// Where messages are POSTed (loopback http:// only).
     #[arg(long, default_value = "http://127.0.0.1:3000/message")]
     pub publish_url: String,
@@ -134,7 +139,8 @@ pub struct Args {
 #[derive(Debug)]
 pub struct Plan {
     pub args: Args,
-    pub subscribe: Target,
+    /// Subscription `i` opens `subscribe[i % len]`.
+    pub subscribe: Vec<Target>,
     pub publish: Target,
     pub subscribe_headers: Vec<(String, String)>,
     pub publish_headers: Vec<(String, String)>,
@@ -149,8 +155,14 @@ impl Plan {
     /// Checks the arguments against the hard caps and against `open_files`, the descriptors this process may
     /// hold; every refusal says what to change.
     pub fn new(args: Args, open_files: u64) -> Result<Plan, String> {
-        let subscribe =
-            Target::parse(&args.subscribe_url).map_err(|e| format!("--subscribe-url: {e}"))?;
+        let subscribe = args
+            .subscribe_url
+            .iter()
+            .map(|url| Target::parse(url).map_err(|e| format!("--subscribe-url {url}: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        if subscribe.is_empty() {
+            return Err("--subscribe-url needs at least one URL".into());
+        }
         let publish =
             Target::parse(&args.publish_url).map_err(|e| format!("--publish-url: {e}"))?;
         let headers = |list: &[String]| {
@@ -427,8 +439,16 @@ async fn run(plan: Arc<Plan>, open_files: u64) -> anyhow::Result<(Value, String)
 
     // Open every subscription.
     let ctx = Arc::new(subscriber::Ctx {
-        target: plan.subscribe.clone(),
-        request: http1::get_request(&plan.subscribe, &plan.subscribe_headers),
+        targets: plan
+            .subscribe
+            .iter()
+            .map(|target| {
+                (
+                    target.clone(),
+                    http1::get_request(target, &plan.subscribe_headers),
+                )
+            })
+            .collect(),
         source_addrs: args.source_addrs,
         connecting: Semaphore::new(args.connect_concurrency),
         connect_timeout: Duration::from_secs_f64(args.connect_timeout),
@@ -767,7 +787,7 @@ mod tests {
     #[test]
     fn defaults_target_hearth_and_size_the_run() {
         let plan = Plan::new(args(&["--rate", "1000", "--duration", "2"]), 20_000).unwrap();
-        assert_eq!(plan.subscribe.path, "/eventstream");
+        assert_eq!(plan.subscribe[0].path, "/eventstream");
         assert_eq!(plan.publish.path, "/message");
         assert_eq!((plan.messages, plan.publishers), (2000, 10));
         let slow = Plan::new(args(&["--rate", "10"]), 20_000).unwrap();
@@ -778,6 +798,17 @@ mod tests {
         );
         let idle = Plan::new(args(&["--idle", "--subscribers", "18000"]), 20_000).unwrap();
         assert_eq!((idle.messages, idle.publishers), (0, 0));
+    }
+
+    #[test]
+    fn subscriptions_can_be_split_over_several_urls() {
+        let split = args(&[
+            "--subscribe-url",
+            "http://127.0.0.1:3000/eventstream,http://127.0.0.1:3002/eventstream",
+        ]);
+        let plan = Plan::new(split, 20_000).unwrap();
+        let ports: Vec<u16> = plan.subscribe.iter().map(|t| t.addr.port()).collect();
+        assert_eq!(ports, [3000, 3002]);
     }
 
     #[test]

@@ -20,8 +20,8 @@ const MAX_HEAD: usize = 64 * 1024;
 
 /// What every subscription shares.
 pub struct Ctx {
-    pub target: Target,
-    pub request: Vec<u8>,
+    /// Where subscriptions go, with each one's request: subscription `i` takes `targets[i % len]`.
+    pub targets: Vec<(Target, Vec<u8>)>,
     pub source_addrs: usize,
     /// Connections being opened at once: a burst of thousands of SYNs would overflow the server's accept queue.
     pub connecting: Semaphore,
@@ -134,7 +134,8 @@ struct Open {
 
 /// Connects from this subscription's source address, sends the request and reads the response head.
 async fn open(i: usize, ctx: &Ctx) -> Result<Open, (Failure, String)> {
-    let to = ctx.target.addr;
+    let (target, request) = &ctx.targets[i % ctx.targets.len().max(1)];
+    let to = target.addr;
     let from = source_addr(&to, i, ctx.source_addrs);
     let socket = if to.is_ipv4() {
         TcpSocket::new_v4()
@@ -152,7 +153,7 @@ async fn open(i: usize, ctx: &Ctx) -> Result<Open, (Failure, String)> {
         .await
         .map_err(|e| (Failure::Connect, format!("connect {from} -> {to}: {e}")))?;
     stream
-        .write_all(&ctx.request)
+        .write_all(request)
         .await
         .map_err(|e| (Failure::Connect, format!("send request: {e}")))?;
     let mut buf = vec![0u8; READ_BUFFER];
