@@ -34,6 +34,11 @@ test("a dashboard whose instance is killed resumes on another and shows every ch
     await expect(dashboard.messagesWithText("while away 2")).toHaveCount(1);
     await expect(dashboard.device("kitchen", "lights")).toHaveText("on");
     await expect(dashboard.messagesWithText("before the kill")).toHaveCount(1);
+    // B resumed the stream from the page's last id: the missed events, no reset.
+    const resumed = proxy.streams.find((s) => s.port === b.port && /[?&]lastEventId=\d+/.test(s.url));
+    expect(resumed, "the page reconnected to B with its last id").toBeDefined();
+    expect(resumed!.body).toContain("while away 1");
+    expect(resumed!.body).not.toContain("event: reset");
     await b.postMessage("after");
     await expect(dashboard.messagesWithText("after")).toHaveCount(1);
     await expect(dashboard.messageItems.first()).toContainText("after");

@@ -423,6 +423,39 @@ mod tests {
         );
     }
 
+    /// A source that holds every id: what a broker's log is to a ring.
+    struct Everything;
+
+    impl ReplaySource for Everything {
+        fn read(
+            &self,
+            after: u64,
+            until: u64,
+            _: TopicSet,
+            max: usize,
+        ) -> BoxFuture<'static, Result<Vec<Arc<Event>>, ReplayGone>> {
+            let events = (after + 1..=until).take(max).map(event).collect();
+            Box::pin(std::future::ready(Ok(events)))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_resume_older_than_the_ring_reads_its_source_and_a_forgotten_ring_resets() {
+        let f = fanout(10);
+        f.commit(&(1..=30).map(event).collect::<Vec<_>>());
+        assert_eq!(f.bounds(), (20, 30));
+        assert!(f.holds(25) && f.holds(30) && !f.holds(5));
+        let sub = f.subscribe_after(5, TopicSet::DASHBOARD, Arc::new(Everything));
+        assert_eq!(replayed(sub.start).await, (6..=30).collect::<Vec<_>>());
+        f.forget();
+        assert_eq!(f.bounds(), (30, 30));
+        assert!(matches!(
+            f.subscribe(request("25", false)).start,
+            Start::Reset(_)
+        ));
+        assert!(matches!(f.subscribe_reset().start, Start::Reset(ref s) if s.seq == 30));
+    }
+
     #[tokio::test]
     async fn ephemeral_events_go_live_and_into_the_state_but_not_into_the_ring() {
         let f = fanout(10);
