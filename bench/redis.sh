@@ -9,6 +9,8 @@
 # requires, in a temporary directory; instances with a throwaway token), runs ssebench, reads Redis's own CPU time
 # and memory before and after (INFO), and stops everything (by process id) after the run and when the script
 # exits. Results: one JSON per run and summary.txt in $BENCH_OUT (default target/bench/redis-<UTC time>/).
+# Before each run it waits up to BENCH_QUIET_WAIT (120) s for the rest of the machine to use under
+# BENCH_QUIET_CORES (0.3) cores: it is shared, and a neighbour shows up as latency.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -98,7 +100,7 @@ for entry in "${scenarios[@]}"; do
   args=${entry#*|}
   if [ "${#selected[@]}" -gt 0 ] && ! printf '%s\n' "${selected[@]}" | grep -qx "$name"; then continue; fi
   for setup in "${setups[@]}"; do
-    wait_quiet 0.3 120
+    wait_quiet "${BENCH_QUIET_CORES:-0.3}" "${BENCH_QUIET_WAIT:-120}"
     subscribe="http://127.0.0.1:$port_a/eventstream"
     case $setup in
       sqlite) start_instance "$port_a" ;;
