@@ -23,13 +23,13 @@ work=$(mktemp -d)
 pids=()
 
 stop() {
-  trap - INT TERM EXIT
   log "stopping"
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$work"
 }
-trap stop INT TERM EXIT
+trap stop EXIT
+trap 'exit 130' INT TERM
 
 mkdir -p "$work/redis"
 redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$work/redis" --appendonly yes --appendfsync always \
@@ -42,7 +42,7 @@ done
 redis-cli -p "$redis_port" ping >/dev/null 2>&1 || { log "Redis did not start (see $work/redis.log)"; exit 1; }
 
 for port in "${ports[@]}"; do
-  mkdir -p "$work/$port"
+  mkdir -m 700 -p "$work/$port"
   LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_SITE_ROOT="$root/target/site" HEARTH_DATA_DIR="$work/$port" \
     HEARTH_TOKEN="$token" HEARTH_REDIS_URL="redis://127.0.0.1:$redis_port" HEARTH_LOG="${HEARTH_LOG:-warn}" \
     "$server" &
@@ -61,4 +61,4 @@ for port in "${ports[@]}"; do log "instance: http://127.0.0.1:$port"; done
 log "write token: $token"
 log "Ctrl-C stops all three"
 wait -n "${pids[@]}" || true
-log "a process exited"
+log "one of the processes exited; stopping the others"
