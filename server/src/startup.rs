@@ -1,6 +1,8 @@
 //! The wiring: the one place that knows how the parts fit. It opens the store and restores the hub and the jobs
-//! from it (or builds a hub that keeps nothing), builds [`AppState`], starts the background tasks, and serves
-//! until shutdown. Everything below it is a part that takes what it needs as arguments.
+//! from it (or builds a hub that keeps nothing, or one on the log several instances share in Redis), builds
+//! [`AppState`], starts the background tasks, and serves until shutdown. Everything below it is a part that takes
+//! what it needs as arguments; with Redis, the parts that must agree across instances (leases, the viewer total,
+//! sessions) are given its shared handle through traits of their own.
 
 use crate::auth::{Auth, AuthPolicy, SessionPolicy};
 use crate::config::{Config, Secret, ServeMode};
