@@ -5,6 +5,7 @@
 //! [`stream`] (one subscriber's stream) → [`routes`] → [`simulator`].
 
 pub mod auth;
+pub mod camera;
 pub mod config;
 pub mod error;
 pub mod extract;
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::jobs::routes())
         .merge(routes::ops::routes())
         .merge(routes::session::routes())
+        .merge(routes::camera::routes())
         .layer(cors(&state.config.cors_origins));
     let site = tower_http::services::ServeDir::new(state.leptos.site_root.as_ref());
     Router::new()

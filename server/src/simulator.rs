@@ -1,11 +1,11 @@
 //! Background producers: the sensors (living-room temperature every 5 s, the tutorial's random number every
-//! second) and the demo simulator that animates the rooms (every 1000 / 1800 / 2600 ms, as in the tutorial), so a
+//! second, a front-door camera snapshot every 30 s) and the demo simulator that animates the rooms (every 1000 / 1800 / 2600 ms, as in the tutorial), so a
 //! fresh start is alive. The simulator can be switched off (`--no-simulator`); the sensors always run, because
 //! their routes promise a reading at that rate. Every task ends on shutdown.
 
 use crate::hub::{Hub, HubError};
 use crate::state::{now_rfc3339, AppState};
-use app::contract::{Payload, RandomNumber, Room, RoomState, Temperature};
+use app::contract::{CameraShot, Payload, RandomNumber, Room, RoomState, Temperature};
 use rand::Rng;
 use std::future::Future;
 use std::pin::Pin;
@@ -21,9 +21,13 @@ pub fn room_period(room: Room) -> Duration {
     })
 }
 
+/// How often the front-door camera takes a snapshot (the first one at start).
+pub const CAMERA_PERIOD: Duration = Duration::from_secs(30);
+
 /// Starts every background producer the configuration asks for.
 pub fn spawn_all(state: &AppState) {
     tokio::spawn(temperature_sensor(state.clone()));
+    tokio::spawn(front_door_camera(state.clone()));
     tokio::spawn(random_numbers(state.clone()));
     if state.config.simulator_enabled() {
         for room in Room::ALL {
@@ -76,6 +80,29 @@ async fn random_numbers(state: AppState) {
             hub.publish(Payload::Random(RandomNumber { value }))
                 .await
                 .map(drop)
+        })
+    })
+    .await;
+}
+
+/// Takes a snapshot: publishes the URL of a new image, which the image route draws on request.
+///
+/// The URL carries the event's own id. `Hub::update` shows the closure the state as of the last accepted event
+/// and gives this event the next id, so that is `seq + 1`; it is also kept above every earlier shot's id, so a
+/// URL can never name two shots even if ids were to jump.
+async fn front_door_camera(state: AppState) {
+    every(&state, CAMERA_PERIOD, move |hub| {
+        Box::pin(async move {
+            hub.update(|snapshot| {
+                let after_last = snapshot
+                    .camera_shot()
+                    .and_then(CameraShot::id)
+                    .map_or(0, |id| id + 1);
+                let id = (snapshot.seq + 1).max(after_last);
+                Some(Payload::Camera(CameraShot::new(id, now_rfc3339())))
+            })
+            .await
+            .map(drop)
         })
     })
     .await;

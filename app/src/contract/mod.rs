@@ -4,16 +4,18 @@
 //!
 //! Wire format of one event: `id: <seq>`, `event: <topic>`, `data: <json>`.
 
+mod camera;
 mod home;
 mod input;
 mod payload;
 mod snapshot;
 mod topic;
 
+pub use camera::{parse_image_file, CameraShot, CAMERA_PATH};
 pub use home::{Device, DeviceState, Room, RoomState};
 pub use input::{InputError, MessageBody};
 pub use payload::{DecodeError, JobId, JobUpdate, Message, Payload, RandomNumber, Temperature};
-pub use snapshot::{Snapshot, MAX_MESSAGES, MAX_TEMPERATURES};
+pub use snapshot::{Snapshot, MAX_CAMERA_SHOTS, MAX_MESSAGES, MAX_TEMPERATURES};
 pub use topic::{Topic, TopicSet, UnknownTopic};
 
 /// The name of the event that carries a full [`Snapshot`] at the start of a fresh `/events` stream.

@@ -1,6 +1,6 @@
 //! One payload type per topic, and [`Payload`], the sum of them that the hub carries.
 
-use super::{Room, RoomState, Topic};
+use super::{CameraShot, Room, RoomState, Topic};
 use serde::{Deserialize, Serialize};
 
 /// A living-room reading, exactly the tutorial's shape: `{"temperature": 21.4, "updatedAt": "<RFC 3339>"}`.
@@ -47,6 +47,7 @@ pub enum Payload {
     Random(RandomNumber),
     Message(Message),
     Job(JobUpdate),
+    Camera(CameraShot),
 }
 
 /// Why an event's data could not be turned into its topic's payload.
@@ -67,6 +68,7 @@ impl Payload {
             Payload::Random(_) => Topic::Random,
             Payload::Message(_) => Topic::Message,
             Payload::Job(_) => Topic::Job,
+            Payload::Camera(_) => Topic::Camera,
         }
     }
 
@@ -79,6 +81,7 @@ impl Payload {
             Payload::Random(r) => serde_json::to_string(r),
             Payload::Message(m) => serde_json::to_string(m),
             Payload::Job(j) => serde_json::to_string(j),
+            Payload::Camera(c) => serde_json::to_string(c),
         };
         // Serialising these plain structs cannot fail: no maps with non-string keys, no custom Serialize.
         json.unwrap_or_else(|_| String::from("null"))
@@ -106,6 +109,7 @@ impl Payload {
             Topic::Random => Payload::Random(parse(topic, data)?),
             Topic::Message => Payload::Message(parse(topic, data)?),
             Topic::Job => Payload::Job(parse(topic, data)?),
+            Topic::Camera => Payload::Camera(parse(topic, data)?),
         })
     }
 
@@ -143,6 +147,7 @@ mod tests {
                 progress: 40,
                 done: false,
             }),
+            Payload::Camera(CameraShot::new(9, "2026-11-21T10:00:00Z".into())),
         ]
     }
 

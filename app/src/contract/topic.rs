@@ -15,15 +15,17 @@ pub enum Topic {
     Random,
     Message,
     Job,
+    /// The front-door camera's snapshots. Its events carry the URL of an image, never the image itself.
+    Camera,
 }
 
 /// A topic name that is not one of [`Topic::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown topic {0:?}; known topics: kitchen, livingroom, bedroom, viewers, temperature, random, message, job")]
+#[error("unknown topic {0:?}; known topics: kitchen, livingroom, bedroom, viewers, temperature, random, message, job, camera")]
 pub struct UnknownTopic(pub String);
 
 impl Topic {
-    pub const ALL: [Topic; 8] = [
+    pub const ALL: [Topic; 9] = [
         Topic::Kitchen,
         Topic::Livingroom,
         Topic::Bedroom,
@@ -32,6 +34,7 @@ impl Topic {
         Topic::Random,
         Topic::Message,
         Topic::Job,
+        Topic::Camera,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -44,6 +47,7 @@ impl Topic {
             Topic::Random => "random",
             Topic::Message => "message",
             Topic::Job => "job",
+            Topic::Camera => "camera",
         }
     }
 
@@ -79,6 +83,7 @@ impl TopicSet {
         Topic::Temperature,
         Topic::Message,
         Topic::Job,
+        Topic::Camera,
     ]);
     pub const ROOMS: TopicSet = TopicSet::of(&[Topic::Kitchen, Topic::Livingroom, Topic::Bedroom]);
 
@@ -143,6 +148,6 @@ mod tests {
     #[test]
     fn dashboard_set_leaves_out_random_numbers() {
         assert!(!TopicSet::DASHBOARD.contains(Topic::Random));
-        assert_eq!(TopicSet::DASHBOARD.iter().count(), 7);
+        assert_eq!(TopicSet::DASHBOARD.iter().count(), 8);
     }
 }

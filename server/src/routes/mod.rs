@@ -1,5 +1,6 @@
 //! The HTTP surface (DESIGN.md), one module per concept, each owning its routes; merged in [`crate::router`].
 
+pub mod camera;
 pub mod devices;
 pub mod jobs;
 pub mod messages;

@@ -1,5 +1,6 @@
-//! `GET /`: the dashboard, rendered on the server from the current snapshot so the first paint is complete
-//! before the WASM loads; the browser then hydrates it and goes live. `GET /api/snapshot`: the same state as
+//! `GET /` (the dashboard) and `GET /inspector` (the event inspector): the app's pages, rendered on the server
+//! from the current snapshot so the first paint is complete before the WASM loads; the browser then hydrates
+//! the page and goes live. The app's router picks the page from the request's path. `GET /api/snapshot`: the same state as
 //! JSON, for scripts and probes that want the dashboard's data without a stream.
 
 use crate::auth::has_session;
@@ -14,7 +15,8 @@ use leptos::prelude::provide_context;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(dashboard))
+        .route("/", get(page))
+        .route("/inspector", get(page))
         .route("/api/snapshot", get(snapshot))
 }
 
@@ -22,7 +24,7 @@ async fn snapshot(State(state): State<AppState>) -> Json<Snapshot> {
     Json(state.hub.snapshot())
 }
 
-async fn dashboard(State(state): State<AppState>, request: Request<Body>) -> Response {
+async fn page(State(state): State<AppState>, request: Request<Body>) -> Response {
     let snapshot = state.hub.snapshot();
     let can_write = app::CanWrite(has_session(request.headers(), &state));
     let options = state.leptos.clone();
