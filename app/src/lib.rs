@@ -2,17 +2,26 @@
 //!
 //! - [`contract`]: the typed event contract (topics, payloads, the snapshot reducer, input newtypes).
 //! - [`hooks`]: `use_event_source`, the SSE hook.
-//! - [`components`] and [`shell`] / [`App`]: the dashboard, rendered on the server and hydrated in the browser.
+//! - [`components`] and [`shell`] / [`App`]: the pages (the dashboard at `/`, the event inspector at
+//!   `/inspector`), rendered on the server and hydrated in the browser.
+
+// Leptos views are deeply nested types; the inspector's page goes past the default limit of 128.
+#![recursion_limit = "256"]
 
 pub mod api;
 pub mod components;
 pub mod contract;
 pub mod hooks;
 
+use components::clock::provide_clock;
 use components::dashboard::Dashboard;
+use components::inspector::Inspector;
+use components::login::Session;
 use contract::Snapshot;
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
 
 /// Whether this browser may write (it has a login session). The server knows from the cookie; the page learns
 /// it from a `<meta>` tag, because the cookie itself is HttpOnly.
@@ -91,14 +100,33 @@ pub fn initial_can_write() -> bool {
     use_context::<CanWrite>().unwrap_or_default().0
 }
 
+/// The app: two pages behind one router, sharing the login state and the clock. The server renders whichever
+/// page was asked for; links between them then navigate in the browser.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    provide_context(Session(RwSignal::new(initial_can_write())));
+    provide_clock();
     view! {
         <Stylesheet id="leptos" href="/pkg/hearth.css" />
-        <Title text="Hearth" />
         <leptos_meta::Link rel="icon" href="/favicon.svg" type_="image/svg+xml" />
-        <Dashboard initial=initial_snapshot() can_write=initial_can_write() />
+        <Router>
+            <Routes fallback=NotFound>
+                <Route path=path!("/") view=|| view! { <Dashboard initial=initial_snapshot() /> } />
+                <Route path=path!("/inspector") view=Inspector />
+            </Routes>
+        </Router>
+    }
+}
+
+/// Any other path the router is asked to render.
+#[component]
+fn NotFound() -> impl IntoView {
+    view! {
+        <main class="page">
+            <h1>"Not found"</h1>
+            <p><a href="/">"Back to the dashboard"</a></p>
+        </main>
     }
 }
 

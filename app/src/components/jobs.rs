@@ -29,9 +29,13 @@ pub fn JobRunner(can_write: RwSignal<bool>) -> impl IntoView {
     };
     view! {
         <section class="card jobs" aria-labelledby="jobs-title">
-            <h2 id="jobs-title">"Jobs"</h2>
+            <div class="card-head">
+                <h2 id="jobs-title">"Jobs"</h2>
+                <p class="muted">"A long task, followed on its own stream"</p>
+            </div>
             <button
                 type="button"
+                class="button"
                 data-testid="job-start"
                 on:click=start
                 disabled=move || !can_write.get()
@@ -43,6 +47,7 @@ pub fn JobRunner(can_write: RwSignal<bool>) -> impl IntoView {
             {move || job.get().map(|(id, url)| view! { <JobProgress id url /> })}
         </section>
     }
+    .into_any()
 }
 
 /// One job's progress bar, fed by the job's own stream; the stream is closed once the job is done.
