@@ -94,3 +94,33 @@ test("after a server restart the inspector shows the reconnect and the id it res
     server.cleanup();
   }
 });
+
+test("a replay from a chosen id survives a restart too, resuming from the last id it received", async ({ page }) => {
+  const server = new OwnServer(Number(process.env.HEARTH_E2E_INSPECTOR_PORT ?? 3108) + 1);
+  await server.start();
+  try {
+    const inspector = new InspectorPage(page);
+    await inspector.goto(server.url);
+    await inspector.expectLive();
+    await server.postMessage("replayed");
+    await expect(inspector.eventsNamed("message", "replayed")).toHaveCount(1);
+    const replayedId = Number(await inspector.eventsNamed("message", "replayed").getAttribute("data-id"));
+    await inspector.replayFrom(replayedId - 1);
+    await expect(inspector.eventsNamed("message", "replayed")).toHaveCount(2);
+
+    await server.stop();
+    await expect(inspector.connectionState).toHaveText(/^reconnecting/);
+    const lastId = (await inspector.lastId.textContent())!;
+    await server.start();
+    await server.postMessage("after the restart");
+
+    // Resumed from what it had received, not from the chosen id again: nothing is replayed twice.
+    await expect(inspector.connectionState).toHaveText(/^live/, { timeout: 30_000 });
+    await expect(page.locator(`[data-testid="inspector-conn"][data-resumed-from="${lastId}"]`)).toHaveCount(1);
+    await expect(inspector.eventsNamed("message", "after the restart")).toHaveCount(1);
+    await expect(inspector.eventsNamed("message", "replayed")).toHaveCount(2);
+  } finally {
+    await server.stop();
+    server.cleanup();
+  }
+});

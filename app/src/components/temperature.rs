@@ -301,8 +301,14 @@ pub fn TemperatureCard(state: RwSignal<Snapshot>) -> impl IntoView {
                             .with(|c| c.x_ticks.clone())
                             .into_iter()
                             .map(|(left, label)| {
+                                // Labels at the edges are pulled inwards, so none hangs over the card.
+                                let shift = if left > 92.0 { -100.0 } else if left < 8.0 { 0.0 } else { -50.0 };
                                 view! {
-                                    <span class="tick" data-testid="chart-x-label" style=format!("left:{left:.2}%")>
+                                    <span
+                                        class="tick"
+                                        data-testid="chart-x-label"
+                                        style=format!("left:{left:.2}%;transform:translateX({shift}%)")
+                                    >
                                         {label}
                                     </span>
                                 }
