@@ -47,6 +47,9 @@ try {
     await page.getByTestId("inspector-publish").click();
     await page.locator('[data-testid="inspector-event"][data-event="message"]').first().waitFor();
     await page.waitForTimeout(2500);
+    // Publishing scrolled the form into view; the picture is of the page as it opens.
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.locator(":focus").evaluate((el) => el.blur()).catch(() => {});
     await page.screenshot({ path: path.join(out, `inspector-${shot.name}.png`), fullPage: false });
     await context.close();
   }

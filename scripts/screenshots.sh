@@ -71,7 +71,8 @@ now = time.time()
 readings = []
 for i in range(360):
     t = now - (360 - i) * 5
-    value = 20.2 + 0.8 * i / 359 + 0.08 * math.sin(i / 7.0)
+    # A slow rise with a little sensor noise (deterministic, so the picture changes only when the page does).
+    value = 20.2 + 0.8 * i / 359 + 0.12 * math.sin(i / 23.0) + 0.05 * math.sin(i / 5.3)
     stamp = datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(t * 1000) % 1000:03d}Z"
     readings.append({"temperature": round(value, 1), "updatedAt": stamp})
 snap["temperatures"] = readings
