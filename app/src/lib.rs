@@ -20,8 +20,6 @@ use components::login::Session;
 use contract::Snapshot;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet};
-use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
 
 /// Whether this browser may write (it has a login session). The server knows from the cookie; the page learns
 /// it from a `<meta>` tag, because the cookie itself is HttpOnly.
@@ -100,33 +98,61 @@ pub fn initial_can_write() -> bool {
     use_context::<CanWrite>().unwrap_or_default().0
 }
 
-/// The app: two pages behind one router, sharing the login state and the clock. The server renders whichever
-/// page was asked for; links between them then navigate in the browser.
+/// Which page a request is for. The server picks it from the request's path and renders that page; the
+/// browser reads the same from its location, so both render the same page and hydration matches.
+///
+/// Two pages need no client-side router: a link between them is an ordinary page load (each page is
+/// server-rendered and opens its own stream anyway), and leaving the router out keeps about 150 KB out of the
+/// WASM bundle that phones download.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    Dashboard,
+    Inspector,
+}
+
+impl Page {
+    pub const ALL: [Page; 2] = [Page::Dashboard, Page::Inspector];
+
+    pub const fn path(self) -> &'static str {
+        match self {
+            Page::Dashboard => "/",
+            Page::Inspector => "/inspector",
+        }
+    }
+
+    pub fn from_path(path: &str) -> Option<Page> {
+        Page::ALL.into_iter().find(|p| p.path() == path)
+    }
+}
+
+/// The page being shown: the server's context while rendering, the location when hydrating.
+pub fn current_page() -> Page {
+    #[cfg(feature = "hydrate")]
+    {
+        let path = web_sys::window().and_then(|w| w.location().pathname().ok());
+        if let Some(page) = path.as_deref().and_then(Page::from_path) {
+            return page;
+        }
+    }
+    use_context::<Page>().unwrap_or(Page::Dashboard)
+}
+
+/// The app: the page asked for, with the login state and the clock every page shares.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_context(Session(RwSignal::new(initial_can_write())));
     provide_clock();
+    let page = current_page();
+    provide_context(page);
+    let body = match page {
+        Page::Dashboard => view! { <Dashboard initial=initial_snapshot() /> }.into_any(),
+        Page::Inspector => view! { <Inspector /> }.into_any(),
+    };
     view! {
         <Stylesheet id="leptos" href="/pkg/hearth.css" />
         <leptos_meta::Link rel="icon" href="/favicon.svg" type_="image/svg+xml" />
-        <Router>
-            <Routes fallback=NotFound>
-                <Route path=path!("/") view=|| view! { <Dashboard initial=initial_snapshot() /> } />
-                <Route path=path!("/inspector") view=Inspector />
-            </Routes>
-        </Router>
-    }
-}
-
-/// Any other path the router is asked to render.
-#[component]
-fn NotFound() -> impl IntoView {
-    view! {
-        <main class="page">
-            <h1>"Not found"</h1>
-            <p><a href="/">"Back to the dashboard"</a></p>
-        </main>
+        {body}
     }
 }
 
@@ -134,6 +160,15 @@ fn NotFound() -> impl IntoView {
 mod tests {
     use super::*;
     use contract::{Message, Payload};
+
+    #[test]
+    fn pages_are_found_by_their_exact_path() {
+        for page in Page::ALL {
+            assert_eq!(Page::from_path(page.path()), Some(page));
+        }
+        assert_eq!(Page::from_path("/inspector/"), None);
+        assert_eq!(Page::from_path("/garage"), None);
+    }
 
     #[test]
     fn embedded_snapshot_cannot_close_its_script_element() {

@@ -42,5 +42,4 @@ pub fn CameraCard(state: RwSignal<Snapshot>) -> impl IntoView {
             }}
         </section>
     }
-    .into_any()
 }

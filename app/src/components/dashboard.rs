@@ -104,7 +104,6 @@ pub fn Dashboard(initial: Snapshot) -> impl IntoView {
             </p>
         </main>
     }
-    .into_any()
 }
 
 #[cfg(test)]

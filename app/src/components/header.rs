@@ -4,8 +4,8 @@ use super::badge::ConnectionBadge;
 use super::icons::logo;
 use super::login::LoginControl;
 use crate::hooks::ReadyState;
+use crate::Page;
 use leptos::prelude::*;
-use leptos_router::components::A;
 
 #[component]
 pub fn Header(
@@ -15,6 +15,14 @@ pub fn Header(
     #[prop(optional)]
     children: Option<Children>,
 ) -> impl IntoView {
+    let current = use_context::<Page>().unwrap_or(Page::Dashboard);
+    let link = move |page: Page, label: &'static str| {
+        view! {
+            <a href=page.path() aria-current=(page == current).then_some("page")>
+                {label}
+            </a>
+        }
+    };
     view! {
         <header class="top">
             <div class="top-inner">
@@ -23,8 +31,8 @@ pub fn Header(
                     <span>"Hearth"</span>
                 </a>
                 <nav class="pages" aria-label="Pages">
-                    <A href="/" exact=true>"Home"</A>
-                    <A href="/inspector">"Inspector"</A>
+                    {link(Page::Dashboard, "Home")}
+                    {link(Page::Inspector, "Inspector")}
                 </nav>
                 <div class="status">
                     {children.map(|c| c())}
@@ -34,5 +42,4 @@ pub fn Header(
             </div>
         </header>
     }
-    .into_any()
 }

@@ -126,12 +126,68 @@ impl Log {
     }
 }
 
-/// JSON pretty-printed; anything else as it came.
+/// JSON pretty-printed (two-space indent, like `serde_json`'s pretty printer); anything else as it came.
+///
+/// It re-indents the text rather than building a `serde_json::Value` and printing that: the result is the same,
+/// and it keeps `Value`, its maps and its printer out of the WASM bundle.
 pub fn pretty(data: &str) -> String {
-    serde_json::from_str::<serde_json::Value>(data)
-        .ok()
-        .and_then(|v| serde_json::to_string_pretty(&v).ok())
-        .unwrap_or_else(|| data.to_owned())
+    if serde_json::from_str::<serde::de::IgnoredAny>(data).is_err() {
+        return data.to_owned();
+    }
+    let mut out = String::with_capacity(data.len() * 2);
+    let mut depth = 0usize;
+    let newline = |out: &mut String, depth: usize| {
+        out.push('\n');
+        out.extend(std::iter::repeat_n("  ", depth));
+    };
+    let mut chars = data.chars().peekable();
+    let (mut in_string, mut escaped) = (false, false);
+    while let Some(c) = chars.next() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_string = true;
+                out.push(c);
+            }
+            '{' | '[' => {
+                while chars.peek().is_some_and(|n| n.is_whitespace()) {
+                    chars.next();
+                }
+                let close = if c == '{' { '}' } else { ']' };
+                out.push(c);
+                if chars.peek() == Some(&close) {
+                    chars.next();
+                    out.push(close);
+                } else {
+                    depth += 1;
+                    newline(&mut out, depth);
+                }
+            }
+            '}' | ']' => {
+                depth = depth.saturating_sub(1);
+                newline(&mut out, depth);
+                out.push(c);
+            }
+            ',' => {
+                out.push(c);
+                newline(&mut out, depth);
+            }
+            ':' => out.push_str(": "),
+            c if c.is_whitespace() => {}
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// What a change of connection state means, in a line for the log, with the id a reconnect resumed from.
@@ -504,7 +560,6 @@ pub fn Inspector() -> impl IntoView {
             }}
         </main>
     }
-    .into_any()
 }
 
 fn toggle(set: TopicSet, topic: Topic, on: bool) -> TopicSet {
@@ -628,7 +683,6 @@ fn PublishCard(can_write: RwSignal<bool>) -> impl IntoView {
             </Show>
         </section>
     }
-    .into_any()
 }
 
 #[cfg(test)]
@@ -740,9 +794,24 @@ mod tests {
     }
 
     #[test]
-    fn json_is_pretty_printed_and_other_data_kept() {
-        assert_eq!(pretty(r#"{"a":1}"#), "{\n  \"a\": 1\n}");
+    fn json_is_pretty_printed_as_serde_json_would_and_other_data_kept() {
+        for json in [
+            r#"{"a":1}"#,
+            // Keys in sorted order, as `Value` prints them; `pretty` keeps the order of the wire.
+            r#"{"e":{},"n":[1, 2,{"x":[]}],"s":"a,b:{c}[\"q\"]\\","t":true,"z":null}"#,
+            r#"[ ]"#,
+            "42",
+            r#""plain""#,
+        ] {
+            let value: serde_json::Value = serde_json::from_str(json).unwrap();
+            assert_eq!(
+                pretty(json),
+                serde_json::to_string_pretty(&value).unwrap(),
+                "{json}"
+            );
+        }
         assert_eq!(pretty("not json"), "not json");
+        assert_eq!(pretty("{\"open\": "), "{\"open\": ");
     }
 
     #[test]

@@ -47,7 +47,6 @@ pub fn JobRunner(can_write: RwSignal<bool>) -> impl IntoView {
             {move || job.get().map(|(id, url)| view! { <JobProgress id url /> })}
         </section>
     }
-    .into_any()
 }
 
 /// One job's progress bar, fed by the job's own stream; the stream is closed once the job is done.

@@ -148,7 +148,6 @@ pub fn LoginControl() -> impl IntoView {
             </div>
         </div>
     }
-    .into_any()
 }
 
 /// One line under the header while logged out: what the page cannot do, and how to change that.

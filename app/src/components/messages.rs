@@ -90,5 +90,4 @@ pub fn MessageFeed(state: RwSignal<Snapshot>, can_write: RwSignal<bool>) -> impl
             <ul data-testid="message-feed" aria-live="polite">{items}</ul>
         </section>
     }
-    .into_any()
 }

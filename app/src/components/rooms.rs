@@ -85,7 +85,6 @@ fn RoomCard(
             <ul class="devices">{devices}</ul>
         </section>
     }
-    .into_any()
 }
 
 #[component]
@@ -184,7 +183,6 @@ fn DeviceSwitch(
             </p>
         </li>
     }
-    .into_any()
 }
 
 #[cfg(test)]

@@ -322,7 +322,6 @@ pub fn TemperatureCard(state: RwSignal<Snapshot>) -> impl IntoView {
             </figure>
         </section>
     }
-    .into_any()
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! `GET /` (the dashboard) and `GET /inspector` (the event inspector): the app's pages, rendered on the server
 //! from the current snapshot so the first paint is complete before the WASM loads; the browser then hydrates
-//! the page and goes live. The app's router picks the page from the request's path. `GET /api/snapshot`: the same state as
+//! the page and goes live. The request's path says which page. `GET /api/snapshot`: the same state as
 //! JSON, for scripts and probes that want the dashboard's data without a stream.
 
 use crate::auth::has_session;
@@ -27,11 +27,13 @@ async fn snapshot(State(state): State<AppState>) -> Json<Snapshot> {
 async fn page(State(state): State<AppState>, request: Request<Body>) -> Response {
     let snapshot = state.hub.snapshot();
     let can_write = app::CanWrite(has_session(request.headers(), &state));
+    let page = app::Page::from_path(request.uri().path()).unwrap_or(app::Page::Dashboard);
     let options = state.leptos.clone();
     let handler = leptos_axum::render_app_to_stream_with_context(
         move || {
             provide_context(snapshot.clone());
             provide_context(can_write);
+            provide_context(page);
         },
         move || app::shell(options.clone()),
     );
