@@ -1,3 +1,4 @@
+import AxeBuilder from "@axe-core/playwright";
 import { expect, test, type Page } from "@playwright/test";
 import { DashboardPage } from "./fixtures/dashboard_page";
 
@@ -55,3 +56,25 @@ test("a real rise is drawn as one and said in words", async ({ page }) => {
   await expect(dashboard.temperatureSummary).toContainText("Getting warmer: up 2.6 °C");
   await expect(page.getByTestId("temperature-trend")).toHaveText(/rising/);
 });
+
+for (const scheme of ["light", "dark"] as const) {
+  test(`a fall is said in words, and each trend reads at AA contrast (${scheme})`, async ({ page }) => {
+    await page.emulateMedia({ colorScheme: scheme });
+    const dashboard = new DashboardPage(page);
+    const trend = page.getByTestId("temperature-trend");
+    // The live readings decide which trend the page-wide scan sees; here each one is shown and scanned.
+    for (const [values, word] of [
+      [[22.0, 21.5, 21.0], "falling"],
+      [[20.0, 20.5, 21.0], "rising"],
+      [[21.0, 21.0, 21.1], "steady"],
+    ] as const) {
+      await page.unrouteAll();
+      await streamReadings(page, [...values]);
+      await dashboard.goto();
+      await expect(trend).toHaveText(new RegExp(word));
+      const results = await new AxeBuilder({ page }).include('[data-testid="temperature-trend"]').withTags(["wcag2aa"]).analyze();
+      expect(results.violations.map((v) => v.id), word).toEqual([]);
+    }
+    await expect(dashboard.temperatureSummary).toContainText("Steady");
+  });
+}
