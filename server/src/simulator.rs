@@ -1,12 +1,12 @@
 //! Background producers: the sensors (living-room temperature every 5 s, the tutorial's random number every
-//! second) and the demo simulator that animates the rooms (every 1000 / 1800 / 2600 ms, as in the tutorial), so a
+//! second, a front-door camera snapshot every 30 s) and the demo simulator that animates the rooms (every 1000 / 1800 / 2600 ms, as in the tutorial), so a
 //! fresh start is alive. The simulator can be switched off (`--no-simulator`); the sensors always run, because
 //! their routes promise a reading at that rate. Every task ends on shutdown.
 
 use crate::clock::now_rfc3339;
 use crate::config::Config;
 use crate::hub::{Hub, HubError};
-use app::contract::{Payload, RandomNumber, Room, RoomState, Temperature};
+use app::contract::{CameraShot, Payload, RandomNumber, Room, RoomState, Temperature};
 use rand::Rng;
 use std::future::Future;
 use std::pin::Pin;
@@ -23,6 +23,9 @@ pub fn room_period(room: Room) -> Duration {
     })
 }
 
+/// How often the front-door camera takes a snapshot (the first one at start).
+pub const CAMERA_PERIOD: Duration = Duration::from_secs(30);
+
 /// Starts every background producer the configuration asks for; each ends on `shutdown`.
 pub fn spawn_all(hub: &Hub, config: &Config, shutdown: &CancellationToken) {
     let temperature = Duration::from_millis(config.temperature_ms);
@@ -31,6 +34,7 @@ pub fn spawn_all(hub: &Hub, config: &Config, shutdown: &CancellationToken) {
         temperature,
         shutdown.clone(),
     ));
+    tokio::spawn(front_door_camera(hub.clone(), shutdown.clone()));
     let random = Duration::from_millis(config.random_ms);
     tokio::spawn(random_numbers(hub.clone(), random, shutdown.clone()));
     if config.simulator {
@@ -88,6 +92,21 @@ async fn random_numbers(hub: Hub, period: Duration, shutdown: CancellationToken)
                 .await
                 .map(drop)
         })
+    })
+    .await;
+}
+
+/// Takes a snapshot: publishes the URL of a new image, which the image route draws on request.
+///
+/// The URL carries the event's own id. `Hub::update` shows the closure the state as of the last accepted event
+/// and gives this event the next id, so that is `seq + 1`; it is also kept above every earlier shot's id, so a
+/// URL can never name two shots even if ids were to jump.
+/// The front-door camera: a shot now and then. Its event carries only where the image is; the hub gives the URL
+/// the shot's event id.
+async fn front_door_camera(hub: Hub, shutdown: CancellationToken) {
+    every(hub, CAMERA_PERIOD, shutdown, move |hub| {
+        let shot = CameraShot::new(0, now_rfc3339());
+        Box::pin(async move { hub.publish(Payload::Camera(shot)).await.map(drop) })
     })
     .await;
 }
