@@ -1,4 +1,5 @@
-//! The live viewer count. It subscribes to `/events` itself — the same URL as the dashboard — so it shares the
+//! The live viewer count: browsers with the dashboard open (its tabs share one stream, and the server counts
+//! streams). It subscribes to `/events` itself — the same URL as the dashboard — so it shares the
 //! dashboard's one connection rather than opening a second (the hook shares by URL).
 
 use super::dashboard::EVENTS_URL;
@@ -29,7 +30,7 @@ pub fn ViewerCount(initial: u64) -> impl IntoView {
             <h2 id="viewers-title">"Viewers"</h2>
             <p class="big">
                 <span data-testid="viewer-count" aria-live="polite">{move || count.get()}</span>
-                " watching now"
+                " watching now (browsers, not tabs)"
             </p>
         </section>
     }

@@ -69,8 +69,13 @@ pub enum Note {
     /// The leader is alive (sent on a timer, so a frozen leader falls silent); `hidden` tells followers that
     /// its timers are throttled and its beats may come late.
     Beat { term: Term, hidden: bool },
-    /// A tab asks the leader for every event after `after` (`None`: everything it has).
-    Want { tab: u64, after: Option<String> },
+    /// A tab asks the leader for every event after `after` (`None`: everything it has), and for the named
+    /// events its subscribers listen to.
+    Want {
+        tab: u64,
+        after: Option<String>,
+        events: Vec<String>,
+    },
     /// The leader's answer to `Want`: the events, its feed position when it answered, and its state.
     Replay {
         to: u64,
@@ -80,8 +85,13 @@ pub enum Note {
         state: ReadyState,
         error: Option<SseError>,
     },
-    /// A tab was shown or hidden: the leader pauses the stream only while every tab is hidden.
-    Presence { tab: u64, visible: bool },
+    /// A tab was shown or hidden (the leader pauses the stream only while every tab is hidden), with the named
+    /// events its subscribers listen to.
+    Presence {
+        tab: u64,
+        visible: bool,
+        events: Vec<String>,
+    },
     /// A tab is going away (closed, navigated, frozen) and stops taking part.
     Bye { tab: u64 },
 }
@@ -253,6 +263,7 @@ impl Inbox {
         self.term
     }
 
+    #[cfg(test)]
     pub fn is_waiting(&self) -> bool {
         self.waiting.is_some()
     }

@@ -26,6 +26,8 @@ mod browser;
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 mod handover;
 mod policy;
+#[cfg(feature = "hydrate")]
+mod tabs;
 
 pub use policy::{Backoff, ReconnectPolicy};
 
@@ -139,7 +141,8 @@ pub struct UseEventSourceOptions {
     /// API) holds the `EventSource` and relays its events and state to the others over a `BroadcastChannel`;
     /// when it goes away another tab takes over and resumes where the stream stopped. Falls back to one
     /// connection per tab where either API is missing. Connection-wide settings come from the first
-    /// subscriber of a URL in a tab, this one included.
+    /// subscriber of a URL in a tab, or from the first that asks to share, if it asks before the connection
+    /// starts.
     pub share_across_tabs: bool,
 }
 
