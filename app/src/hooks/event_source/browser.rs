@@ -36,6 +36,8 @@ const QUIET_MS: f64 = 6_000.0;
 /// A hidden leader's timers are throttled (to once a minute after five minutes hidden), so its beats may be
 /// that far apart: wait longer before taking over from it.
 const QUIET_HIDDEN_MS: f64 = 75_000.0;
+/// How long the tab taking over holds the take-over lock: time for its announcement to reach the others.
+const TAKEOVER_HOLD_MS: i32 = 3_000;
 
 /// The signals one subscriber's hook writes to.
 pub(super) struct Sinks {
@@ -887,6 +889,7 @@ fn take_lead(shared: &Shared, lock: Lock, was_queued: bool) {
             number: share.top_term,
             tab: share.tab,
         };
+        let reached = share.inbox.position();
         share.inbox.lead(term);
         share.quiet_timer = None;
         let weak = Rc::downgrade(shared);
@@ -916,7 +919,7 @@ fn take_lead(shared: &Shared, lock: Lock, was_queued: bool) {
         conn.state = state;
         conn.post(&Note::Lead {
             term,
-            from: conn.seen.last().map(str::to_owned),
+            reached,
             state,
         });
         // Whether every tab is hidden is known once the followers answer with their presence.
@@ -1013,35 +1016,87 @@ fn quiet_timer(shared: &Shared, delay_ms: f64) -> Option<Timer> {
 fn leader_silent(shared: &Shared) {
     let name = {
         let mut conn = shared.borrow_mut();
-        let active = conn.active();
-        let Some(share) = conn.share.as_mut() else {
+        let Some(name) = still_silent(&mut conn, shared) else {
             return;
         };
-        share.quiet_timer = None;
-        if !active || share.away || !matches!(share.role, Role::Follower) {
-            return;
-        }
-        let limit = quiet_limit(share);
-        let silent = now_ms() - share.heard_at;
-        if silent < limit {
-            share.quiet_timer = quiet_timer(shared, limit - silent);
-            return;
-        }
-        share.lock_name.clone()
+        name
     };
-    request(shared, &name, true);
+    // Every follower of a frozen leader notices at about the same time: the one that gets this second lock
+    // takes over, and holds it long enough for the others to hear it lead, so that they do not take the lock
+    // from it in turn.
+    let weak = Rc::downgrade(shared);
+    let _ = tabs::try_lock(&format!("{name}\u{1}takeover"), move |guard| {
+        let Some(shared) = weak.upgrade() else { return };
+        let Some(guard) = guard else {
+            // Another tab is taking over: watch again.
+            arm_quiet_timer(&shared);
+            return;
+        };
+        let name = {
+            let mut conn = shared.borrow_mut();
+            still_silent(&mut conn, &shared)
+        };
+        match name {
+            Some(name) => {
+                request(&shared, &name, true);
+                let mut guard = Some(guard);
+                let timer = set_timer(TAKEOVER_HOLD_MS, move || {
+                    if let Some(guard) = guard.take() {
+                        guard.release();
+                    }
+                });
+                // The timer owns the guard; the tab going away releases it as well.
+                std::mem::forget(timer);
+            }
+            None => guard.release(),
+        }
+    });
+}
+
+/// The lock's name if this tab follows and the leader has been silent past the limit; otherwise re-arms the
+/// watch (or leaves it off) and returns `None`.
+fn still_silent(conn: &mut Conn, shared: &Shared) -> Option<String> {
+    let active = conn.active();
+    let share = conn.share.as_mut()?;
+    share.quiet_timer = None;
+    if !active || share.away || !matches!(share.role, Role::Follower) {
+        return None;
+    }
+    let limit = quiet_limit(share);
+    let silent = now_ms() - share.heard_at;
+    if silent < limit {
+        share.quiet_timer = quiet_timer(shared, limit - silent);
+        return None;
+    }
+    Some(share.lock_name.clone())
 }
 
 /// A note from another tab.
 fn on_note(shared: &Shared, note: Note) {
+    // Every term heard of counts, not only announcements: a tab that joined after the leader announced itself
+    // learns its term from the catch-up or the feed, and must take over with a newer one.
+    let term = match &note {
+        Note::Lead { term, .. }
+        | Note::State { term, .. }
+        | Note::Beat { term, .. }
+        | Note::Replay { term, .. } => Some(*term),
+        Note::Event(relayed) => Some(relayed.term),
+        Note::Want { .. } | Note::Presence { .. } | Note::Bye { .. } => None,
+    };
+    if let (Some(term), Some(share)) = (term, shared.borrow_mut().share.as_mut()) {
+        share.top_term = share.top_term.max(term.number);
+    }
     match note {
-        Note::Lead { term, from, state } => {
+        Note::Lead {
+            term,
+            reached,
+            state,
+        } => {
             let newer = {
                 let mut conn = shared.borrow_mut();
                 let Some(share) = conn.share.as_mut() else {
                     return;
                 };
-                share.top_term = share.top_term.max(term.number);
                 let following_newer = share.inbox.term().is_none_or(|t| term >= t);
                 following_newer && conn.leader_term().is_none_or(|mine| term > mine)
             };
@@ -1051,12 +1106,11 @@ fn on_note(shared: &Shared, note: Note) {
             step_down(shared);
             let catch_up = {
                 let mut conn = shared.borrow_mut();
-                let last = conn.seen.last().map(str::to_owned);
                 let Some(share) = conn.share.as_mut() else {
                     return;
                 };
                 share.leader_hidden = false;
-                let intake = share.inbox.leader(term, from.as_deref(), last.as_deref());
+                let intake = share.inbox.leader(term, reached);
                 conn.set_state(state);
                 let note = presence(&conn);
                 conn.post(&note);

@@ -22,6 +22,13 @@ const RECENT_IDS: usize = 64;
 /// Events a follower buffers while it waits for its catch-up; past this it asks again from scratch.
 pub const MAX_BUFFERED: usize = 4096;
 
+/// A place in a leader's feed: its term and the number of the last event taken from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Position {
+    pub term: Term,
+    pub n: u64,
+}
+
 /// A leader's term: a newer term wins, so a leader that was frozen and wakes up after another tab took over
 /// recognises that it was replaced. The tab id breaks ties between two tabs that took over at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -52,10 +59,11 @@ pub struct Relayed {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "t")]
 pub enum Note {
-    /// A tab took the lock and is opening the stream from `from`.
+    /// A tab took the lock and is opening the stream; it had followed the previous leader's feed up to
+    /// `reached`.
     Lead {
         term: Term,
-        from: Option<String>,
+        reached: Option<Position>,
         state: ReadyState,
     },
     /// One event of the leader's stream.
@@ -282,22 +290,33 @@ impl Inbox {
         };
     }
 
-    /// A leader announced itself, opening its stream from `from`; `last` is this tab's last delivered id.
-    /// A tab behind that point asks for the difference; one at or past it just follows (it drops the replay).
-    pub fn leader(&mut self, term: Term, from: Option<&str>, last: Option<&str>) -> Intake {
+    /// How far this tab got in the feed it follows (`None`: nowhere yet, or waiting for a catch-up).
+    pub fn position(&self) -> Option<Position> {
+        match (self.term, &self.waiting) {
+            (Some(term), None) => Some(Position {
+                term,
+                n: self.next.saturating_sub(1),
+            }),
+            _ => None,
+        }
+    }
+
+    /// A leader announced itself, having followed the previous feed up to `reached`. A tab that got less far
+    /// asks it for the difference; one that got as far or further just follows (it drops what the new stream
+    /// replays). Feed positions, not event ids, decide: two tabs rendered from different snapshots hold
+    /// different ids yet may have missed nothing, since the hub numbers events of topics this stream does not
+    /// carry too.
+    pub fn leader(&mut self, term: Term, reached: Option<Position>) -> Intake {
         if self.term.is_some_and(|t| term < t) {
             return Intake::Nothing;
         }
-        self.term = Some(term);
-        self.next = 1;
-        let behind = match (last, from) {
+        let behind = match (self.position(), reached) {
             (_, None) => false,
             (None, Some(_)) => true,
-            (Some(last), Some(from)) => match (numeric(last), numeric(from)) {
-                (Some(last), Some(from)) => last < from,
-                _ => last != from,
-            },
+            (Some(mine), Some(theirs)) => mine < theirs,
         };
+        self.term = Some(term);
+        self.next = 1;
         if behind {
             self.join();
             Intake::CatchUp
@@ -499,24 +518,34 @@ mod tests {
 
     #[test]
     fn a_tab_behind_the_new_leader_catches_up_one_ahead_just_follows() {
+        let at = |n| Some(Position { term: A, n });
         let mut behind = Inbox::default();
         behind.lead(A);
-        assert_eq!(behind.leader(B, Some("50"), Some("48")), Intake::CatchUp);
+        behind.event(ev(A, 1, 48, Some(40)));
+        assert_eq!(behind.position(), at(1));
+        assert_eq!(behind.leader(B, at(2)), Intake::CatchUp);
         assert!(behind.is_waiting());
+        assert_eq!(behind.position(), None);
         let mut ahead = Inbox::default();
         ahead.lead(A);
-        assert_eq!(ahead.leader(B, Some("50"), Some("52")), Intake::Nothing);
+        ahead.event(ev(A, 1, 48, Some(40)));
+        ahead.event(ev(A, 2, 50, Some(40)));
+        assert_eq!(ahead.leader(B, at(2)), Intake::Nothing);
         assert_eq!(ids(ahead.event(ev(B, 1, 51, Some(50)))), [51]);
+        // A tab that had not caught up yet when the leader changed asks again.
+        let mut joining = Inbox::default();
+        joining.join();
+        assert_eq!(joining.leader(B, at(2)), Intake::CatchUp);
     }
 
     #[test]
     fn a_replaced_leader_is_ignored() {
         let mut inbox = Inbox::default();
         inbox.lead(A);
-        assert_eq!(inbox.leader(B, Some("10"), Some("10")), Intake::Nothing);
+        assert_eq!(inbox.leader(B, inbox.position()), Intake::Nothing);
         // The old leader wakes up from a freeze and sends what it had queued.
         assert_eq!(inbox.event(ev(A, 9, 11, Some(5))), Intake::Nothing);
-        assert_eq!(inbox.leader(A, Some("10"), Some("10")), Intake::Nothing);
+        assert_eq!(inbox.leader(A, None), Intake::Nothing);
         assert_eq!(inbox.term(), Some(B));
         assert_eq!(ids(inbox.event(ev(B, 1, 11, Some(10)))), [11]);
     }
@@ -542,7 +571,7 @@ mod tests {
         let mut first = (Inbox::default(), Seen::new(Some("0".into())), Vec::new());
         let mut second = (Inbox::default(), Seen::new(Some("0".into())), Vec::new());
         for tab in [&mut first, &mut second] {
-            tab.0.leader(old, Some("0"), Some("0"));
+            tab.0.leader(old, None);
         }
         let feed: Vec<_> = (1..=5).map(|id| ev(old, id, id, Some(0))).collect();
         let apply = |tab: &mut (Inbox, Seen, Vec<String>), intake: Intake| {
@@ -563,11 +592,9 @@ mod tests {
         // `second` takes over: it leads and resumes from its own last id.
         let from = second.1.last().map(str::to_owned);
         assert_eq!(from.as_deref(), Some("4"));
+        let reached = second.0.position();
         second.0.lead(new);
-        assert_eq!(
-            first.0.leader(new, from.as_deref(), first.1.last()),
-            Intake::Nothing
-        );
+        assert_eq!(first.0.leader(new, reached), Intake::Nothing);
         // The server replays after 4: 5 again, then 6 and 7.
         for (n, id) in [5, 6, 7].into_iter().enumerate() {
             let e = ev(new, n as u64 + 1, id, Some(4));

@@ -334,6 +334,24 @@ mod tests {
     }
 
     #[test]
+    fn chained_setters_set_their_fields() {
+        let options = UseEventSourceOptions::default()
+            .events(["kitchen", "viewers"])
+            .stale_after(Duration::from_secs(45))
+            .share_across_tabs(true)
+            .resume_from(42_u64)
+            .pause_when_hidden(false)
+            .resume_param(None);
+        assert_eq!(options.events, ["kitchen", "viewers"]);
+        assert_eq!(options.stale_after, Some(Duration::from_secs(45)));
+        assert!(options.share_across_tabs && !options.pause_when_hidden);
+        assert_eq!(options.resume_from.as_deref(), Some("42"));
+        assert_eq!(options.resume_param, None);
+        let default = UseEventSourceOptions::default();
+        assert!(!default.share_across_tabs && default.immediate && default.resume_from.is_none());
+    }
+
+    #[test]
     fn on_the_server_the_hook_is_inert() {
         let owner = Owner::new();
         owner.with(|| {

@@ -80,13 +80,45 @@ impl Lock {
 /// Asks for the lock `name`: queued behind its holder, or taken from it when `steal` (the holder's request
 /// then fails, which is how a frozen leader that wakes up learns it was replaced). `granted` runs when this
 /// tab gets the lock; `lost` when a lock it got is stolen. Returns false if the request could not be made.
-///
-/// Each request leaves two small one-shot callbacks with the browser until it settles; a tab makes a handful
-/// in its life, so they are not tracked.
 pub(super) fn request_lock(
     name: &str,
     steal: bool,
     granted: impl FnOnce(Lock) + 'static,
+    lost: impl FnOnce() + 'static,
+) -> bool {
+    let options = Object::new();
+    if steal && Reflect::set(&options, &"steal".into(), &JsValue::TRUE).is_err() {
+        return false;
+    }
+    call_request(
+        name,
+        &options,
+        move |lock| {
+            if let Some(lock) = lock {
+                granted(lock);
+            }
+        },
+        lost,
+    )
+}
+
+/// Takes the lock `name` only if nobody holds it: `granted` gets `None` when it is held.
+pub(super) fn try_lock(name: &str, granted: impl FnOnce(Option<Lock>) + 'static) -> bool {
+    let options = Object::new();
+    if Reflect::set(&options, &"ifAvailable".into(), &JsValue::TRUE).is_err() {
+        return false;
+    }
+    call_request(name, &options, granted, || {})
+}
+
+/// `navigator.locks.request(name, options, callback)`, with the callback's promise as the lock's lifetime.
+///
+/// Each request leaves two small one-shot callbacks with the browser until it settles; a tab makes a handful
+/// in its life, so they are not tracked.
+fn call_request(
+    name: &str,
+    options: &Object,
+    granted: impl FnOnce(Option<Lock>) + 'static,
     lost: impl FnOnce() + 'static,
 ) -> bool {
     let made = (|| {
@@ -95,21 +127,21 @@ pub(super) fn request_lock(
             .ok()?
             .dyn_into()
             .ok()?;
-        let options = Object::new();
-        if steal {
-            Reflect::set(&options, &"steal".into(), &JsValue::TRUE).ok()?;
-        }
-        let callback = Closure::once_into_js(move |_lock: JsValue| -> JsValue {
+        let callback = Closure::once_into_js(move |lock: JsValue| -> JsValue {
+            if lock.is_null() || lock.is_undefined() {
+                granted(None);
+                return JsValue::UNDEFINED;
+            }
             let mut release = None;
             // The lock is held until this promise settles: resolving it is releasing the lock.
             let held = Promise::new(&mut |resolve, _reject| release = Some(resolve));
             if let Some(release) = release {
-                granted(Lock { release });
+                granted(Some(Lock { release }));
             }
             held.into()
         });
         let pending = request
-            .call3(&locks, &JsValue::from_str(name), &options, &callback)
+            .call3(&locks, &JsValue::from_str(name), options, &callback)
             .ok()?;
         let then: Function = Reflect::get(&pending, &"then".into())
             .ok()?
