@@ -55,9 +55,9 @@ pub struct Relayed {
     pub from: Option<String>,
 }
 
-/// What tabs say to each other over the channel. Serialised as JSON text: the only shape every browser clones.
+/// What tabs say to each other over the channel. Serialised as JSON text (externally tagged: an internally
+/// tagged enum costs the wasm bundle a buffering deserialiser).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "t")]
 pub enum Note {
     /// A tab took the lock and is opening the stream; it had followed the previous leader's feed up to
     /// `reached`.
