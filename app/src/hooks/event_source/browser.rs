@@ -104,6 +104,8 @@ struct Share {
     leader_hidden: bool,
     /// This tab handed over for good or for a while (closed, in the back-forward cache, frozen).
     away: bool,
+    /// Holds the take-over lock for a while after this tab took the lead from a silent leader.
+    takeover: Option<Timer>,
 }
 
 enum Role {
@@ -777,6 +779,7 @@ fn join_tabs(shared: &Shared) {
             heard_at: now_ms(),
             leader_hidden: false,
             away: false,
+            takeover: None,
         });
         let note = want(&conn);
         conn.post(&note);
@@ -1040,13 +1043,11 @@ fn leader_silent(shared: &Shared) {
             Some(name) => {
                 request(&shared, &name, true);
                 let mut guard = Some(guard);
-                let timer = set_timer(TAKEOVER_HOLD_MS, move || {
-                    if let Some(guard) = guard.take() {
-                        guard.release();
-                    }
-                });
-                // The timer owns the guard; the tab going away releases it as well.
-                std::mem::forget(timer);
+                let timer = set_timer(TAKEOVER_HOLD_MS, move || drop(guard.take()));
+                // The timer owns the guard: it is released when the timer fires or is dropped with the share.
+                if let Some(share) = shared.borrow_mut().share.as_mut() {
+                    share.takeover = timer;
+                }
             }
             None => guard.release(),
         }

@@ -66,13 +66,18 @@ impl Drop for Channel {
     }
 }
 
-/// The held lock: released by [`Lock::release`], or by the browser when the tab goes away.
+/// The held lock: released when dropped (or by the browser when the tab goes away), so no path can keep it by
+/// forgetting it.
 pub(super) struct Lock {
     release: Function,
 }
 
 impl Lock {
-    pub(super) fn release(self) {
+    pub(super) fn release(self) {}
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
         let _ = self.release.call0(&JsValue::NULL);
     }
 }
