@@ -58,6 +58,7 @@ fn event_names() -> Vec<String> {
 #[component]
 pub fn Dashboard(initial: Snapshot) -> impl IntoView {
     let viewers = initial.viewers;
+    let rendered_at = initial.seq;
     let state = RwSignal::new(initial);
     let can_write = use_session();
     let decode_error = RwSignal::new(None::<String>);
@@ -66,6 +67,9 @@ pub fn Dashboard(initial: Snapshot) -> impl IntoView {
         UseEventSourceOptions::default()
             .events(event_names())
             .stale_after(STALE_AFTER)
+            // One stream per browser, however many tabs; the page already shows the state as of `rendered_at`.
+            .share_across_tabs(true)
+            .resume_from(rendered_at)
             .on_message(move |message| {
                 let mut result = Ok(());
                 state.update(|s| result = fold_event(s, message));

@@ -1,5 +1,6 @@
-//! The live viewer count, compact, for the header. It subscribes to `/events` itself, the same URL as the
-//! dashboard, so it shares the dashboard's one connection rather than opening a second (the hook shares by URL).
+//! The live viewer count, compact, for the header: browsers with the dashboard open (a browser's tabs share one
+//! stream, and the server counts streams). It subscribes to `/events` itself, the same URL as the dashboard, so it
+//! shares the dashboard's one connection rather than opening a second (the hook shares by URL).
 
 use super::icons::eye_icon;
 use crate::contract::api::paths;
@@ -28,15 +29,15 @@ pub fn ViewerCount(initial: u64) -> impl IntoView {
     let label = move || {
         let n = count.get();
         format!(
-            "{n} {} watching now",
-            if n == 1 { "person" } else { "people" }
+            "{n} {} watching now (a browser's tabs count once)",
+            if n == 1 { "browser" } else { "browsers" }
         )
     };
     view! {
         <span class="viewers" title=label>
             {eye_icon()}
             <span data-testid="viewer-count">{move || count.get()}</span>
-            <span class="sr-only">" watching now"</span>
+            <span class="sr-only">" browsers watching now"</span>
         </span>
     }
 }
