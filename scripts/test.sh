@@ -13,6 +13,9 @@ export PATH="$root/end2end/node_modules/.bin:$PATH"
 step "format"
 cargo fmt --all -- --check
 
+step "imports point one way (no cycles between a crate's top-level modules)"
+python3 scripts/module-graph.py --quiet server/src app/src
+
 step "lint (each package with its own features: app is ssr on the server, hydrate in the browser)"
 cargo clippy -p app --features ssr --all-targets -- -D warnings
 cargo clippy -p server --all-targets -- -D warnings

@@ -2,17 +2,24 @@
 //!
 //! - [`contract`]: the typed event contract (topics, payloads, the snapshot reducer, input newtypes).
 //! - [`hooks`]: `use_event_source`, the SSE hook.
-//! - [`components`] and [`shell`] / [`App`]: the dashboard, rendered on the server and hydrated in the browser.
+//! - [`components`] and [`shell`] / [`App`]: the pages (the dashboard at `/`, the event inspector at
+//!   `/inspector`), rendered on the server and hydrated in the browser.
+
+// Leptos views are deeply nested types; the inspector's page goes past the default limit of 128.
+#![recursion_limit = "256"]
 
 pub mod api;
 pub mod components;
 pub mod contract;
 pub mod hooks;
 
+use components::clock::provide_clock;
 use components::dashboard::Dashboard;
+use components::inspector::Inspector;
+use components::login::Session;
 use contract::Snapshot;
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet};
 
 /// Whether this browser may write (it has a login session). The server knows from the cookie; the page learns
 /// it from a `<meta>` tag, because the cookie itself is HttpOnly.
@@ -91,14 +98,61 @@ pub fn initial_can_write() -> bool {
     use_context::<CanWrite>().unwrap_or_default().0
 }
 
+/// Which page a request is for. The server picks it from the request's path and renders that page; the
+/// browser reads the same from its location, so both render the same page and hydration matches.
+///
+/// Two pages need no client-side router: a link between them is an ordinary page load (each page is
+/// server-rendered and opens its own stream anyway), and leaving the router out keeps about 150 KB out of the
+/// WASM bundle that phones download.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    Dashboard,
+    Inspector,
+}
+
+impl Page {
+    pub const ALL: [Page; 2] = [Page::Dashboard, Page::Inspector];
+
+    pub const fn path(self) -> &'static str {
+        match self {
+            Page::Dashboard => "/",
+            Page::Inspector => "/inspector",
+        }
+    }
+
+    pub fn from_path(path: &str) -> Option<Page> {
+        Page::ALL.into_iter().find(|p| p.path() == path)
+    }
+}
+
+/// The page being shown: the server's context while rendering, the location when hydrating.
+pub fn current_page() -> Page {
+    #[cfg(feature = "hydrate")]
+    {
+        let path = web_sys::window().and_then(|w| w.location().pathname().ok());
+        if let Some(page) = path.as_deref().and_then(Page::from_path) {
+            return page;
+        }
+    }
+    use_context::<Page>().unwrap_or(Page::Dashboard)
+}
+
+/// The app: the page asked for, with the login state and the clock every page shares.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    provide_context(Session(RwSignal::new(initial_can_write())));
+    provide_clock();
+    let page = current_page();
+    provide_context(page);
+    let body = match page {
+        Page::Dashboard => view! { <Dashboard initial=initial_snapshot() /> }.into_any(),
+        Page::Inspector => view! { <Inspector /> }.into_any(),
+    };
     view! {
         <Stylesheet id="leptos" href="/pkg/hearth.css" />
-        <Title text="Hearth" />
         <leptos_meta::Link rel="icon" href="/favicon.svg" type_="image/svg+xml" />
-        <Dashboard initial=initial_snapshot() can_write=initial_can_write() />
+        {body}
     }
 }
 
@@ -106,6 +160,15 @@ pub fn App() -> impl IntoView {
 mod tests {
     use super::*;
     use contract::{Message, Payload};
+
+    #[test]
+    fn pages_are_found_by_their_exact_path() {
+        for page in Page::ALL {
+            assert_eq!(Page::from_path(page.path()), Some(page));
+        }
+        assert_eq!(Page::from_path("/inspector/"), None);
+        assert_eq!(Page::from_path("/garage"), None);
+    }
 
     #[test]
     fn embedded_snapshot_cannot_close_its_script_element() {

@@ -1,7 +1,8 @@
 import { expect, test } from "@playwright/test";
 import { DashboardPage } from "./fixtures/dashboard_page";
 
-test("the viewer count rises when a second tab opens and falls when it closes", async ({ context }) => {
+// Tabs of one browser share one stream and count once: the second viewer is a second browser (context).
+test("the viewer count rises when a second browser opens and falls when it closes", async ({ browser, context }) => {
   const first = new DashboardPage(await context.newPage());
   await first.goto();
   await first.expectLive();
@@ -17,12 +18,13 @@ test("the viewer count rises when a second tab opens and falls when it closes", 
     .toBe(true);
   const base = settled;
 
-  const second = new DashboardPage(await context.newPage());
+  const secondBrowser = await browser.newContext();
+  const second = new DashboardPage(await secondBrowser.newPage());
   await second.goto();
   await second.expectLive();
   await expect(first.viewerCount).toHaveText(String(base + 1));
   await expect(second.viewerCount).toHaveText(String(base + 1));
 
-  await second.page.close();
+  await secondBrowser.close();
   await expect(first.viewerCount).toHaveText(String(base), { timeout: 20_000 });
 });

@@ -7,6 +7,7 @@
 //! them; [`routes`] is the HTTP surface; [`serve`] holds connections; [`startup`] wires it all together.
 
 pub mod auth;
+pub mod camera;
 pub mod clock;
 pub mod config;
 pub mod data_dir;

@@ -1,17 +1,17 @@
 //! Background producers: the sensors (living-room temperature every 5 s, the tutorial's random number every
-//! second) and the demo simulator that animates the rooms (every 1000 / 1800 / 2600 ms, as in the tutorial), so a
+//! second, a front-door camera snapshot every 30 s) and the demo simulator that animates the rooms (every 1000 / 1800 / 2600 ms, as in the tutorial), so a
 //! fresh start is alive. The simulator can be switched off (`--no-simulator`); the sensors always run, because
 //! their routes promise a reading at that rate. Every task ends on shutdown.
 //!
-//! With several instances, the temperature sensor and the simulator run on one of them at a time: the one that
-//! holds the `simulator` lease (one reading per period across all instances, not one per instance). The random
+//! With several instances, the temperature sensor, the camera and the simulator run on one of them at a time: the
+//! one that holds the `simulator` lease (one reading per period across all instances, not one per instance). The random
 //! numbers are live only and never leave an instance, so every instance makes its own.
 
 use crate::clock::now_rfc3339;
 use crate::config::Config;
 use crate::hub::{Hub, HubError};
 use crate::lease::{self, Leases};
-use app::contract::{Payload, RandomNumber, Room, RoomState, Temperature};
+use app::contract::{CameraShot, Payload, RandomNumber, Room, RoomState, Temperature};
 use rand::Rng;
 use std::future::Future;
 use std::pin::Pin;
@@ -30,6 +30,9 @@ pub fn room_period(room: Room) -> Duration {
     })
 }
 
+/// How often the front-door camera takes a snapshot (the first one at start).
+pub const CAMERA_PERIOD: Duration = Duration::from_secs(30);
+
 /// The lease whose holder runs the sensor and the simulator.
 pub const LEASE: &str = "simulator";
 
@@ -46,6 +49,11 @@ pub fn spawn_all(
     tokio::spawn(temperature_sensor(
         hub.clone(),
         temperature,
+        shutdown.clone(),
+        held.clone(),
+    ));
+    tokio::spawn(front_door_camera(
+        hub.clone(),
         shutdown.clone(),
         held.clone(),
     ));
@@ -131,6 +139,21 @@ async fn random_numbers(hub: Hub, period: Duration, shutdown: CancellationToken)
                 .await
                 .map(drop)
         })
+    })
+    .await;
+}
+
+/// Takes a snapshot: publishes the URL of a new image, which the image route draws on request.
+///
+/// The URL carries the event's own id. `Hub::update` shows the closure the state as of the last accepted event
+/// and gives this event the next id, so that is `seq + 1`; it is also kept above every earlier shot's id, so a
+/// URL can never name two shots even if ids were to jump.
+/// The front-door camera: a shot now and then. Its event carries only where the image is; the hub gives the URL
+/// the shot's event id.
+async fn front_door_camera(hub: Hub, shutdown: CancellationToken, held: watch::Receiver<bool>) {
+    every(hub, CAMERA_PERIOD, shutdown, Some(held), move |hub| {
+        let shot = CameraShot::new(0, now_rfc3339());
+        Box::pin(async move { hub.publish(Payload::Camera(shot)).await.map(drop) })
     })
     .await;
 }

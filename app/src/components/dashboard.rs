@@ -1,16 +1,21 @@
 //! The dashboard page: one `/events` stream folded into one [`Snapshot`] signal that every widget reads.
+//!
+//! The home comes first: the rooms lead, then the living-room temperature and the front door, then the message
+//! feed and jobs; the login and the viewer count sit in the header.
 
-use super::badge::ConnectionBadge;
+use super::camera::CameraCard;
+use super::header::Header;
 use super::jobs::JobRunner;
-use super::login::LoginPanel;
+use super::login::{use_session, ReadOnlyNote};
 use super::messages::MessageFeed;
 use super::rooms::RoomCards;
 use super::temperature::TemperatureCard;
 use super::viewers::ViewerCount;
 use crate::contract::api::paths;
 use crate::contract::{DecodeError, Payload, Snapshot, Topic, RESET_EVENT, SNAPSHOT_EVENT};
-use crate::hooks::{use_event_source, SseMessage, UseEventSourceOptions};
+use crate::hooks::{use_event_source, ReadyState, SseMessage, UseEventSourceOptions};
 use leptos::prelude::*;
+use leptos_meta::Title;
 use std::time::Duration;
 
 /// The name of the heartbeat event `/events` sends between real events; it only proves the stream is alive.
@@ -51,16 +56,20 @@ fn event_names() -> Vec<String> {
 }
 
 #[component]
-pub fn Dashboard(initial: Snapshot, can_write: bool) -> impl IntoView {
+pub fn Dashboard(initial: Snapshot) -> impl IntoView {
     let viewers = initial.viewers;
+    let rendered_at = initial.seq;
     let state = RwSignal::new(initial);
-    let can_write = RwSignal::new(can_write);
+    let can_write = use_session();
     let decode_error = RwSignal::new(None::<String>);
     let sse = use_event_source(
         paths::EVENTS,
         UseEventSourceOptions::default()
             .events(event_names())
             .stale_after(STALE_AFTER)
+            // One stream per browser, however many tabs; the page already shows the state as of `rendered_at`.
+            .share_across_tabs(true)
+            .resume_from(rendered_at)
             .on_message(move |message| {
                 let mut result = Ok(());
                 state.update(|s| result = fold_event(s, message));
@@ -69,23 +78,35 @@ pub fn Dashboard(initial: Snapshot, can_write: bool) -> impl IntoView {
                 }
             }),
     );
-    let live = Signal::derive(move || sse.ready_state.get() == crate::hooks::ReadyState::Open);
+    // Only a connection that was up and went away makes the page say it may be out of date; the first connect
+    // is what every page load does, and the badge already says "connecting".
+    let lost = Signal::derive(move || {
+        matches!(
+            sse.ready_state.get(),
+            ReadyState::Reconnecting { .. } | ReadyState::Closed
+        )
+    });
 
     view! {
-        <header class="top">
-            <h1>"Hearth"</h1>
-            <ConnectionBadge state=sse.ready_state />
-        </header>
-        <main class="grid" class:stale=move || !live.get()>
-            <p class="stale-note" role="status" hidden=move || live.get()>
-                "Not live: what you see may be out of date."
-            </p>
-            <LoginPanel can_write />
+        <Title text="Hearth" />
+        <Header state=sse.ready_state>
             <ViewerCount initial=viewers />
-            <TemperatureCard state />
-            <RoomCards state can_write />
-            <JobRunner can_write />
-            <MessageFeed state can_write />
+        </Header>
+        <main class="page dashboard" class:stale=lost>
+            <h1 class="sr-only">"Home"</h1>
+            <ReadOnlyNote />
+            <p class="stale-note" role="status" hidden=move || !lost.get()>
+                "Not live: what you see may be out of date. Reconnecting by itself."
+            </p>
+            <div class="grid rooms">
+                <RoomCards state can_write />
+            </div>
+            <div class="grid">
+                <TemperatureCard state />
+                <CameraCard state />
+                <MessageFeed state can_write />
+                <JobRunner can_write />
+            </div>
             <p class="decode-error" role="alert" hidden=move || decode_error.with(Option::is_none)>
                 {move || decode_error.get().unwrap_or_default()}
             </p>

@@ -23,9 +23,13 @@ pub fn JobRunner(can_write: RwSignal<bool>) -> impl IntoView {
     };
     view! {
         <section class="card jobs" aria-labelledby="jobs-title">
-            <h2 id="jobs-title">"Jobs"</h2>
+            <div class="card-head">
+                <h2 id="jobs-title">"Jobs"</h2>
+                <p class="muted">"A long task, followed on its own stream"</p>
+            </div>
             <button
                 type="button"
+                class="button"
                 data-testid="job-start"
                 on:click=start
                 disabled=move || !can_write.get()

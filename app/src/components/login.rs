@@ -1,14 +1,46 @@
-//! The login panel: exchanges the token for a session cookie. Without it the dashboard is read-only and says so.
+//! Logging in, from the header: a "Log in" button opens a small form that exchanges the token for a session
+//! cookie; once in, the header says so and offers "Log out". Without a session the pages are read-only.
 
 use crate::api::{self, ApiFailure};
 use crate::contract::api::{paths, Login, SessionState};
+use leptos::html;
 use leptos::prelude::*;
 
+/// Whether this page may write, shared by every page and widget (provided once by the app).
+#[derive(Debug, Clone, Copy)]
+pub struct Session(pub RwSignal<bool>);
+
+/// The page's session signal, or a read-only one outside the app.
+pub fn use_session() -> RwSignal<bool> {
+    use_context::<Session>()
+        .map(|s| s.0)
+        .unwrap_or_else(|| RwSignal::new(false))
+}
+
 #[component]
-pub fn LoginPanel(can_write: RwSignal<bool>) -> impl IntoView {
+pub fn LoginControl() -> impl IntoView {
+    let can_write = use_session();
+    let open = RwSignal::new(false);
     let token = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
+    let input = NodeRef::<html::Input>::new();
+    let opener = NodeRef::<html::Button>::new();
+
+    // Focus the token field as the form opens, so the keyboard goes where the eye does.
+    Effect::new(move |_| {
+        if open.get() {
+            if let Some(field) = input.get() {
+                let _ = field.focus();
+            }
+        }
+    });
+    let close = move || {
+        open.set(false);
+        if let Some(button) = opener.get_untracked() {
+            let _ = button.focus();
+        }
+    };
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -28,6 +60,7 @@ pub fn LoginPanel(can_write: RwSignal<bool>) -> impl IntoView {
                 Ok(_) => {
                     token.set(String::new());
                     error.set(None);
+                    open.set(false);
                     can_write.set(true);
                 }
                 Err(ApiFailure::Refused { status: 401, .. }) => {
@@ -45,40 +78,80 @@ pub fn LoginPanel(can_write: RwSignal<bool>) -> impl IntoView {
     };
 
     view! {
-        <section class="card login" aria-labelledby="login-title">
-            <h2 id="login-title">"Access"</h2>
+        <div class="login">
             <Show
                 when=move || can_write.get()
                 fallback=move || {
                     view! {
-                        <p class="read-only" data-testid="read-only-note">
-                            "Read-only: log in with the write token to change devices, post messages and run jobs."
-                        </p>
-                        <form class="login-form" on:submit=submit>
-                            <label for="login-token">"Write token"</label>
-                            <input
-                                id="login-token"
-                                type="password"
-                                autocomplete="current-password"
-                                data-testid="login-token"
-                                prop:value=move || token.get()
-                                on:input=move |ev| token.set(event_target_value(&ev))
-                            />
-                            <button type="submit" data-testid="login-submit" disabled=move || busy.get()>
-                                "Log in"
-                            </button>
-                        </form>
-                        <p class="form-error" role="alert" data-testid="login-error">
-                            {move || error.get().unwrap_or_default()}
-                        </p>
+                        <button
+                            type="button"
+                            class="button primary"
+                            data-testid="login-open"
+                            aria-expanded=move || if open.get() { "true" } else { "false" }
+                            aria-controls="login-panel"
+                            node_ref=opener
+                            on:click=move |_| open.update(|o| *o = !*o)
+                        >
+                            "Log in"
+                        </button>
                     }
                 }
             >
-                <p data-testid="logged-in">"You can change devices, post messages and run jobs."</p>
-                <button type="button" data-testid="logout" on:click=logout>
-                    "Log out"
-                </button>
+                <span class="logged-in" data-testid="logged-in">
+                    <span class="muted">"Signed in"</span>
+                    <button type="button" class="button" data-testid="logout" on:click=logout>
+                        "Log out"
+                    </button>
+                </span>
             </Show>
-        </section>
+            <div
+                id="login-panel"
+                class="login-panel"
+                role="dialog"
+                aria-label="Log in"
+                hidden=move || !open.get() || can_write.get()
+                on:keydown=move |ev| {
+                    if ev.key() == "Escape" {
+                        close();
+                    }
+                }
+            >
+                <form class="login-form" on:submit=submit>
+                    <label for="login-token">"Write token"</label>
+                    <input
+                        id="login-token"
+                        type="password"
+                        autocomplete="current-password"
+                        data-testid="login-token"
+                        node_ref=input
+                        prop:value=move || token.get()
+                        on:input=move |ev| token.set(event_target_value(&ev))
+                    />
+                    <div class="form-actions">
+                        <button type="button" class="button" on:click=move |_| close()>
+                            "Cancel"
+                        </button>
+                        <button type="submit" class="button primary" data-testid="login-submit" disabled=move || busy.get()>
+                            "Log in"
+                        </button>
+                    </div>
+                    <p class="form-error" role="alert" data-testid="login-error">
+                        {move || error.get().unwrap_or_default()}
+                    </p>
+                    <p class="muted small">"The token is printed by the server at its first start."</p>
+                </form>
+            </div>
+        </div>
+    }
+}
+
+/// One line under the header while logged out: what the page cannot do, and how to change that.
+#[component]
+pub fn ReadOnlyNote() -> impl IntoView {
+    let can_write = use_session();
+    view! {
+        <p class="read-only" data-testid="read-only-note" hidden=move || can_write.get()>
+            "Read-only. Log in to switch devices, post messages and run jobs."
+        </p>
     }
 }

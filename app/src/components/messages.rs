@@ -1,5 +1,6 @@
 //! The message feed, newest first, and the form that posts to it.
 
+use super::clock::RelativeTime;
 use crate::api::{self, ApiFailure};
 use crate::contract::api::{paths, MessagePosted, NewMessage};
 use crate::contract::{MessageBody, Snapshot};
@@ -47,9 +48,7 @@ pub fn MessageFeed(state: RwSignal<Snapshot>, can_write: RwSignal<bool>) -> impl
                     view! {
                         <li data-testid="message-item" class="message">
                             <span class="message-text">{m.message.clone()}</span>
-                            <time datetime=m.timestamp.clone()>
-                                {super::rooms::clock_time(&m.timestamp).to_owned()}
-                            </time>
+                            <RelativeTime at=Signal::stored(m.timestamp.clone()) />
                         </li>
                     }
                 })
@@ -58,7 +57,10 @@ pub fn MessageFeed(state: RwSignal<Snapshot>, can_write: RwSignal<bool>) -> impl
     };
     view! {
         <section class="card messages" aria-labelledby="messages-title">
-            <h2 id="messages-title">"Messages"</h2>
+            <div class="card-head">
+                <h2 id="messages-title">"Messages"</h2>
+                <p class="muted">"To everyone watching, newest first"</p>
+            </div>
             <form class="message-form" on:submit=submit>
                 <label for="message-input">"New message"</label>
                 <input
@@ -72,6 +74,7 @@ pub fn MessageFeed(state: RwSignal<Snapshot>, can_write: RwSignal<bool>) -> impl
                 />
                 <button
                     type="submit"
+                    class="button primary"
                     data-testid="message-send"
                     disabled=move || !can_write.get() || sending.get()
                 >

@@ -1,7 +1,12 @@
-//! The dashboard's building blocks, one file per widget.
+//! The pages' building blocks, one file per widget; [`dashboard`] and [`inspector`] are the two pages.
 
 pub mod badge;
+pub mod camera;
+pub mod clock;
 pub mod dashboard;
+pub mod header;
+pub mod icons;
+pub mod inspector;
 pub mod jobs;
 pub mod login;
 pub mod messages;

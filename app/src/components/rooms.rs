@@ -1,19 +1,17 @@
-//! A card per room: each device's state, a toggle for it, and when the room last changed.
+//! A card per room: each device as a switch (icon, name, state, the whole row to press) and when the room last
+//! changed.
 //!
-//! A toggle is optimistic: the new state shows at once, the API is called, and the stream reconciles — the
-//! override goes away once the room's state from the stream is at least as new as the change, or at once if
-//! the server refused it (the old state comes back with the reason).
+//! A switch is optimistic: the new state shows at once, marked pending, the API is called, and the stream
+//! reconciles: the pending mark goes once the room's state from the stream is at least as new as the change.
+//! A refusal puts the old state back and says why under that very switch.
 
+use super::clock::RelativeTime;
+use super::icons::device_icon;
 use crate::api::{self, ApiFailure};
 use crate::contract::api::{paths, DeviceChanged, SetDevice};
 use crate::contract::{Device, DeviceState, Room, Snapshot};
 use leptos::prelude::*;
 use std::collections::HashMap;
-
-/// `HH:MM:SS` out of an RFC 3339 timestamp, for a compact "updated at"; the full value goes in `datetime`.
-pub fn clock_time(rfc3339: &str) -> &str {
-    rfc3339.get(11..19).unwrap_or(rfc3339)
-}
 
 /// A device state shown before the stream confirms it.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,128 +34,149 @@ pub fn reconcile(pending: &mut HashMap<(Room, Device), Pending>, snapshot: &Snap
     });
 }
 
+type Key = (Room, Device);
+
 #[component]
 pub fn RoomCards(state: RwSignal<Snapshot>, can_write: RwSignal<bool>) -> impl IntoView {
-    let pending = RwSignal::new(HashMap::<(Room, Device), Pending>::new());
-    let error = RwSignal::new(None::<String>);
+    let pending = RwSignal::new(HashMap::<Key, Pending>::new());
+    let errors = RwSignal::new(HashMap::<Key, String>::new());
     Effect::new(move |_| state.with(|s| pending.update(|p| reconcile(p, s))));
-    let cards = Room::ALL
+    Room::ALL
         .into_iter()
-        .map(|room| view! { <RoomCard room state pending can_write error /> })
-        .collect_view();
-    view! {
-        {cards}
-        <p class="form-error rooms-error" role="alert" hidden=move || error.with(Option::is_none)>
-            {move || error.get().unwrap_or_default()}
-        </p>
-    }
+        .map(|room| view! { <RoomCard room state pending can_write errors /> })
+        .collect_view()
 }
 
 #[component]
 fn RoomCard(
     room: Room,
     state: RwSignal<Snapshot>,
-    pending: RwSignal<HashMap<(Room, Device), Pending>>,
+    pending: RwSignal<HashMap<Key, Pending>>,
     can_write: RwSignal<bool>,
-    error: RwSignal<Option<String>>,
+    errors: RwSignal<HashMap<Key, String>>,
 ) -> impl IntoView {
     let name = room.name();
-    let updated = move || {
+    let updated = Signal::derive(move || {
         state.with(|s| {
             s.rooms
                 .get(&room)
                 .map(|r| r.updated_at.clone())
                 .unwrap_or_default()
         })
-    };
+    });
     let devices = room
         .devices()
         .iter()
-        .map(|&device| {
-            let current = move || {
-                pending
-                    .with(|p| p.get(&(room, device)).map(|p| p.state))
-                    .or_else(|| {
-                        state.with(|s| {
-                            s.rooms
-                                .get(&room)
-                                .and_then(|r| r.devices.get(&device))
-                                .copied()
-                        })
-                    })
-            };
-            let toggle = move |_| {
-                let next = device.toggled(current().unwrap_or(device.states()[0]));
-                pending.update(|p| {
-                    p.insert(
-                        (room, device),
-                        Pending {
-                            state: next,
-                            confirmed_at: None,
-                        },
-                    );
-                });
-                error.set(None);
-                leptos::task::spawn_local(async move {
-                    let url = paths::device(room, device);
-                    let result: Result<DeviceChanged, ApiFailure> =
-                        api::post_json(&url, &SetDevice { state: next }).await;
-                    match result {
-                        Ok(changed) => pending.update(|p| {
-                            if let Some(entry) = p.get_mut(&(room, device)) {
-                                entry.confirmed_at = Some(changed.state.updated_at);
-                            }
-                        }),
-                        Err(e) => {
-                            pending.update(|p| {
-                                p.remove(&(room, device));
-                            });
-                            error.set(Some(format!(
-                                "Could not change {} {}: {e}",
-                                room.label(),
-                                device.name()
-                            )));
-                        }
-                    }
-                    state.with_untracked(|s| pending.update(|p| reconcile(p, s)));
-                });
-            };
-            let label = format!("Toggle {} {}", room.label().to_lowercase(), device.name());
-            view! {
-                <li class="device">
-                    <span class="device-name">{device.label()}</span>
-                    <span
-                        class="device-state"
-                        data-testid=format!("device-{name}-{}", device.name())
-                        aria-live="polite"
-                    >
-                        {move || current().map(|s| s.name()).unwrap_or("unknown")}
-                    </span>
-                    <button
-                        type="button"
-                        data-testid=format!("toggle-{name}-{}", device.name())
-                        aria-label=label
-                        on:click=toggle
-                        disabled=move || !can_write.get()
-                        title=move || if can_write.get() { "" } else { "Log in to change devices" }
-                    >
-                        "Toggle"
-                    </button>
-                </li>
-            }
-        })
+        .map(|&device| view! { <DeviceSwitch room device state pending can_write errors /> })
         .collect_view();
     view! {
         <section class="card room" data-testid=format!("room-{name}") aria-labelledby=format!("room-{name}-title")>
-            <h2 id=format!("room-{name}-title")>{room.label()}</h2>
+            <div class="card-head">
+                <h2 id=format!("room-{name}-title")>{room.label()}</h2>
+                <p class="muted updated">
+                    "Updated " <RelativeTime at=updated testid=format!("room-{name}-updated") />
+                </p>
+            </div>
             <ul class="devices">{devices}</ul>
-            <p class="updated">
-                "Updated "
-                <time data-testid=format!("room-{name}-updated") datetime=updated>
-                    {move || clock_time(&updated()).to_owned()}
-                </time>
-            </p>
         </section>
+    }
+}
+
+#[component]
+fn DeviceSwitch(
+    room: Room,
+    device: Device,
+    state: RwSignal<Snapshot>,
+    pending: RwSignal<HashMap<Key, Pending>>,
+    can_write: RwSignal<bool>,
+    errors: RwSignal<HashMap<Key, String>>,
+) -> impl IntoView {
+    let key = (room, device);
+    let ids = format!("{}-{}", room.name(), device.name());
+    let current = move || {
+        pending.with(|p| p.get(&key).map(|p| p.state)).or_else(|| {
+            state.with(|s| {
+                s.rooms
+                    .get(&room)
+                    .and_then(|r| r.devices.get(&device))
+                    .copied()
+            })
+        })
+    };
+    let is_on = move || current().is_some_and(|s| s == device.states()[1]);
+    let is_pending = move || pending.with(|p| p.contains_key(&key));
+    let error = move || errors.with(|e| e.get(&key).cloned());
+    let toggle = move |_| {
+        let next = device.toggled(current().unwrap_or(device.states()[0]));
+        pending.update(|p| {
+            p.insert(
+                key,
+                Pending {
+                    state: next,
+                    confirmed_at: None,
+                },
+            );
+        });
+        errors.update(|e| {
+            e.remove(&key);
+        });
+        leptos::task::spawn_local(async move {
+            let url = paths::device(room, device);
+            let result: Result<DeviceChanged, ApiFailure> =
+                api::post_json(&url, &SetDevice { state: next }).await;
+            match result {
+                Ok(changed) => pending.update(|p| {
+                    if let Some(entry) = p.get_mut(&key) {
+                        entry.confirmed_at = Some(changed.state.updated_at);
+                    }
+                }),
+                Err(e) => {
+                    pending.update(|p| {
+                        p.remove(&key);
+                    });
+                    errors.update(|m| {
+                        m.insert(key, format!("Not changed: {e}"));
+                    });
+                }
+            }
+            state.with_untracked(|s| pending.update(|p| reconcile(p, s)));
+        });
+    };
+    let label = format!("{} {}", room.label(), device.name());
+    let error_id = format!("device-error-{ids}");
+    view! {
+        <li class="device">
+            <button
+                type="button"
+                role="switch"
+                class="switch-row"
+                class:on=is_on
+                class:pending=is_pending
+                data-testid=format!("toggle-{ids}")
+                aria-checked=move || if is_on() { "true" } else { "false" }
+                aria-busy=move || if is_pending() { "true" } else { "false" }
+                aria-label=label
+                aria-describedby=error_id.clone()
+                on:click=toggle
+                disabled=move || !can_write.get()
+                title=move || if can_write.get() { "" } else { "Log in to change devices" }
+            >
+                <span class="device-icon">{move || device_icon(device, current())}</span>
+                <span class="device-name">{device.label()}</span>
+                <span class="device-state" data-testid=format!("device-{ids}")>
+                    {move || current().map(|s| s.name()).unwrap_or("unknown")}
+                </span>
+                <span class="pending-note" data-testid=format!("pending-{ids}") hidden=move || !is_pending()>
+                    "sending…"
+                </span>
+                <span class="track" aria-hidden="true">
+                    <span class="knob"></span>
+                </span>
+            </button>
+            <p class="device-error" id=error_id data-testid=format!("device-error-{ids}") role="alert">
+                {move || error().unwrap_or_default()}
+            </p>
+        </li>
     }
 }
 
@@ -165,12 +184,6 @@ fn RoomCard(
 mod tests {
     use super::*;
     use crate::contract::RoomState;
-
-    #[test]
-    fn clock_time_takes_the_time_of_day() {
-        assert_eq!(clock_time("2026-11-21T10:04:05.123Z"), "10:04:05");
-        assert_eq!(clock_time("short"), "short");
-    }
 
     #[test]
     fn overrides_stay_until_the_stream_catches_up() {

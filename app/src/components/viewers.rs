@@ -1,6 +1,8 @@
-//! The live viewer count. It subscribes to `/events` itself — the same URL as the dashboard — so it shares the
-//! dashboard's one connection rather than opening a second (the hook shares by URL).
+//! The live viewer count, compact, for the header: browsers with the dashboard open (a browser's tabs share one
+//! stream, and the server counts streams). It subscribes to `/events` itself, the same URL as the dashboard, so it
+//! shares the dashboard's one connection rather than opening a second (the hook shares by URL).
 
+use super::icons::eye_icon;
 use crate::contract::api::paths;
 use crate::contract::{Snapshot, Topic, RESET_EVENT, SNAPSHOT_EVENT};
 use crate::hooks::{use_event_source, UseEventSourceOptions};
@@ -24,13 +26,18 @@ pub fn ViewerCount(initial: u64) -> impl IntoView {
                 }
             }),
     );
+    let label = move || {
+        let n = count.get();
+        format!(
+            "{n} {} watching now (a browser's tabs count once)",
+            if n == 1 { "browser" } else { "browsers" }
+        )
+    };
     view! {
-        <section class="card viewers" aria-labelledby="viewers-title">
-            <h2 id="viewers-title">"Viewers"</h2>
-            <p class="big">
-                <span data-testid="viewer-count" aria-live="polite">{move || count.get()}</span>
-                " watching now"
-            </p>
-        </section>
+        <span class="viewers" title=label>
+            {eye_icon()}
+            <span data-testid="viewer-count">{move || count.get()}</span>
+            <span class="sr-only">" browsers watching now"</span>
+        </span>
     }
 }

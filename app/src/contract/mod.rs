@@ -6,16 +6,18 @@
 //! [`Persistence`]). [`api`] holds the HTTP API's paths and write bodies.
 
 pub mod api;
+mod camera;
 mod home;
 mod input;
 mod payload;
 mod snapshot;
 mod topic;
 
+pub use camera::{parse_image_file, CameraShot, CAMERA_PATH};
 pub use home::{Device, DeviceState, Room, RoomState};
 pub use input::{InputError, MessageBody};
 pub use payload::{DecodeError, JobId, JobUpdate, Message, Payload, RandomNumber, Temperature};
-pub use snapshot::{Snapshot, MAX_MESSAGES, MAX_TEMPERATURES};
+pub use snapshot::{Snapshot, MAX_CAMERA_SHOTS, MAX_MESSAGES, MAX_TEMPERATURES};
 pub use topic::{Persistence, Topic, TopicSet, UnknownTopic};
 
 /// The name of the event that carries a full [`Snapshot`] at the start of a fresh `/events` stream.

@@ -1,6 +1,6 @@
 //! One payload type per topic, and [`Payload`], the sum of them that the hub carries.
 
-use super::{Room, RoomState, Topic};
+use super::{CameraShot, Room, RoomState, Topic};
 use serde::{Deserialize, Serialize};
 
 /// A living-room reading, exactly the tutorial's shape: `{"temperature": 21.4, "updatedAt": "<RFC 3339>"}`.
@@ -48,6 +48,7 @@ pub enum Payload {
     Random(RandomNumber),
     Message(Message),
     Job(JobUpdate),
+    Camera(CameraShot),
 }
 
 /// Why an event's data could not be turned into its topic's payload.
@@ -71,14 +72,20 @@ impl Payload {
             Payload::Random(_) => Topic::Random,
             Payload::Message(_) => Topic::Message,
             Payload::Job(_) => Topic::Job,
+            Payload::Camera(_) => Topic::Camera,
         }
     }
 
     /// The payload as published under event id `seq`: a payload that names its own event (a message's `id`)
     /// gets it here, once, where the id is assigned.
     pub fn with_event_id(mut self, seq: u64) -> Payload {
-        if let Payload::Message(message) = &mut self {
-            message.id = seq;
+        match &mut self {
+            Payload::Message(message) => message.id = seq,
+            // The image's URL names the shot's event, so it names one image forever.
+            Payload::Camera(shot) => {
+                *shot = CameraShot::new(seq, std::mem::take(&mut shot.taken_at))
+            }
+            _ => {}
         }
         self
     }
@@ -92,6 +99,7 @@ impl Payload {
             Payload::Random(r) => serde_json::to_string(r),
             Payload::Message(m) => serde_json::to_string(m),
             Payload::Job(j) => serde_json::to_string(j),
+            Payload::Camera(c) => serde_json::to_string(c),
         };
         // Serialising these plain structs cannot fail: no maps with non-string keys, no custom Serialize.
         json.unwrap_or_else(|_| String::from("null"))
@@ -119,6 +127,7 @@ impl Payload {
             Topic::Random => Payload::Random(parse(topic, data)?),
             Topic::Message => Payload::Message(parse(topic, data)?),
             Topic::Job => Payload::Job(parse(topic, data)?),
+            Topic::Camera => Payload::Camera(parse(topic, data)?),
         })
     }
 
@@ -156,6 +165,7 @@ mod tests {
                 progress: 40,
                 done: false,
             }),
+            Payload::Camera(CameraShot::new(9, "2026-11-21T10:00:00Z".into())),
         ]
     }
 
@@ -192,6 +202,10 @@ mod tests {
                         (&after.title, &after.message),
                         (&before.title, &before.message)
                     );
+                }
+                (Payload::Camera(before), Payload::Camera(after)) => {
+                    assert_eq!(after.id(), Some(99));
+                    assert_eq!(after.taken_at, before.taken_at);
                 }
                 _ => assert_eq!(stamped, payload),
             }

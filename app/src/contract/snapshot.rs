@@ -3,12 +3,17 @@
 //! The server keeps a `Snapshot` current as it publishes; the browser receives one first and then applies each
 //! event with the same [`Snapshot::apply`], so both sides agree on what an event means.
 
-use super::{JobUpdate, Message, Payload, Room, RoomState, Temperature};
+use super::{CameraShot, JobUpdate, Message, Payload, Room, RoomState, Temperature};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// How many recent temperature readings the chart shows (10 minutes at one reading per 5 s).
-pub const MAX_TEMPERATURES: usize = 120;
+/// How many recent temperature readings the snapshot keeps: 30 minutes at the sensor's default one reading per
+/// 5 s, so the chart has its whole window from the first paint. The chart places readings by their time, so a
+/// faster sensor simply fills a shorter stretch of that window.
+pub const MAX_TEMPERATURES: usize = 360;
+/// How many recent camera shots the snapshot keeps: the image route serves these, so a URL stays good for a while
+/// after a newer shot replaced it (a client catching up on missed events can still show what they point at).
+pub const MAX_CAMERA_SHOTS: usize = 10;
 /// How many recent messages the feed keeps.
 pub const MAX_MESSAGES: usize = 50;
 /// How many recent jobs are remembered.
@@ -26,6 +31,10 @@ pub struct Snapshot {
     pub messages: Vec<Message>,
     /// Newest first.
     pub jobs: Vec<JobUpdate>,
+    /// The front-door camera's recent shots, oldest first. Absent from snapshots stored before the camera
+    /// existed, hence the default.
+    #[serde(default)]
+    pub camera: Vec<CameraShot>,
 }
 
 impl Snapshot {
@@ -60,6 +69,11 @@ impl Snapshot {
                 self.jobs.insert(0, update.clone());
                 self.jobs.truncate(MAX_JOBS);
             }
+            Payload::Camera(shot) => {
+                self.camera.push(shot.clone());
+                let excess = self.camera.len().saturating_sub(MAX_CAMERA_SHOTS);
+                self.camera.drain(..excess);
+            }
         }
         true
     }
@@ -67,6 +81,16 @@ impl Snapshot {
     /// The latest reading, if any.
     pub fn temperature(&self) -> Option<&Temperature> {
         self.temperatures.last()
+    }
+
+    /// The camera's latest shot, if it has taken one.
+    pub fn camera_shot(&self) -> Option<&CameraShot> {
+        self.camera.last()
+    }
+
+    /// The kept shot whose image has this id.
+    pub fn camera_shot_by_id(&self, id: u64) -> Option<&CameraShot> {
+        self.camera.iter().rev().find(|shot| shot.id() == Some(id))
     }
 }
 
@@ -131,5 +155,27 @@ mod tests {
             Some((MAX_TEMPERATURES + 2) as f64)
         );
         assert_eq!(snap.jobs, vec![job(100)]);
+    }
+
+    #[test]
+    fn camera_shots_are_bounded_and_found_by_id() {
+        let mut snap = Snapshot::default();
+        for id in 1..=(MAX_CAMERA_SHOTS as u64 + 2) {
+            snap.apply(id, &Payload::Camera(CameraShot::new(id, "t".into())));
+        }
+        assert_eq!(snap.camera.len(), MAX_CAMERA_SHOTS);
+        assert_eq!(
+            snap.camera_shot().and_then(CameraShot::id),
+            Some(MAX_CAMERA_SHOTS as u64 + 2)
+        );
+        assert!(snap.camera_shot_by_id(1).is_none(), "the oldest fell out");
+        assert!(snap.camera_shot_by_id(5).is_some());
+    }
+
+    #[test]
+    fn a_snapshot_stored_before_the_camera_existed_still_decodes() {
+        let old = r#"{"seq":3,"rooms":{},"viewers":0,"temperatures":[],"messages":[],"jobs":[]}"#;
+        let snap: Snapshot = serde_json::from_str(old).unwrap();
+        assert!(snap.camera.is_empty());
     }
 }

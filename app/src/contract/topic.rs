@@ -15,6 +15,8 @@ pub enum Topic {
     Random,
     Message,
     Job,
+    /// The front-door camera's snapshots. Its events carry the URL of an image, never the image itself.
+    Camera,
 }
 
 /// What the hub keeps of a topic's events. Chosen per topic here, in the contract, because the browser relies on
@@ -33,11 +35,11 @@ pub enum Persistence {
 
 /// A topic name that is not one of [`Topic::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown topic {0:?}; known topics: kitchen, livingroom, bedroom, viewers, temperature, random, message, job")]
+#[error("unknown topic {0:?}; known topics: kitchen, livingroom, bedroom, viewers, temperature, random, message, job, camera")]
 pub struct UnknownTopic(pub String);
 
 impl Topic {
-    pub const ALL: [Topic; 8] = [
+    pub const ALL: [Topic; 9] = [
         Topic::Kitchen,
         Topic::Livingroom,
         Topic::Bedroom,
@@ -46,6 +48,7 @@ impl Topic {
         Topic::Random,
         Topic::Message,
         Topic::Job,
+        Topic::Camera,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -58,15 +61,20 @@ impl Topic {
             Topic::Random => "random",
             Topic::Message => "message",
             Topic::Job => "job",
+            Topic::Camera => "camera",
         }
     }
 
     /// What the hub keeps of this topic's events.
     pub const fn persistence(self) -> Persistence {
         match self {
-            Topic::Kitchen | Topic::Livingroom | Topic::Bedroom | Topic::Message | Topic::Job => {
-                Persistence::Durable
-            }
+            // The camera is durable: a resuming client must still find the image its last event named.
+            Topic::Kitchen
+            | Topic::Livingroom
+            | Topic::Bedroom
+            | Topic::Message
+            | Topic::Job
+            | Topic::Camera => Persistence::Durable,
             Topic::Temperature => Persistence::Window(crate::contract::MAX_TEMPERATURES),
             Topic::Viewers | Topic::Random => Persistence::Ephemeral,
         }
@@ -109,6 +117,7 @@ impl TopicSet {
         Topic::Temperature,
         Topic::Message,
         Topic::Job,
+        Topic::Camera,
     ]);
     pub const ROOMS: TopicSet = TopicSet::of(&[Topic::Kitchen, Topic::Livingroom, Topic::Bedroom]);
 
@@ -186,6 +195,6 @@ mod tests {
     #[test]
     fn dashboard_set_leaves_out_random_numbers() {
         assert!(!TopicSet::DASHBOARD.contains(Topic::Random));
-        assert_eq!(TopicSet::DASHBOARD.iter().count(), 7);
+        assert_eq!(TopicSet::DASHBOARD.iter().count(), 8);
     }
 }

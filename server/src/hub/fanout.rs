@@ -345,7 +345,12 @@ impl ReplaySource for Fanout {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hub::replayed as replayed_seqs;
     use app::contract::{Message, Payload, Topic};
+
+    async fn replayed(start: Start) -> Vec<u64> {
+        replayed_seqs(start).await
+    }
 
     fn event(seq: u64) -> Arc<Event> {
         Arc::new(Event::new(
@@ -369,17 +374,6 @@ mod tests {
             last_event_id: Some(id),
             state_stands_in,
         }
-    }
-
-    async fn replayed(start: Start) -> Vec<u64> {
-        let Start::Resume(mut replay) = start else {
-            panic!("expected a resume, got {start:?}");
-        };
-        let mut seqs = Vec::new();
-        while let Some(batch) = replay.next_batch().await.unwrap() {
-            seqs.extend(batch.iter().map(|e| e.seq));
-        }
-        seqs
     }
 
     #[tokio::test]

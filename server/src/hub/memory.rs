@@ -361,14 +361,7 @@ mod tests {
     }
 
     async fn seqs(start: Start) -> Vec<u64> {
-        let Start::Resume(mut replay) = start else {
-            panic!("expected a resume, got {start:?}");
-        };
-        let mut seqs = Vec::new();
-        while let Some(batch) = replay.next_batch().await.unwrap() {
-            seqs.extend(batch.iter().map(|e| e.seq));
-        }
-        seqs
+        crate::hub::replayed(start).await
     }
 
     #[tokio::test]
@@ -581,6 +574,15 @@ mod tests {
     }
 
     fn durable(journal: &Faulty) -> MemoryBackend {
+        durable_with(journal, 0, Duration::from_secs(5))
+    }
+
+    /// A backend on `journal` with this free-space floor and publish timeout.
+    fn durable_with(
+        journal: &Faulty,
+        free_floor_bytes: u64,
+        publish_timeout: Duration,
+    ) -> MemoryBackend {
         let reopen = journal.clone();
         MemoryBackend::durable(
             Restored::default(),
@@ -590,11 +592,16 @@ mod tests {
             Durability {
                 journal: Box::new(journal.clone()),
                 reopen: Box::new(move || Ok(Box::new(reopen.clone()) as Box<dyn Journal>)),
-                free_floor_bytes: 0,
-                publish_timeout: Duration::from_secs(5),
+                free_floor_bytes,
+                publish_timeout,
             },
         )
         .unwrap()
+    }
+
+    fn stored_seqs(journal: &Faulty) -> Vec<u64> {
+        let stored = journal.stored.lock().unwrap();
+        stored.iter().map(|e| e.seq).collect()
     }
 
     fn flip(room: Room, device: Device, to: DeviceState) -> Change {
@@ -641,13 +648,7 @@ mod tests {
             .iter()
             .filter_map(|r| r.as_ref().ok().and_then(|e| e.as_ref().map(|e| e.seq)))
             .collect();
-        let stored: Vec<u64> = journal
-            .stored
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|e| e.seq)
-            .collect();
+        let stored: Vec<u64> = stored_seqs(&journal);
         assert_eq!(stored, acked);
         let u3 = hub
             .update(flip(Room::Kitchen, Device::Blinds, DeviceState::Open))
@@ -686,13 +687,7 @@ mod tests {
             .map(|m| m.message.clone())
             .collect();
         assert_eq!(texts, ["after", "first"]);
-        let stored: Vec<u64> = journal
-            .stored
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|e| e.seq)
-            .collect();
+        let stored: Vec<u64> = stored_seqs(&journal);
         assert_eq!(stored, vec![first.unwrap().seq, after.seq]);
     }
 
@@ -721,33 +716,14 @@ mod tests {
         }
         let taken = taken.expect("writes are accepted again after the restart");
         assert!(hub.health().ok);
-        let stored: Vec<u64> = journal
-            .stored
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|e| e.seq)
-            .collect();
+        let stored: Vec<u64> = stored_seqs(&journal);
         assert_eq!(stored, vec![taken.seq], "the crashed batch was not stored");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_publish_waits_a_bounded_time_and_then_is_not_applied() {
         let journal = Faulty::default();
-        let reopen = journal.clone();
-        let hub = MemoryBackend::durable(
-            Restored::default(),
-            100,
-            64,
-            Arc::default(),
-            Durability {
-                journal: Box::new(journal.clone()),
-                reopen: Box::new(move || Ok(Box::new(reopen.clone()) as Box<dyn Journal>)),
-                free_floor_bytes: 0,
-                publish_timeout: Duration::from_millis(200),
-            },
-        )
-        .unwrap();
+        let hub = durable_with(&journal, 0, Duration::from_millis(200));
         // The writer is stuck in an append (its batch: "stuck"); "waiting" sits in the queue behind it.
         journal.gate.close();
         let stuck = hub.publish(message("stuck"));
@@ -763,13 +739,7 @@ mod tests {
         journal.gate.open();
         // The one the writer had taken is decided by the disk, and answered as decided.
         let stuck = stuck.await.unwrap();
-        let stored: Vec<u64> = journal
-            .stored
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|e| e.seq)
-            .collect();
+        let stored: Vec<u64> = stored_seqs(&journal);
         assert_eq!(
             stored,
             vec![stuck.seq],
@@ -781,21 +751,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn writes_are_refused_below_the_free_space_floor() {
         let journal = Faulty::default();
-        let reopen = journal.clone();
-        let hub = MemoryBackend::durable(
-            Restored::default(),
-            100,
-            64,
-            Arc::default(),
-            Durability {
-                journal: Box::new(journal.clone()),
-                reopen: Box::new(move || Ok(Box::new(reopen.clone()) as Box<dyn Journal>)),
-                // More than the fake disk has.
-                free_floor_bytes: 1 << 41,
-                publish_timeout: Duration::from_secs(5),
-            },
-        )
-        .unwrap();
+        // A floor above what the fake disk has free.
+        let hub = durable_with(&journal, 1 << 41, Duration::from_secs(5));
         let mut refused = None;
         for _ in 0..50 {
             match hub.publish(message("m")).await {

@@ -177,3 +177,16 @@ impl Hub {
         &self.metrics
     }
 }
+
+/// The ids a start replays, read to the end (for tests of any backend).
+#[cfg(test)]
+pub(crate) async fn replayed(start: Start) -> Vec<u64> {
+    let Start::Resume(mut replay) = start else {
+        panic!("expected a resume, got {start:?}");
+    };
+    let mut seqs = Vec::new();
+    while let Some(batch) = replay.next_batch().await.unwrap_or_else(|e| panic!("{e}")) {
+        seqs.extend(batch.iter().map(|e| e.seq));
+    }
+    seqs
+}

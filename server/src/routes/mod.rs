@@ -2,6 +2,7 @@
 //! that sees all of them. Paths come from the shared contract (`app::contract::api::paths`), so the router and
 //! the dashboard's calls cannot drift apart.
 
+pub mod camera;
 pub mod devices;
 pub mod jobs;
 pub mod messages;
@@ -35,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .merge(jobs::routes())
         .merge(ops::routes())
         .merge(session::routes())
+        .merge(camera::routes())
         .layer(cors(&state.config.cors_origins));
     let site = tower_http::services::ServeDir::new(state.leptos.site_root.as_ref());
     let hosts = Arc::new(AllowedHosts::new(&state.config.allowed_hosts));

@@ -1,5 +1,6 @@
-//! `GET /`: the dashboard, rendered on the server from the current snapshot so the first paint is complete
-//! before the WASM loads; the browser then hydrates it and goes live. `GET /api/snapshot`: the same state as
+//! `GET /` (the dashboard) and `GET /inspector` (the event inspector): the app's pages, rendered on the server
+//! from the current snapshot so the first paint is complete before the WASM loads; the browser then hydrates
+//! the page and goes live. The request's path says which page. `GET /api/snapshot`: the same state as
 //! JSON, for scripts and probes that want the dashboard's data without a stream.
 
 use crate::auth::Reader;
@@ -15,7 +16,8 @@ use leptos::prelude::provide_context;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(dashboard))
+        .route("/", get(page))
+        .route("/inspector", get(page))
         .route(paths::SNAPSHOT, get(snapshot))
 }
 
@@ -23,7 +25,7 @@ async fn snapshot(State(state): State<AppState>, _reader: Reader) -> Json<Snapsh
     Json(state.hub.snapshot())
 }
 
-async fn dashboard(State(state): State<AppState>, request: Request<Body>) -> Response {
+async fn page(State(state): State<AppState>, request: Request<Body>) -> Response {
     let (parts, body) = request.into_parts();
     state.auth.learn_session(&parts.headers).await;
     match state.auth.may_read(&parts) {
@@ -35,11 +37,13 @@ async fn dashboard(State(state): State<AppState>, request: Request<Body>) -> Res
     let request = Request::from_parts(parts, body);
     let snapshot = state.hub.snapshot();
     let can_write = app::CanWrite(state.auth.has_session(request.headers()));
+    let page = app::Page::from_path(request.uri().path()).unwrap_or(app::Page::Dashboard);
     let options = state.leptos.clone();
     let handler = leptos_axum::render_app_to_stream_with_context(
         move || {
             provide_context(snapshot.clone());
             provide_context(can_write);
+            provide_context(page);
         },
         move || app::shell(options.clone()),
     );

@@ -216,6 +216,7 @@ pub fn current_values(snapshot: &Snapshot, topics: TopicSet) -> Vec<Payload> {
             }
             Topic::Viewers => Some(Payload::Viewers(snapshot.viewers)),
             Topic::Temperature => snapshot.temperature().cloned().map(Payload::Temperature),
+            Topic::Camera => snapshot.camera_shot().cloned().map(Payload::Camera),
             Topic::Random | Topic::Message | Topic::Job => None,
         })
         .collect()

@@ -253,7 +253,10 @@ impl Store {
                             ])?;
                         }
                     }
-                    Payload::Viewers(_) | Payload::Temperature(_) | Payload::Random(_) => {}
+                    Payload::Viewers(_)
+                    | Payload::Temperature(_)
+                    | Payload::Random(_)
+                    | Payload::Camera(_) => {}
                 }
             }
             let json = serde_json::to_string(snapshot)?;

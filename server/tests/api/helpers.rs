@@ -141,9 +141,9 @@ pub async fn spawn_app(configure: impl FnOnce(&mut Flags)) -> TestApp {
     let addr = listener
         .local_addr()
         .expect("a bound listener has an address");
-    // The sensors publish a first reading as soon as they start. Wait for both, so that a test which counts
+    // The sensors (and the camera) publish a first reading as soon as they start. Wait for them all, so that a test which counts
     // hub events or sequence ids starts from a quiet hub instead of racing those first readings.
-    let sensors = TopicSet::of(&[Topic::Temperature, Topic::Random]);
+    let sensors = TopicSet::of(&[Topic::Temperature, Topic::Random, Topic::Camera]);
     let mut readings = state
         .hub
         .subscribe(SubscribeRequest {
@@ -155,9 +155,9 @@ pub async fn spawn_app(configure: impl FnOnce(&mut Flags)) -> TestApp {
         .live;
     let server = tokio::spawn(server::run(listener, state.clone()));
     // (A hub that refuses writes, as a test of a full disk makes it, stores no reading: then only the live one.)
-    let (mut temperature, mut random) = (false, false);
+    let (mut temperature, mut camera, mut random) = (false, false, false);
     let deadline = tokio::time::Instant::now() + WAIT;
-    while !((temperature || !state.hub.health().ok) && random) {
+    while !(((temperature && camera) || !state.hub.health().ok) && random) {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the sensors published no first reading within {WAIT:?}"
@@ -168,6 +168,7 @@ pub async fn spawn_app(configure: impl FnOnce(&mut Flags)) -> TestApp {
             Ok(Err(RecvError::Closed)) => panic!("the hub closed while the app starts"),
         };
         temperature |= event.topic == Topic::Temperature;
+        camera |= event.topic == Topic::Camera;
         random |= event.topic == Topic::Random;
     }
     let client = reqwest::Client::builder()

@@ -160,6 +160,25 @@ impl Redis {
             .expect("a connection to the test's Redis")
     }
 
+    /// Waits until the producers that publish at start (the sensor's first reading, the camera's first shot) are
+    /// done: the log has something and did not grow for 300 ms.
+    pub async fn settled(&self) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let mut seen = usize::MAX;
+        loop {
+            let len = self.log().len();
+            if len > 0 && len == seen {
+                return;
+            }
+            seen = len;
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the log never settled after start-up"
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
     /// The event ids in the log, oldest first, with their topics.
     pub fn log(&self) -> Vec<(u64, String)> {
         self.entries()

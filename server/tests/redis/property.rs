@@ -74,10 +74,7 @@ async fn run(ops: Vec<Op>) {
         })
         .await,
     ];
-    crate::harness::eventually("the sensor's first reading", || async {
-        redis.log().len() == 1
-    })
-    .await;
+    redis.settled().await;
     // What was published, in id order, with its topic.
     let mut published: Vec<(u64, &str)> = Vec::new();
     let start = redis.log().last().map_or(0, |(id, _)| *id);

@@ -1,0 +1,41 @@
+import { expect, test } from "@playwright/test";
+import { e2eToken } from "../playwright.config";
+import { DashboardPage } from "./fixtures/dashboard_page";
+
+test("login and logout from the header", async ({ page }) => {
+  const dashboard = new DashboardPage(page);
+  await dashboard.goto();
+  await dashboard.expectLive();
+  const header = page.getByRole("banner");
+  await expect(dashboard.loginToken).toBeHidden();
+
+  // The header's "Log in" opens a small form; Escape closes it again.
+  await header.getByRole("button", { name: "Log in" }).click();
+  await expect(dashboard.loginToken).toBeFocused();
+  await page.keyboard.press("Escape");
+  await expect(dashboard.loginToken).toBeHidden();
+  await expect(dashboard.loginOpen).toBeFocused();
+
+  await dashboard.logIn(e2eToken);
+  await expect(header.getByTestId("logged-in")).toBeVisible();
+  await expect(dashboard.readOnlyNote).toBeHidden();
+  await expect(dashboard.toggle("kitchen", "lights")).toBeEnabled();
+
+  await dashboard.logout.click();
+  await expect(header.getByRole("button", { name: "Log in" })).toBeVisible();
+  await expect(dashboard.readOnlyNote).toBeVisible();
+  await expect(dashboard.toggle("kitchen", "lights")).toBeDisabled();
+});
+
+test("the rooms come first and relative times show the exact time on focus", async ({ page }) => {
+  const dashboard = new DashboardPage(page);
+  await dashboard.goto();
+  await dashboard.expectLive();
+  // The first card on the page is a room, not a login or a counter.
+  await expect(page.locator("main .card").first()).toHaveAttribute("data-testid", "room-kitchen");
+  const updated = dashboard.roomUpdated("kitchen");
+  await expect(updated).toHaveText(/^(just now|\d+ (s|min|h|d) ago)$/);
+  await updated.focus();
+  const exact = await updated.evaluate((el) => getComputedStyle(el, "::after").content);
+  expect(exact).toMatch(/\d{4}, \d\d:\d\d:\d\d/);
+});
