@@ -9,7 +9,9 @@
 //! its event has come back through this instance's tail, so its answer and its subscribers agree. A
 //! read-modify-write [`Backend::update`] derives its change from this instance's state and appends it only if
 //! no newer event of its topic exists (compare-and-set in the same script); on a conflict it waits for the tail
-//! to bring the newer event and derives the change again.
+//! to bring the newer event and derives the change again. The comparison is per topic, so a change must derive
+//! from the state of the topic it publishes to — as Hearth's only one does (a room's new state from that room's)
+//! — and changes to different rooms never contend.
 //!
 //! Resume ([`Backend::subscribe`]): an id in the local ring replays from the ring; an older one still in the
 //! log is read with `XRANGE` ([`replay`]) and stitched to the ring; an id this instance has not tailed yet but
