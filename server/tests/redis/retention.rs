@@ -49,3 +49,35 @@ async fn the_log_stays_bounded_and_a_late_instance_reaches_the_same_state() {
     on_c.viewers = 0;
     assert_eq!(on_c, on_a, "the late instance reaches the same state");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_past_their_age_go_but_never_the_checkpoint_or_what_follows_it() {
+    // Arrange: no age is young enough (0 hours), but plenty of room by count.
+    let redis = Redis::start();
+    let a = instance(&redis, |f| {
+        f.set("--retain-events", 100_000).set("--retain-hours", 0);
+    })
+    .await;
+
+    // Act
+    let mut last = 0;
+    for i in 0..50 {
+        last = a
+            .state
+            .hub
+            .publish(message(&format!("old{i}")))
+            .await
+            .expect("published")
+            .seq;
+    }
+
+    // Assert: everything before the checkpoint goes; the checkpoint's own entry stays.
+    eventually("the old entries are trimmed by age", || async {
+        redis.log().iter().all(|(id, _)| *id >= last)
+    })
+    .await;
+    assert!(
+        redis.log().iter().any(|(id, _)| *id == last),
+        "the checkpoint's entry is kept"
+    );
+}
