@@ -16,6 +16,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// Progress moves in steps of this many percent.
 const STEP: u8 = 5;
@@ -29,6 +30,8 @@ pub struct Jobs {
     running: Mutex<HashSet<JobId>>,
     hub: Hub,
     shutdown: CancellationToken,
+    /// Where the runners are spawned, so shutdown can wait for them.
+    tasks: TaskTracker,
     leases: Arc<dyn Leases>,
 }
 
@@ -37,6 +40,7 @@ impl Jobs {
     pub fn new(
         hub: Hub,
         shutdown: CancellationToken,
+        tasks: TaskTracker,
         known: Vec<JobUpdate>,
         leases: Arc<dyn Leases>,
     ) -> Arc<Self> {
@@ -46,6 +50,7 @@ impl Jobs {
             running: Mutex::new(HashSet::new()),
             hub,
             shutdown,
+            tasks,
             leases,
         })
     }
@@ -80,7 +85,7 @@ impl Jobs {
             }
         };
         self.set(first.clone());
-        tokio::spawn(Arc::clone(self).run(first.id.clone(), 0));
+        self.tasks.spawn(Arc::clone(self).run(first.id.clone(), 0));
         Ok((first, event.seq))
     }
 
@@ -88,7 +93,7 @@ impl Jobs {
     /// died — now and whenever one turns up, until shutdown.
     pub fn resume_unfinished(self: &Arc<Self>) {
         let jobs = Arc::clone(self);
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             loop {
                 jobs.take_over_orphans().await;
                 if !jobs.leases.shared() {
@@ -129,7 +134,7 @@ impl Jobs {
                 continue;
             }
             tracing::info!(job = %id, progress, "resuming an unfinished job");
-            tokio::spawn(Arc::clone(self).run(id, progress));
+            self.tasks.spawn(Arc::clone(self).run(id, progress));
         }
     }
 

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// How long a lease lasts without renewal: the longest a dead holder's work stays undone.
 pub const TTL: Duration = Duration::from_secs(3);
@@ -81,10 +82,11 @@ pub fn keep(
     leases: Arc<dyn Leases>,
     name: &str,
     shutdown: CancellationToken,
+    tasks: &TaskTracker,
 ) -> watch::Receiver<bool> {
     let (tx, rx) = watch::channel(false);
     let name = name.to_owned();
-    tokio::spawn(async move {
+    tasks.spawn(async move {
         loop {
             let held = tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -111,7 +113,12 @@ mod tests {
     #[tokio::test]
     async fn alone_every_lease_is_held_and_let_go_at_shutdown() {
         let shutdown = CancellationToken::new();
-        let mut held = keep(Arc::new(Alone), "simulator", shutdown.clone());
+        let mut held = keep(
+            Arc::new(Alone),
+            "simulator",
+            shutdown.clone(),
+            &TaskTracker::new(),
+        );
         held.wait_for(|h| *h).await.unwrap();
         shutdown.cancel();
         held.wait_for(|h| !*h).await.unwrap();

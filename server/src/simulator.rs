@@ -20,6 +20,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// How often the simulator changes each room, from the smart-home tutorial.
 pub fn room_period(room: Room) -> Duration {
@@ -42,26 +43,27 @@ pub fn spawn_all(
     hub: &Hub,
     config: &Config,
     shutdown: &CancellationToken,
+    tasks: &TaskTracker,
     leases: Arc<dyn Leases>,
 ) {
-    let held = lease::keep(leases, LEASE, shutdown.clone());
+    let held = lease::keep(leases, LEASE, shutdown.clone(), tasks);
     let temperature = Duration::from_millis(config.temperature_ms);
-    tokio::spawn(temperature_sensor(
+    tasks.spawn(temperature_sensor(
         hub.clone(),
         temperature,
         shutdown.clone(),
         held.clone(),
     ));
-    tokio::spawn(front_door_camera(
+    tasks.spawn(front_door_camera(
         hub.clone(),
         shutdown.clone(),
         held.clone(),
     ));
     let random = Duration::from_millis(config.random_ms);
-    tokio::spawn(random_numbers(hub.clone(), random, shutdown.clone()));
+    tasks.spawn(random_numbers(hub.clone(), random, shutdown.clone()));
     if config.simulator {
         for room in Room::ALL {
-            tokio::spawn(animate_room(
+            tasks.spawn(animate_room(
                 hub.clone(),
                 room,
                 shutdown.clone(),

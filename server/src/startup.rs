@@ -26,6 +26,7 @@ use std::sync::{Arc, Once};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// Gives Leptos tokio to render on. Once per process, before the first page is rendered (the binary calls it at
 /// start; the tests' harness too).
@@ -185,7 +186,14 @@ pub fn build(config: Config, token: Secret, leptos: LeptosOptions) -> anyhow::Re
     };
     let auth = Arc::new(auth);
     let shutdown = CancellationToken::new();
-    let jobs = Jobs::new(hub.clone(), shutdown.clone(), known_jobs, leases.clone());
+    let tasks = TaskTracker::new();
+    let jobs = Jobs::new(
+        hub.clone(),
+        shutdown.clone(),
+        tasks.clone(),
+        known_jobs,
+        leases.clone(),
+    );
     let slots = StreamSlots::new(
         StreamLimits {
             total: config.max_subscribers,
@@ -201,6 +209,7 @@ pub fn build(config: Config, token: Secret, leptos: LeptosOptions) -> anyhow::Re
         metrics,
         auth,
         shutdown,
+        tasks,
         jobs,
         leases,
         tally,
@@ -215,10 +224,11 @@ pub fn spawn_background(state: &AppState) {
         &state.hub,
         &state.config,
         &state.shutdown,
+        &state.tasks,
         state.leases.clone(),
     );
     state.jobs.resume_unfinished();
-    tokio::spawn(viewers::publish_viewer_count(
+    state.tasks.spawn(viewers::publish_viewer_count(
         state.hub.clone(),
         state.metrics.viewers.clone(),
         state.tally.clone(),
@@ -260,7 +270,13 @@ pub async fn run(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
         // A logged-in dashboard or a client with the token may use the reserved connections.
         is_privileged: Arc::new(move |parts| auth.is_privileged(&parts.headers)),
     };
-    let serve = serve::serve(listener, connections);
+    let tasks = state.tasks.clone();
+    let serve = async move {
+        serve::serve(listener, connections).await;
+        // Connections are done; let the background tasks finish what they were publishing.
+        tasks.close();
+        tasks.wait().await;
+    };
     tokio::select! {
         () = serve => Ok(()),
         () = async {

@@ -17,6 +17,7 @@ use leptos::config::LeptosOptions;
 use std::ops::Deref;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -29,6 +30,9 @@ pub struct Inner {
     pub auth: Arc<Auth>,
     /// Cancelled on SIGINT/SIGTERM: every stream and background task watches it.
     pub shutdown: CancellationToken,
+    /// Every background task (sensors, simulator, jobs, leases, the viewer count): shutdown waits for them, so
+    /// nothing is still publishing once the server has stopped.
+    pub tasks: TaskTracker,
     pub jobs: Arc<Jobs>,
     /// Who runs what when there are several instances (alone: everything is ours).
     pub leases: Arc<dyn Leases>,
