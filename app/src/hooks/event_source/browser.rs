@@ -16,7 +16,9 @@
 //! freed at the next connect (a closure may not be dropped while it runs), so a reconnect leaks nothing. A
 //! tab's channel is parked the same way when it stops sharing.
 
-use super::handover::{is_fresh, Inbox, Intake, Note, Relayed, Ring, Seen, Term, RING_CAPACITY};
+use super::handover::{
+    is_fresh, Inbox, Intake, Note, Relayed, Ring, Seen, Term, RING_CAPACITY, WIRE_VERSION,
+};
 use super::tabs::{self, Channel, Lock};
 use super::{Backoff, Control, ReadyState, SseError, SseMessage, UseEventSourceOptions};
 use leptos::prelude::*;
@@ -749,7 +751,7 @@ fn join_tabs(shared: &Shared) {
     let name = {
         let conn = shared.borrow();
         format!(
-            "use_event_source\u{1}{}\u{1}{}",
+            "use_event_source/{WIRE_VERSION}\u{1}{}\u{1}{}",
             conn.url, conn.settings.with_credentials
         )
     };
