@@ -1,9 +1,12 @@
 //! The dashboard's calls to the HTTP API. In the browser they go through `fetch` (same origin, so the session
 //! cookie rides along and no credential is ever visible to page scripts); on the server they are never made,
 //! because buttons only act after hydration.
+//!
+//! No `serde_json::Value` here: building, printing or parsing one brings its maps and number handling into the
+//! WASM bundle, and every call has a fixed shape anyway.
 
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::{Deserialize, Serialize};
 
 /// Why a call did not succeed, phrased for the page.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -13,6 +16,16 @@ pub enum ApiFailure {
     Refused { status: u16, message: String },
     #[error("could not reach the server: {0}")]
     Network(String),
+}
+
+/// The body of a call that takes no fields: `{}`.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct NoFields {}
+
+/// The part of an error body the page shows; `detail` and anything else are skipped.
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: String,
 }
 
 /// POSTs `body` as JSON to `url`; decodes a JSON answer (or `null` for an empty one).
@@ -30,17 +43,14 @@ pub async fn post_json<B: Serialize, R: DeserializeOwned>(
 
 /// DELETEs `url`.
 pub async fn delete(url: &str) -> Result<(), ApiFailure> {
-    send::<serde_json::Value>("DELETE", url, None)
-        .await
-        .map(|_| ())
+    send::<IgnoredAny>("DELETE", url, None).await.map(|_| ())
 }
 
 /// The message of a JSON error body, or a generic one for the status.
 pub fn error_message(status: u16, body: &str) -> String {
-    serde_json::from_str::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
-        .unwrap_or_else(|| format!("the server answered {status}"))
+    serde_json::from_str::<ErrorBody>(body)
+        .map(|b| b.error)
+        .unwrap_or_else(|_| format!("the server answered {status}"))
 }
 
 #[cfg(feature = "hydrate")]
@@ -103,5 +113,10 @@ mod tests {
             "that token is not right"
         );
         assert_eq!(error_message(502, "<html>"), "the server answered 502");
+        assert_eq!(
+            error_message(400, r#"{"error":{"nested":true}}"#),
+            "the server answered 400"
+        );
+        assert_eq!(serde_json::to_string(&NoFields {}).unwrap(), "{}");
     }
 }
