@@ -33,17 +33,13 @@ pub async fn post_json<B: Serialize, R: DeserializeOwned>(
     url: &str,
     body: &B,
 ) -> Result<R, ApiFailure> {
-    send(
-        "POST",
-        url,
-        Some(serde_json::to_string(body).unwrap_or_default()),
-    )
-    .await
+    let json = serde_json::to_string(body).unwrap_or_default();
+    decode(&send("POST", url, Some(json)).await?)
 }
 
 /// DELETEs `url`.
 pub async fn delete(url: &str) -> Result<(), ApiFailure> {
-    send::<IgnoredAny>("DELETE", url, None).await.map(|_| ())
+    decode::<IgnoredAny>(&send("DELETE", url, None).await?).map(|_| ())
 }
 
 /// The message of a JSON error body, or a generic one for the status.
@@ -53,12 +49,16 @@ pub fn error_message(status: u16, body: &str) -> String {
         .unwrap_or_else(|_| format!("the server answered {status}"))
 }
 
+/// A successful answer's body as `R`; an empty body reads as `null`.
+fn decode<R: DeserializeOwned>(text: &str) -> Result<R, ApiFailure> {
+    let text = if text.trim().is_empty() { "null" } else { text };
+    serde_json::from_str(text).map_err(|e| ApiFailure::Network(format!("unexpected answer: {e}")))
+}
+
+/// Makes the call and gives back the body of a successful answer. Not generic on purpose: one copy of the
+/// request's async state machine serves every call, where a generic one was compiled once per answer type.
 #[cfg(feature = "hydrate")]
-async fn send<R: DeserializeOwned>(
-    method: &str,
-    url: &str,
-    json: Option<String>,
-) -> Result<R, ApiFailure> {
+async fn send(method: &str, url: &str, json: Option<String>) -> Result<String, ApiFailure> {
     use gloo_net::http::{Method, RequestBuilder};
     let method = if method == "DELETE" {
         Method::DELETE
@@ -85,20 +85,11 @@ async fn send<R: DeserializeOwned>(
             message: error_message(status, &text),
         });
     }
-    let text = if text.trim().is_empty() {
-        "null"
-    } else {
-        &text
-    };
-    serde_json::from_str(text).map_err(|e| ApiFailure::Network(format!("unexpected answer: {e}")))
+    Ok(text)
 }
 
 #[cfg(not(feature = "hydrate"))]
-async fn send<R: DeserializeOwned>(
-    _method: &str,
-    _url: &str,
-    _json: Option<String>,
-) -> Result<R, ApiFailure> {
+async fn send(_method: &str, _url: &str, _json: Option<String>) -> Result<String, ApiFailure> {
     Err(ApiFailure::Network("not in a browser".to_owned()))
 }
 
@@ -118,5 +109,14 @@ mod tests {
             "the server answered 400"
         );
         assert_eq!(serde_json::to_string(&NoFields {}).unwrap(), "{}");
+    }
+
+    #[test]
+    fn answers_decode_and_an_empty_one_is_null() {
+        assert_eq!(decode::<Option<u8>>("  "), Ok(None));
+        assert_eq!(decode::<Option<u8>>("7"), Ok(Some(7)));
+        assert!(
+            matches!(decode::<u8>("<html>"), Err(ApiFailure::Network(m)) if m.starts_with("unexpected answer"))
+        );
     }
 }
