@@ -653,39 +653,44 @@ fn PublishCard(can_write: RwSignal<bool>) -> impl IntoView {
             }));
         });
     };
+    let logged_in = Memo::new(move |_| can_write.get());
     view! {
         <section class="card" aria-labelledby="publish-title">
             <h2 id="publish-title">"Publish a test message"</h2>
-            <Show
-                when=move || can_write.get()
-                fallback=|| view! { <p class="muted">"Log in to publish to the " <code>"message"</code> " topic."</p> }
-            >
-                <form class="publish" on:submit=submit>
-                    <label for="publish-text">"Message"</label>
-                    <div class="row">
-                        <input
-                            id="publish-text"
-                            type="text"
-                            data-testid="inspector-publish-input"
-                            prop:value=move || draft.get()
-                            on:input=move |ev| draft.set(event_target_value(&ev))
-                        />
-                        <button type="submit" class="button primary" data-testid="inspector-publish">
-                            "Publish"
-                        </button>
-                    </div>
-                </form>
-                <p
-                    class=move || if matches!(result.get(), Some(Err(_))) { "form-error" } else { "muted" }
-                    role="status"
-                    data-testid="inspector-publish-result"
-                >
-                    {move || match result.get() {
-                        Some(Ok(m)) | Some(Err(m)) => m,
-                        None => String::new(),
-                    }}
-                </p>
-            </Show>
+            // `Either`, not `<Show>`, whose fallback is an `AnyView` (see the login control).
+            {move || {
+                if logged_in.get() {
+                    Either::Left(view! {
+                        <form class="publish" on:submit=submit>
+                            <label for="publish-text">"Message"</label>
+                            <div class="row">
+                                <input
+                                    id="publish-text"
+                                    type="text"
+                                    data-testid="inspector-publish-input"
+                                    prop:value=move || draft.get()
+                                    on:input=move |ev| draft.set(event_target_value(&ev))
+                                />
+                                <button type="submit" class="button primary" data-testid="inspector-publish">
+                                    "Publish"
+                                </button>
+                            </div>
+                        </form>
+                        <p
+                            class=move || if matches!(result.get(), Some(Err(_))) { "form-error" } else { "muted" }
+                            role="status"
+                            data-testid="inspector-publish-result"
+                        >
+                            {move || match result.get() {
+                                Some(Ok(m)) | Some(Err(m)) => m,
+                                None => String::new(),
+                            }}
+                        </p>
+                    })
+                } else {
+                    Either::Right(view! { <p class="muted">"Log in to publish to the " <code>"message"</code> " topic."</p> })
+                }
+            }}
         </section>
     }
 }
