@@ -74,3 +74,43 @@ pub fn logo() -> impl IntoView {
         </svg>
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_device_icon_changes_shape_with_its_state() {
+        for device in [Device::Lights, Device::Blinds, Device::Curtains] {
+            let (off, on) = (device.states()[0], device.states()[1]);
+            assert_ne!(
+                icon_shapes(device, Some(on)),
+                icon_shapes(device, Some(off)),
+                "{device:?}"
+            );
+            assert_eq!(
+                icon_shapes(device, None),
+                icon_shapes(device, Some(off)),
+                "{device:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_server_renders_the_shapes_inside_the_svg() {
+        let owner = Owner::new();
+        let html = owner.with(|| {
+            device_icon(Device::Blinds, || Some(DeviceState::Open))
+                .into_view()
+                .to_html()
+        });
+        assert!(
+            html.starts_with("<svg ") && html.contains(r#"class="icon""#),
+            "{html}"
+        );
+        assert!(
+            html.contains(icon_shapes(Device::Blinds, Some(DeviceState::Open))),
+            "{html}"
+        );
+    }
+}
