@@ -5,9 +5,6 @@
 //! - [`components`] and [`shell`] / [`App`]: the pages (the dashboard at `/`, the event inspector at
 //!   `/inspector`), rendered on the server and hydrated in the browser.
 
-// Leptos views are deeply nested types; the inspector's page goes past the default limit of 128.
-#![recursion_limit = "256"]
-
 pub mod api;
 pub mod components;
 pub mod contract;
