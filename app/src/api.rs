@@ -1,9 +1,12 @@
 //! The dashboard's calls to the HTTP API. In the browser they go through `fetch` (same origin, so the session
 //! cookie rides along and no credential is ever visible to page scripts); on the server they are never made,
 //! because buttons only act after hydration.
+//!
+//! No `serde_json::Value` here: building, printing or parsing one brings its maps and number handling into the
+//! WASM bundle, and every call has a fixed shape anyway.
 
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::{Deserialize, Serialize};
 
 /// Why a call did not succeed, phrased for the page.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -15,40 +18,47 @@ pub enum ApiFailure {
     Network(String),
 }
 
+/// The body of a call that takes no fields: `{}`.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct NoFields {}
+
+/// The part of an error body the page shows; `detail` and anything else are skipped.
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: String,
+}
+
 /// POSTs `body` as JSON to `url`; decodes a JSON answer (or `null` for an empty one).
 pub async fn post_json<B: Serialize, R: DeserializeOwned>(
     url: &str,
     body: &B,
 ) -> Result<R, ApiFailure> {
-    send(
-        "POST",
-        url,
-        Some(serde_json::to_string(body).unwrap_or_default()),
-    )
-    .await
+    let json = serde_json::to_string(body).unwrap_or_default();
+    decode(&send("POST", url, Some(json)).await?)
 }
 
 /// DELETEs `url`.
 pub async fn delete(url: &str) -> Result<(), ApiFailure> {
-    send::<serde_json::Value>("DELETE", url, None)
-        .await
-        .map(|_| ())
+    decode::<IgnoredAny>(&send("DELETE", url, None).await?).map(|_| ())
 }
 
 /// The message of a JSON error body, or a generic one for the status.
 pub fn error_message(status: u16, body: &str) -> String {
-    serde_json::from_str::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
-        .unwrap_or_else(|| format!("the server answered {status}"))
+    serde_json::from_str::<ErrorBody>(body)
+        .map(|b| b.error)
+        .unwrap_or_else(|_| format!("the server answered {status}"))
 }
 
+/// A successful answer's body as `R`; an empty body reads as `null`.
+fn decode<R: DeserializeOwned>(text: &str) -> Result<R, ApiFailure> {
+    let text = if text.trim().is_empty() { "null" } else { text };
+    serde_json::from_str(text).map_err(|e| ApiFailure::Network(format!("unexpected answer: {e}")))
+}
+
+/// Makes the call and gives back the body of a successful answer. Not generic on purpose: one copy of the
+/// request's async state machine serves every call, where a generic one was compiled once per answer type.
 #[cfg(feature = "hydrate")]
-async fn send<R: DeserializeOwned>(
-    method: &str,
-    url: &str,
-    json: Option<String>,
-) -> Result<R, ApiFailure> {
+async fn send(method: &str, url: &str, json: Option<String>) -> Result<String, ApiFailure> {
     use gloo_net::http::{Method, RequestBuilder};
     let method = if method == "DELETE" {
         Method::DELETE
@@ -75,20 +85,11 @@ async fn send<R: DeserializeOwned>(
             message: error_message(status, &text),
         });
     }
-    let text = if text.trim().is_empty() {
-        "null"
-    } else {
-        &text
-    };
-    serde_json::from_str(text).map_err(|e| ApiFailure::Network(format!("unexpected answer: {e}")))
+    Ok(text)
 }
 
 #[cfg(not(feature = "hydrate"))]
-async fn send<R: DeserializeOwned>(
-    _method: &str,
-    _url: &str,
-    _json: Option<String>,
-) -> Result<R, ApiFailure> {
+async fn send(_method: &str, _url: &str, _json: Option<String>) -> Result<String, ApiFailure> {
     Err(ApiFailure::Network("not in a browser".to_owned()))
 }
 
@@ -103,5 +104,19 @@ mod tests {
             "that token is not right"
         );
         assert_eq!(error_message(502, "<html>"), "the server answered 502");
+        assert_eq!(
+            error_message(400, r#"{"error":{"nested":true}}"#),
+            "the server answered 400"
+        );
+        assert_eq!(serde_json::to_string(&NoFields {}).unwrap(), "{}");
+    }
+
+    #[test]
+    fn answers_decode_and_an_empty_one_is_null() {
+        assert_eq!(decode::<Option<u8>>("  "), Ok(None));
+        assert_eq!(decode::<Option<u8>>("7"), Ok(Some(7)));
+        assert!(
+            matches!(decode::<u8>("<html>"), Err(ApiFailure::Network(m)) if m.starts_with("unexpected answer"))
+        );
     }
 }

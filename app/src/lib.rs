@@ -5,9 +5,6 @@
 //! - [`components`] and [`shell`] / [`App`]: the pages (the dashboard at `/`, the event inspector at
 //!   `/inspector`), rendered on the server and hydrated in the browser.
 
-// Leptos views are deeply nested types; the inspector's page goes past the default limit of 128.
-#![recursion_limit = "256"]
-
 pub mod api;
 pub mod components;
 pub mod contract;
@@ -18,6 +15,7 @@ use components::dashboard::Dashboard;
 use components::inspector::Inspector;
 use components::login::Session;
 use contract::Snapshot;
+use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet};
 
@@ -145,9 +143,13 @@ pub fn App() -> impl IntoView {
     provide_clock();
     let page = current_page();
     provide_context(page);
+    // `Either`, not `.into_any()`: an `AnyView` keeps function pointers to every way its view can be made
+    // (built from scratch, rebuilt, hydrated, hydrated asynchronously), so all of that code for both whole pages
+    // stayed in the WASM bundle although a page is only ever hydrated once. `Either` compiles only what is
+    // called (about 224 KB less WASM, 91 KB gzipped).
     let body = match page {
-        Page::Dashboard => view! { <Dashboard initial=initial_snapshot() /> }.into_any(),
-        Page::Inspector => view! { <Inspector /> }.into_any(),
+        Page::Dashboard => Either::Left(view! { <Dashboard initial=initial_snapshot() /> }),
+        Page::Inspector => Either::Right(view! { <Inspector /> }),
     };
     view! {
         <Stylesheet id="leptos" href="/pkg/hearth.css" />

@@ -3,6 +3,7 @@
 
 use super::clock::{exact_time, parse_rfc3339_ms, use_clock, RelativeTime};
 use crate::contract::Snapshot;
+use leptos::either::Either;
 use leptos::prelude::*;
 
 #[component]
@@ -25,7 +26,7 @@ pub fn CameraCard(state: RwSignal<Snapshot>) -> impl IntoView {
                     let alt = parse_rfc3339_ms(&shot.taken_at)
                         .map(|t| format!("Front door camera, snapshot of {}", exact_time(t, clock.offset_min.get())))
                         .unwrap_or_else(|| "Front door camera snapshot".to_owned());
-                    view! {
+                    Either::Left(view! {
                         <img
                             class="camera-image"
                             data-testid="camera-image"
@@ -35,10 +36,9 @@ pub fn CameraCard(state: RwSignal<Snapshot>) -> impl IntoView {
                             height="360"
                             decoding="async"
                         />
-                    }
-                        .into_any()
+                    })
                 }
-                None => view! { <p class="camera-empty" data-testid="camera-empty">"No snapshot yet."</p> }.into_any(),
+                None => Either::Right(view! { <p class="camera-empty" data-testid="camera-empty">"No snapshot yet."</p> }),
             }}
         </section>
     }

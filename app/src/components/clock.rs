@@ -118,7 +118,11 @@ pub fn parse_rfc3339_ms(text: &str) -> Option<f64> {
         if digits.is_empty() {
             return None;
         }
-        frac_ms = format!("0.{digits}").parse::<f64>().ok()? * 1000.0;
+        // Integer digits scaled, rather than `"0.ddd".parse::<f64>()`: the same milliseconds to well under a
+        // microsecond, without core's float parser in the WASM bundle. Digits past the 18th cannot matter.
+        let kept = digits.get(..digits.len().min(18))?;
+        let n: u64 = kept.parse().ok()?;
+        frac_ms = n as f64 * 1000.0 / 10_u64.pow(kept.len() as u32) as f64;
     }
     let offset_min = match text.get(i..)? {
         "Z" | "z" => 0,
@@ -158,7 +162,9 @@ pub fn clock_hms(ms: f64, offset_min: i32) -> String {
 
 /// `HH:MM:SS.mmm` local time: for the inspector, where two events can share a second.
 pub fn clock_hms_millis(ms: f64, offset_min: i32) -> String {
-    let millis = ms.rem_euclid(1000.0).floor() as i64;
+    // On the whole milliseconds, in integers: the same digits, and a float remainder costs the bundle a wide
+    // integer division routine.
+    let millis = (ms.floor() as i64).rem_euclid(1000);
     format!("{}.{millis:03}", clock_hms(ms, offset_min))
 }
 
@@ -230,6 +236,12 @@ mod tests {
         let utc = parse_rfc3339_ms("2026-11-21T10:04:05.123Z").unwrap();
         assert_eq!(utc, 1_795_255_445_123.0);
         assert_eq!(parse_rfc3339_ms("2026-11-21T11:04:05.123+01:00"), Some(utc));
+        // Any number of fraction digits: fewer than three, and more than a float or a u64 holds.
+        assert_eq!(parse_rfc3339_ms("1970-01-01T00:00:01.5Z"), Some(1500.0));
+        let fine = parse_rfc3339_ms("1970-01-01T00:00:01.123456789Z").unwrap();
+        assert!((fine - 1123.456789).abs() < 1e-9, "{fine}");
+        let long = parse_rfc3339_ms("2026-11-21T10:04:05.1239999999999999999999999999Z").unwrap();
+        assert!((long - (utc + 0.9999)).abs() < 1e-3, "{long}");
         for bad in [
             "",
             "yesterday",
@@ -250,6 +262,8 @@ mod tests {
         assert_eq!(exact_time(t, 60), "22 Nov 2026, 00:30:09");
         assert_eq!(exact_time(t, 0), "21 Nov 2026, 23:30:09 UTC");
         assert_eq!(clock_hms_millis(t + 7.0, 0), "23:30:09.007");
+        assert_eq!(clock_hms_millis(t + 999.9, 0), "23:30:09.999");
+        assert_eq!(clock_hms_millis(-1.5, 0), "23:59:59.998");
     }
 
     #[test]

@@ -10,7 +10,6 @@ use super::login::{use_session, ReadOnlyNote};
 use super::messages::MessageFeed;
 use super::rooms::RoomCards;
 use super::temperature::TemperatureCard;
-use super::viewers::ViewerCount;
 use crate::contract::api::paths;
 use crate::contract::{DecodeError, Payload, Snapshot, Topic, RESET_EVENT, SNAPSHOT_EVENT};
 use crate::hooks::{use_event_source, ReadyState, SseMessage, UseEventSourceOptions};
@@ -89,9 +88,7 @@ pub fn Dashboard(initial: Snapshot) -> impl IntoView {
 
     view! {
         <Title text="Hearth" />
-        <Header state=sse.ready_state>
-            <ViewerCount initial=viewers />
-        </Header>
+        <Header state=sse.ready_state viewers />
         <main class="page dashboard" class:stale=lost>
             <h1 class="sr-only">"Home"</h1>
             <ReadOnlyNote />

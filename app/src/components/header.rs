@@ -3,6 +3,7 @@
 use super::badge::ConnectionBadge;
 use super::icons::logo;
 use super::login::LoginControl;
+use super::viewers::ViewerCount;
 use crate::hooks::ReadyState;
 use crate::Page;
 use leptos::prelude::*;
@@ -11,9 +12,10 @@ use leptos::prelude::*;
 pub fn Header(
     /// The state of the page's stream, for the badge.
     state: Signal<ReadyState>,
-    /// Extra status shown before the badge (the dashboard's viewer count).
+    /// The dashboard's live viewer count, shown before the badge, starting from this value. A typed prop rather
+    /// than `children`, which would box the count's view into an `AnyView` and all its code with it.
     #[prop(optional)]
-    children: Option<Children>,
+    viewers: Option<u64>,
 ) -> impl IntoView {
     let current = use_context::<Page>().unwrap_or(Page::Dashboard);
     let link = move |page: Page, label: &'static str| {
@@ -35,7 +37,7 @@ pub fn Header(
                     {link(Page::Inspector, "Inspector")}
                 </nav>
                 <div class="status">
-                    {children.map(|c| c())}
+                    {viewers.map(|initial| view! { <ViewerCount initial /> })}
                     <ConnectionBadge state />
                     <LoginControl />
                 </div>

@@ -21,6 +21,7 @@ use crate::api::{self, ApiFailure};
 use crate::contract::api::{paths, MessagePosted, NewMessage};
 use crate::contract::{MessageBody, Topic, TopicSet, RESET_EVENT, SNAPSHOT_EVENT};
 use crate::hooks::{use_event_source, ReadyState, UseEventSourceOptions};
+use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use std::collections::VecDeque;
@@ -590,22 +591,21 @@ fn LogRow(entry: Entry, offset: RwSignal<i32>) -> impl IntoView {
             let folded = data.len() > FOLD_OVER;
             let size = format!("{:.1} KB", data.len() as f64 / 1024.0);
             let body = if folded {
-                view! {
+                Either::Left(view! {
                     <details>
                         <summary>"Show data (" {size} ")"</summary>
                         <pre class="data">{data.to_string()}</pre>
                     </details>
-                }
-                .into_any()
+                })
             } else {
-                view! { <pre class="data">{data.to_string()}</pre> }.into_any()
+                Either::Right(view! { <pre class="data">{data.to_string()}</pre> })
             };
             let shown_id = id
                 .as_ref()
                 .map(|i| format!("id {i}"))
                 .unwrap_or_else(|| "no id".to_owned());
             let shown_name = name.clone();
-            view! {
+            Either::Left(view! {
                 <li class="entry event" data-testid="inspector-event" data-event=name data-id=id>
                     <div class="entry-head">
                         <span class="event-name">{shown_name}</span>
@@ -614,16 +614,14 @@ fn LogRow(entry: Entry, offset: RwSignal<i32>) -> impl IntoView {
                     </div>
                     {body}
                 </li>
-            }
-            .into_any()
+            })
         }
-        EntryKind::Connection { text, resumed_from } => view! {
+        EntryKind::Connection { text, resumed_from } => Either::Right(view! {
             <li class="entry conn" data-testid="inspector-conn" data-resumed-from=resumed_from>
                 <span class="conn-text">{text}</span>
                 <time class="arrived">{time}</time>
             </li>
-        }
-        .into_any(),
+        }),
     }
 }
 
@@ -655,39 +653,44 @@ fn PublishCard(can_write: RwSignal<bool>) -> impl IntoView {
             }));
         });
     };
+    let logged_in = Memo::new(move |_| can_write.get());
     view! {
         <section class="card" aria-labelledby="publish-title">
             <h2 id="publish-title">"Publish a test message"</h2>
-            <Show
-                when=move || can_write.get()
-                fallback=|| view! { <p class="muted">"Log in to publish to the " <code>"message"</code> " topic."</p> }
-            >
-                <form class="publish" on:submit=submit>
-                    <label for="publish-text">"Message"</label>
-                    <div class="row">
-                        <input
-                            id="publish-text"
-                            type="text"
-                            data-testid="inspector-publish-input"
-                            prop:value=move || draft.get()
-                            on:input=move |ev| draft.set(event_target_value(&ev))
-                        />
-                        <button type="submit" class="button primary" data-testid="inspector-publish">
-                            "Publish"
-                        </button>
-                    </div>
-                </form>
-                <p
-                    class=move || if matches!(result.get(), Some(Err(_))) { "form-error" } else { "muted" }
-                    role="status"
-                    data-testid="inspector-publish-result"
-                >
-                    {move || match result.get() {
-                        Some(Ok(m)) | Some(Err(m)) => m,
-                        None => String::new(),
-                    }}
-                </p>
-            </Show>
+            // `Either`, not `<Show>`, whose fallback is an `AnyView` (see the login control).
+            {move || {
+                if logged_in.get() {
+                    Either::Left(view! {
+                        <form class="publish" on:submit=submit>
+                            <label for="publish-text">"Message"</label>
+                            <div class="row">
+                                <input
+                                    id="publish-text"
+                                    type="text"
+                                    data-testid="inspector-publish-input"
+                                    prop:value=move || draft.get()
+                                    on:input=move |ev| draft.set(event_target_value(&ev))
+                                />
+                                <button type="submit" class="button primary" data-testid="inspector-publish">
+                                    "Publish"
+                                </button>
+                            </div>
+                        </form>
+                        <p
+                            class=move || if matches!(result.get(), Some(Err(_))) { "form-error" } else { "muted" }
+                            role="status"
+                            data-testid="inspector-publish-result"
+                        >
+                            {move || match result.get() {
+                                Some(Ok(m)) | Some(Err(m)) => m,
+                                None => String::new(),
+                            }}
+                        </p>
+                    })
+                } else {
+                    Either::Right(view! { <p class="muted">"Log in to publish to the " <code>"message"</code> " topic."</p> })
+                }
+            }}
         </section>
     }
 }

@@ -14,7 +14,7 @@ pub fn JobRunner(can_write: RwSignal<bool>) -> impl IntoView {
         error.set(None);
         leptos::task::spawn_local(async move {
             let result: Result<JobStarted, ApiFailure> =
-                api::post_json(paths::JOBS, &serde_json::json!({})).await;
+                api::post_json(paths::JOBS, &api::NoFields {}).await;
             match result {
                 Ok(started) => job.set(Some((started.id, started.events))),
                 Err(e) => error.set(Some(e.to_string())),

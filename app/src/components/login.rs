@@ -3,6 +3,7 @@
 
 use crate::api::{self, ApiFailure};
 use crate::contract::api::{paths, Login, SessionState};
+use leptos::either::Either;
 use leptos::html;
 use leptos::prelude::*;
 
@@ -77,12 +78,24 @@ pub fn LoginControl() -> impl IntoView {
         });
     };
 
+    // Changes of the session, not every write to it, swap the button (as `<Show>` would).
+    let logged_in = Memo::new(move |_| can_write.get());
     view! {
         <div class="login">
-            <Show
-                when=move || can_write.get()
-                fallback=move || {
-                    view! {
+            // `Either` rather than `<Show>`, whose fallback is an `AnyView`: that boxes the code to build,
+            // update and hydrate it (asynchronously too) into the bundle, where `Either` compiles what is used.
+            {move || {
+                if logged_in.get() {
+                    Either::Left(view! {
+                        <span class="logged-in" data-testid="logged-in">
+                            <span class="muted">"Signed in"</span>
+                            <button type="button" class="button" data-testid="logout" on:click=logout>
+                                "Log out"
+                            </button>
+                        </span>
+                    })
+                } else {
+                    Either::Right(view! {
                         <button
                             type="button"
                             class="button primary"
@@ -94,16 +107,9 @@ pub fn LoginControl() -> impl IntoView {
                         >
                             "Log in"
                         </button>
-                    }
+                    })
                 }
-            >
-                <span class="logged-in" data-testid="logged-in">
-                    <span class="muted">"Signed in"</span>
-                    <button type="button" class="button" data-testid="logout" on:click=logout>
-                        "Log out"
-                    </button>
-                </span>
-            </Show>
+            }}
             <div
                 id="login-panel"
                 class="login-panel"

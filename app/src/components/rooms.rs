@@ -161,7 +161,7 @@ fn DeviceSwitch(
                 disabled=move || !can_write.get()
                 title=move || if can_write.get() { "" } else { "Log in to change devices" }
             >
-                <span class="device-icon">{move || device_icon(device, current())}</span>
+                <span class="device-icon">{device_icon(device, current)}</span>
                 <span class="device-name">{device.label()}</span>
                 <span class="device-state" data-testid=format!("device-{ids}")>
                     {move || current().map(|s| s.name()).unwrap_or("unknown")}

@@ -121,6 +121,16 @@ pub fn plot(points: &[(f64, f64)], end_ms: f64, offset_min: i32) -> Plot {
     }
 }
 
+/// The horizontal grid at the value ticks, as one path (a segment per tick) in the plot box: one element that
+/// changes its `d`, where a `<line>` per tick made a list of elements to build and diff.
+pub fn grid_path(y_ticks: &[(f64, String)]) -> String {
+    y_ticks
+        .iter()
+        .map(|(top, _)| format!("M0,{:.1}H{BOX}", top / 100.0 * BOX))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Which way the temperature went over the window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Trend {
@@ -272,16 +282,7 @@ pub fn TemperatureCard(state: RwSignal<Snapshot>) -> impl IntoView {
                 </div>
                 <div class="chart-plot" aria-hidden="true">
                     <svg viewBox=format!("0 0 {BOX} {BOX}") preserveAspectRatio="none" focusable="false">
-                        {move || {
-                            chart
-                                .with(|c| c.y_ticks.clone())
-                                .into_iter()
-                                .map(|(top, _)| {
-                                    let y = top / 100.0 * BOX;
-                                    view! { <line class="gridline" x1="0" x2=BOX y1=y y2=y /> }
-                                })
-                                .collect_view()
-                        }}
+                        <path class="gridline" d=move || chart.with(|c| grid_path(&c.y_ticks)) />
                         <polygon class="area" points=move || chart.with(|c| c.area.clone()) />
                         <polyline class="line" points=move || chart.with(|c| c.line.clone()) />
                     </svg>
@@ -370,6 +371,15 @@ mod tests {
         let p = plot(&points, END, 0);
         assert_eq!(p.y_ticks.first().map(|t| t.1.as_str()), Some("23.0°"));
         assert_eq!(p.y_ticks.len(), 6);
+    }
+
+    #[test]
+    fn the_grid_has_a_line_across_the_box_at_each_value_tick() {
+        let p = plot(&readings(&[18.0, 20.0, 23.0], 600_000.0), END, 0);
+        let grid = grid_path(&p.y_ticks);
+        assert_eq!(grid.matches('M').count(), p.y_ticks.len());
+        assert!(grid.starts_with("M0,0.0H1000 "), "{grid}");
+        assert!(grid.ends_with("M0,1000.0H1000"), "{grid}");
     }
 
     #[test]

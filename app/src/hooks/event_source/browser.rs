@@ -16,7 +16,9 @@
 //! freed at the next connect (a closure may not be dropped while it runs), so a reconnect leaks nothing. A
 //! tab's channel is parked the same way when it stops sharing.
 
-use super::handover::{is_fresh, Inbox, Intake, Note, Relayed, Ring, Seen, Term, RING_CAPACITY};
+use super::handover::{
+    is_fresh, Inbox, Intake, Note, Relayed, Ring, Seen, Term, RING_CAPACITY, WIRE_VERSION,
+};
 use super::tabs::{self, Channel, Lock};
 use super::{Backoff, Control, ReadyState, SseError, SseMessage, UseEventSourceOptions};
 use leptos::prelude::*;
@@ -297,17 +299,18 @@ impl Conn {
 
     /// Named events this tab's active subscribers listen to.
     fn local_events(&self) -> Vec<String> {
-        let named = self
-            .subscribers
-            .iter()
-            .filter(|s| s.active)
-            .flat_map(|s| s.events.iter().cloned());
-        named.collect::<BTreeSet<_>>().into_iter().collect()
+        // Inserted one by one: collecting into a `BTreeSet` sorts first, which costs the bundle a sort routine.
+        let mut names = BTreeSet::new();
+        for s in self.subscribers.iter().filter(|s| s.active) {
+            names.extend(s.events.iter().cloned());
+        }
+        names.into_iter().collect()
     }
 
     /// Every event name to listen to: this tab's subscribers', other tabs' when leading, and `message`.
     fn wanted_events(&self) -> BTreeSet<String> {
-        let mut names: BTreeSet<String> = self.local_events().into_iter().collect();
+        let mut names = BTreeSet::new();
+        names.extend(self.local_events());
         names.insert("message".to_owned());
         if let Some(Share {
             role: Role::Leader { remote_events, .. },
@@ -749,7 +752,7 @@ fn join_tabs(shared: &Shared) {
     let name = {
         let conn = shared.borrow();
         format!(
-            "use_event_source\u{1}{}\u{1}{}",
+            "use_event_source/{WIRE_VERSION}\u{1}{}\u{1}{}",
             conn.url, conn.settings.with_credentials
         )
     };

@@ -33,14 +33,13 @@ pub use policy::{Backoff, ReconnectPolicy};
 
 use leptos::prelude::*;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// The connection's state, finer than `EventSource.readyState`: it tells a first connect from a reconnect and
 /// says when the next attempt is due.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ReadyState {
     /// The first connection attempt is under way.
     Connecting,
@@ -78,7 +77,7 @@ pub struct SseMessage {
 }
 
 /// What went wrong, as a value: the page shows it, nothing panics.
-#[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SseError {
     #[error("the connection dropped")]
     Dropped,
