@@ -29,3 +29,9 @@ test("the first paint shows the current snapshot before any script runs", async 
   await expect(dashboard.connectionState).toHaveText("connecting");
   await context.close();
 });
+
+test("the browser bundle is sent compressed", async ({ request }) => {
+  const res = await request.get("/pkg/hearth.wasm", { headers: { "accept-encoding": "gzip, br" } });
+  expect(res.ok()).toBeTruthy();
+  expect(["gzip", "br"]).toContain(res.headers()["content-encoding"]);
+});
