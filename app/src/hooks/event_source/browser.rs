@@ -1353,6 +1353,31 @@ fn visibility_changed(shared: &Shared) {
     }
 }
 
+/// The page is going away or being frozen: a leader hands over, and the other tabs hear that this one left.
+fn on_away(shared: &Shared) -> Callback {
+    let weak = Rc::downgrade(shared);
+    Callback::new(move |_: web_sys::Event| {
+        let Some(shared) = weak.upgrade() else { return };
+        step_down(&shared);
+        let mut conn = shared.borrow_mut();
+        if let Some(share) = conn.share.as_mut() {
+            share.away = true;
+            share.quiet_timer = None;
+            share.channel.post(&Note::Bye { tab: share.tab });
+        }
+    })
+}
+
+/// The page is back (shown again, or resumed): it rejoins the tabs.
+fn on_back(shared: &Shared) -> Callback {
+    let weak = Rc::downgrade(shared);
+    Callback::new(move |_: web_sys::Event| {
+        if let Some(shared) = weak.upgrade() {
+            rejoin_tabs(&shared);
+        }
+    })
+}
+
 /// Pause while hidden; come back at once when visible or back online. When sharing, also hand over before the
 /// page goes into the back-forward cache or is frozen, and rejoin when it comes back.
 fn listen_to_page(shared: &Shared) {
@@ -1379,23 +1404,6 @@ fn listen_to_page(shared: &Shared) {
             start(&shared);
         }
     });
-    let weak = Rc::downgrade(shared);
-    let on_away = Callback::new(move |_: web_sys::Event| {
-        let Some(shared) = weak.upgrade() else { return };
-        step_down(&shared);
-        let mut conn = shared.borrow_mut();
-        if let Some(share) = conn.share.as_mut() {
-            share.away = true;
-            share.quiet_timer = None;
-            share.channel.post(&Note::Bye { tab: share.tab });
-        }
-    });
-    let weak = Rc::downgrade(shared);
-    let on_back = Callback::new(move |_: web_sys::Event| {
-        if let Some(shared) = weak.upgrade() {
-            rejoin_tabs(&shared);
-        }
-    });
     let mut conn = shared.borrow_mut();
     let doc_target: web_sys::EventTarget = document.into();
     let win_target: web_sys::EventTarget = w.into();
@@ -1404,28 +1412,11 @@ fn listen_to_page(shared: &Shared) {
         (win_target.clone(), "online", on_online),
     ];
     if conn.settings.share_across_tabs {
-        listeners.push((win_target.clone(), "pagehide", on_away));
-        listeners.push((win_target, "pageshow", on_back));
+        listeners.push((win_target.clone(), "pagehide", on_away(shared)));
+        listeners.push((win_target, "pageshow", on_back(shared)));
         // Page Lifecycle events (Chromium): a frozen tab runs no code, so a leader hands over before it.
-        let weak = Rc::downgrade(shared);
-        let on_freeze = Callback::new(move |_: web_sys::Event| {
-            let Some(shared) = weak.upgrade() else { return };
-            step_down(&shared);
-            let mut conn = shared.borrow_mut();
-            if let Some(share) = conn.share.as_mut() {
-                share.away = true;
-                share.quiet_timer = None;
-                share.channel.post(&Note::Bye { tab: share.tab });
-            }
-        });
-        let weak = Rc::downgrade(shared);
-        let on_resume = Callback::new(move |_: web_sys::Event| {
-            if let Some(shared) = weak.upgrade() {
-                rejoin_tabs(&shared);
-            }
-        });
-        listeners.push((doc_target.clone(), "freeze", on_freeze));
-        listeners.push((doc_target, "resume", on_resume));
+        listeners.push((doc_target.clone(), "freeze", on_away(shared)));
+        listeners.push((doc_target, "resume", on_back(shared)));
     }
     for (target, name, callback) in listeners {
         if target
