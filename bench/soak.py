@@ -11,8 +11,10 @@ What runs (each bounded in count and time):
 The normal client logs in, follows /events (resuming by Last-Event-ID if its stream drops), posts a message every
 half second, and checks that every message it posted arrives exactly once, and that it was never refused.
 
-Prints one JSON object with the figures; exits 1 if the normal client was refused or lost anything.
-Usage: soak.py --port P --token T --pid SERVER_PID --data-dir DIR [--seconds 60]
+Prints one JSON object with the figures; exits 1 if the normal client was refused, lost or saw twice anything, or
+if the server's memory or its database went past the stated bounds (--max-rss-mib, --max-db-mb: defaults sized
+for the default retention of 100,000 events, about twice what a quiet run reaches).
+Usage: soak.py --port P --token T --pid SERVER_PID --data-dir DIR [--seconds 60] [--max-rss-mib 64] [--max-db-mb 160]
 """
 
 import argparse
@@ -361,6 +363,8 @@ async def main():
     p.add_argument("--seconds", type=int, default=60)
     p.add_argument("--idle", type=int, default=300)
     p.add_argument("--slow", type=int, default=100)
+    p.add_argument("--max-rss-mib", type=float, default=64)
+    p.add_argument("--max-db-mb", type=float, default=160)
     args = p.parse_args()
 
     # An old id to resume from: the first event the soak makes.
@@ -399,9 +403,15 @@ async def main():
         "server_rss_kib": {"before": rss_before, "max": max(s[0] for s in samples), "after": samples[-1][0]},
         "database_bytes_max": max(s[1] for s in samples),
     }
+    over = []
+    if report["server_rss_kib"]["max"] > args.max_rss_mib * 1024:
+        over.append(f"server RSS reached {report['server_rss_kib']['max'] / 1024:.1f} MiB (bound {args.max_rss_mib} MiB)")
+    if report["database_bytes_max"] > args.max_db_mb * 1e6:
+        over.append(f"the database reached {report['database_bytes_max'] / 1e6:.1f} MB (bound {args.max_db_mb} MB)")
+    report["over_bounds"] = over
     print(json.dumps(report, indent=2, sort_keys=True))
     ok = report["normal_client"]["lost"] == 0 and not result["refused"] and result.get("posted", 0) > 0
-    ok = ok and report["normal_client"]["duplicates"] == 0
+    ok = ok and report["normal_client"]["duplicates"] == 0 and not over
     sys.exit(0 if ok else 1)
 
 

@@ -2,11 +2,13 @@
 # The soak: hostile and heavy clients at once for a bounded time (default 60 s), loopback only, while a normal
 # logged-in client keeps using the dashboard's stream and posting (bench/soak.py says what runs). Builds the
 # release server, starts it on a fresh data directory with the default limits, prints the figures (JSON) and
-# exits non-zero if the normal client was refused or lost anything.
-# Usage: scripts/soak.sh [seconds]
+# exits non-zero if the normal client was refused or lost anything, or the server's memory or database went past
+# their bounds.
+# Usage: scripts/soak.sh [seconds] [bench/soak.py options, e.g. --max-rss-mib 64 --max-db-mb 160]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-60}
+shift || true
 port=${SOAK_PORT:-3991}
 token="soak-$RANDOM$RANDOM$RANDOM$RANDOM"
 data_dir=$(mktemp -d)
@@ -28,7 +30,7 @@ for _ in $(seq 100); do
 done
 status=0
 python3 "$root/bench/soak.py" --port "$port" --token "$token" --pid "$server_pid" --data-dir "$data_dir" \
-  --seconds "$seconds" || status=$?
+  --seconds "$seconds" "$@" || status=$?
 echo "server log (warnings and errors), last lines:" >&2
 tail -n 5 "$log" >&2
 exit $status
