@@ -2,7 +2,7 @@
 //! instances lose nothing.
 
 use crate::harness::{plain, post, seq, Instance, Redis, WAIT};
-use app::contract::{Payload, Temperature};
+use app::contract::{Payload, Temperature, MAX_TEMPERATURES};
 use std::sync::Arc;
 
 /// Reads `path` on `instance` until `count` events named one of `names` came; their ids.
@@ -31,7 +31,6 @@ async fn instances_publishing_at_once_are_seen_in_one_order_everywhere() {
     let b = Arc::new(plain(&redis).await);
     // The sensors (on whichever instance holds their lease) publish at once: let them be done.
     redis.settled().await;
-    let before = redis.log().len();
     let mut readers = Vec::new();
     for instance in [&a, &b] {
         for (path, names, count) in [
@@ -50,52 +49,84 @@ async fn instances_publishing_at_once_are_seen_in_one_order_everywhere() {
     }
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
 
-    // Act: A posts 1,000 messages over HTTP; B publishes 504 messages and 496 readings, at the same time.
+    // Act: A posts 1,000 messages over HTTP; B publishes 504 messages and 496 readings, at the same time. Each
+    // writer keeps the id every write was acknowledged with.
     let mut writers = Vec::new();
     for w in 0..8 {
         let a = Arc::clone(&a);
         writers.push(tokio::spawn(async move {
+            let mut acked = Vec::new();
             for i in 0..125 {
-                let (status, _) = post(
+                let (status, body) = post(
                     &a.client,
                     &a.url("/message"),
                     &serde_json::json!({ "message": format!("a{w}-{i}") }),
                 )
                 .await;
                 assert_eq!(status, 201);
+                acked.push((body["seq"].as_u64().expect("the answer's seq"), "message"));
             }
+            acked
         }));
         let b = Arc::clone(&b);
         writers.push(tokio::spawn(async move {
+            let mut acked = Vec::new();
             for i in 0..125 {
-                let payload = if i % 2 == 0 {
-                    crate::resume::message(&format!("b{w}-{i}"))
+                let (payload, topic) = if i % 2 == 0 {
+                    (crate::resume::message(&format!("b{w}-{i}")), "message")
                 } else {
-                    Payload::Temperature(Temperature {
+                    let reading = Temperature {
                         temperature: 20.0,
                         updated_at: format!("b{w}-{i}"),
-                    })
+                    };
+                    (Payload::Temperature(reading), "temperature")
                 };
-                b.state.hub.publish(payload).await.expect("B publishes");
+                let event = b.state.hub.publish(payload).await.expect("B publishes");
+                acked.push((event.seq, topic));
             }
+            acked
         }));
     }
+    let mut published: Vec<(u64, &str)> = Vec::new();
     for writer in writers {
-        writer.await.unwrap();
+        published.extend(writer.await.unwrap());
     }
+    published.sort_unstable();
 
-    // Assert: each subscriber saw exactly the global log filtered by its topics, in the log's order.
-    let log = redis.log().split_off(before);
-    assert_eq!(log.len(), 2000);
+    // Assert: 2,000 distinct ids, and the log holds every message and the newest readings of the window.
+    assert_eq!(published.len(), 2000);
     assert!(
-        log.windows(2).all(|w| w[0].0 < w[1].0),
-        "the log's ids strictly increase"
+        published.windows(2).all(|w| w[0].0 < w[1].0),
+        "every write got an id of its own"
     );
+    let first = published[0].0;
+    let log: Vec<(u64, String)> = redis
+        .log()
+        .into_iter()
+        .filter(|(id, _)| *id >= first)
+        .collect();
+    let ids_of = |entries: &mut dyn Iterator<Item = (u64, &str)>, topic: &str| -> Vec<u64> {
+        entries
+            .filter(|(_, t)| *t == topic)
+            .map(|(id, _)| id)
+            .collect()
+    };
+    let published_messages = ids_of(&mut published.iter().copied(), "message");
+    let published_readings = ids_of(&mut published.iter().copied(), "temperature");
+    let log_entries = || log.iter().map(|(id, t)| (*id, t.as_str()));
+    assert_eq!(ids_of(&mut log_entries(), "message"), published_messages);
+    assert_eq!(
+        ids_of(&mut log_entries(), "temperature"),
+        published_readings[published_readings.len() - MAX_TEMPERATURES..],
+        "the log keeps the window's readings"
+    );
+
+    // Assert: each subscriber saw exactly what was published, filtered by its topics, in id order.
     for reader in readers {
         let (path, ids) = reader.await.unwrap();
-        let wanted: Vec<u64> = log
+        let wanted: Vec<u64> = published
             .iter()
-            .filter(|(_, topic)| topic == "message" || path.contains("temperature"))
+            .filter(|(_, topic)| *topic == "message" || path.contains("temperature"))
             .map(|(id, _)| *id)
             .collect();
         same_ids(path, &ids, &wanted);

@@ -520,7 +520,11 @@ async fn append_batch(core: &Core, batch: &[Pending]) -> Result<Vec<i64>, HubErr
         .arg(floor)
         .arg(clock_seed())
         .arg(now_ms())
-        .arg(fresh_epoch());
+        .arg(fresh_epoch())
+        .arg(scripts::windowed().count());
+    for (topic, keep) in scripts::windowed() {
+        call.key(scripts::window(topic)).arg(topic.name()).arg(keep);
+    }
     for pending in batch {
         call.arg(pending.topic.name())
             .arg(&pending.data)
@@ -573,17 +577,21 @@ async fn housekeeping(core: Arc<Core>, stop: CancellationToken) {
             }
         }
         let oldest = now_ms().saturating_sub(core.options.retain_ms);
+        let mut after = String::new();
         loop {
-            let dropped: Result<usize, _> = scripts::TRIM
-                .key(LOG)
+            let mut step = scripts::TRIM.prepare_invoke();
+            step.key(LOG)
                 .key(CHECKPOINT)
                 .arg(core.options.retain_events)
                 .arg(oldest)
                 .arg(TRIM_STEP)
-                .invoke_async(&mut conn)
-                .await;
-            match dropped {
-                Ok(n) if n >= TRIM_STEP => {}
+                .arg(&after);
+            for (topic, _) in scripts::windowed() {
+                step.key(scripts::window(topic)).arg(topic.name());
+            }
+            let stepped: Result<(usize, u8, String), _> = step.invoke_async(&mut conn).await;
+            match stepped {
+                Ok((_, 1, last)) => after = last,
                 Ok(_) => break,
                 Err(e) => {
                     core.link.failed(&e);

@@ -5,6 +5,7 @@
 //! so assigning an id and appending the event, or comparing and setting, is one step no other instance can
 //! interleave with. They are sent by hash (`EVALSHA`), loaded on first use and again after a broker restart.
 
+use app::contract::{Persistence, Topic};
 use redis::Script;
 use std::sync::LazyLock;
 
@@ -24,6 +25,22 @@ pub const VIEWERS: &str = "{hearth}:viewers";
 /// The key of the lease named `name` (the simulator, a job).
 pub fn lease(name: &str) -> String {
     format!("{{hearth}}:lease:{name}")
+}
+
+/// The ids a windowed topic (sensor readings) has in the log, oldest first: the publish script keeps the log to
+/// the topic's window with it, and the trim script leaves those entries out of the retention count.
+pub fn window(topic: Topic) -> String {
+    format!("{{hearth}}:window:{}", topic.name())
+}
+
+/// The topics that keep only their newest events in the log, with how many.
+pub fn windowed() -> impl Iterator<Item = (Topic, usize)> {
+    Topic::ALL
+        .into_iter()
+        .filter_map(|topic| match topic.persistence() {
+            Persistence::Window(keep) => Some((topic, keep)),
+            Persistence::Durable | Persistence::Ephemeral => None,
+        })
 }
 
 /// The key of a dashboard session.
