@@ -5,13 +5,10 @@
 //!
 //! It reads through `use_event_source`, like the dashboard; no second client. The subscription lives in a small
 //! child component ([`TapStream`]) that is built again whenever the subscription changes, because the hook takes
-//! its URL once. Two things the hook does not offer are worked around here:
-//! - which id a reconnect resumed from: the hook resumes from its last event id, so on each re-open the
-//!   inspector reads `last_event_id` as it was when the connection opened (no event has arrived yet then);
-//! - starting from a chosen id: that id goes into the URL as `lastEventId`. The hook would append its own
-//!   `lastEventId` when it reconnects after receiving events, and the hub refuses a query with the parameter
-//!   twice; so when such a connection drops, the inspector builds it again from the last id it received, and
-//!   the hook's own backoff takes over from there.
+//! its URL once. A replay from a chosen id is the hook's `resume_from`: the first connection asks for what came
+//! after that id, and every reconnect after that resumes from the last id received, as any subscription does.
+//! Which id a reconnect resumed from is not something the hook reports, so on each re-open the inspector reads
+//! `last_event_id` as it was when the connection opened (no event has arrived on it yet then).
 
 use super::clock::{clock_hms_millis, use_clock};
 use super::dashboard::PING_EVENT;
@@ -41,8 +38,6 @@ pub struct Tap {
     pub topics: TopicSet,
     /// Replay everything after this id first (`lastEventId`).
     pub from: Option<u64>,
-    /// This subscription continues an earlier one that dropped: its first open is a reconnect.
-    pub continues: bool,
     /// Bumped on every change, so re-applying the same choice still starts over.
     pub generation: u64,
 }
@@ -56,13 +51,10 @@ impl Tap {
             .join(",")
     }
 
-    /// The stream URL, relative to the page.
+    /// The stream URL, relative to the page. Where to start is not in it: the hook adds that (`lastEventId`)
+    /// from [`Tap::from`] and, on every reconnect, from the last id received.
     pub fn url(&self) -> String {
-        let mut url = format!("{}?topics={}", paths::EVENTS, self.topic_list());
-        if let Some(id) = self.from {
-            url.push_str(&format!("&lastEventId={id}"));
-        }
-        url
+        format!("{}?topics={}", paths::EVENTS, self.topic_list())
     }
 
     /// The same stream for a terminal.
@@ -272,9 +264,13 @@ struct Sinks {
 fn TapStream(tap: Tap, sinks: Sinks) -> impl IntoView {
     let clock = use_clock();
     let url = tap.url();
+    let mut options = UseEventSourceOptions::default();
+    if let Some(id) = tap.from {
+        options = options.resume_from(id);
+    }
     let sse = use_event_source(
         &url,
-        UseEventSourceOptions::default()
+        options
             .events(event_names())
             .stale_after(STALE_AFTER)
             // A debugging tool keeps listening while you look at another tab.
@@ -310,9 +306,9 @@ fn TapStream(tap: Tap, sinks: Sinks) -> impl IntoView {
         sinks.state.set(now);
         let was = before.get_value();
         before.set_value(Some(now));
-        // Open before in this component: the hook reconnected by itself, from its last id (or from the URL's,
-        // if nothing had arrived). Continuing a dropped subscription: from the id this one was built with.
-        let reopen = opened.get_value() || tap.continues;
+        // Open before in this component: the hook reconnected by itself, from its last id (or from the chosen
+        // one, if nothing had arrived).
+        let reopen = opened.get_value();
         let resume_id = if opened.get_value() {
             sse.last_event_id.get_untracked().or_else(|| from.clone())
         } else {
@@ -335,21 +331,6 @@ fn TapStream(tap: Tap, sinks: Sinks) -> impl IntoView {
                 )
             });
         }
-        // Started from a chosen id and dropped after receiving events: build it again from the last one, since
-        // the hook's own resume would repeat the parameter.
-        if matches!(now, ReadyState::Reconnecting { .. }) && tap.from.is_some() {
-            let last = sse
-                .last_event_id
-                .get_untracked()
-                .and_then(|id| id.parse::<u64>().ok());
-            if let Some(last) = last.filter(|l| Some(*l) != tap.from) {
-                sinks.tap.update(|t| {
-                    t.from = Some(last);
-                    t.continues = true;
-                    t.generation += 1;
-                });
-            }
-        }
     });
 }
 
@@ -362,7 +343,6 @@ pub fn Inspector() -> impl IntoView {
         tap: RwSignal::new(Tap {
             topics: TopicSet::DASHBOARD,
             from: None,
-            continues: false,
             generation: 0,
         }),
         state: RwSignal::new(ReadyState::Connecting),
@@ -396,7 +376,6 @@ pub fn Inspector() -> impl IntoView {
         sinks.tap.update(|t| {
             t.topics = topics;
             t.from = None;
-            t.continues = false;
             t.generation += 1;
         });
     };
@@ -418,7 +397,6 @@ pub fn Inspector() -> impl IntoView {
                 sinks.tap.update(|t| {
                     t.topics = chosen.get_untracked();
                     t.from = Some(id);
-                    t.continues = false;
                     t.generation += 1;
                 });
             }
@@ -703,18 +681,15 @@ mod tests {
         Tap {
             topics: TopicSet::of(&[Topic::Kitchen, Topic::Message]),
             from,
-            continues: false,
             generation: 0,
         }
     }
 
     #[test]
     fn the_url_and_the_curl_command_say_the_same_thing() {
+        // Where to start is the hook's to add (resume_from), so the URL is the same from any id.
         assert_eq!(tap(None).url(), "/events?topics=kitchen,message");
-        assert_eq!(
-            tap(Some(42)).url(),
-            "/events?topics=kitchen,message&lastEventId=42"
-        );
+        assert_eq!(tap(Some(42)).url(), "/events?topics=kitchen,message");
         assert_eq!(
             tap(Some(42)).curl("http://127.0.0.1:3000"),
             "curl -N 'http://127.0.0.1:3000/events?topics=kitchen,message' -H 'Last-Event-ID: 42'"
