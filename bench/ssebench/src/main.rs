@@ -334,14 +334,14 @@ struct Opening {
 }
 
 impl Opening {
-    fn new() -> Opening {
-        Opening {
+    fn new() -> anyhow::Result<Opening> {
+        Ok(Opening {
             opened: 0,
-            latency: histogram::new(),
+            latency: histogram::new()?,
             failures: BTreeMap::new(),
             pending: 0,
             elapsed: Duration::ZERO,
-        }
+        })
     }
 
     fn to_json(&self, requested: usize) -> Value {
@@ -436,6 +436,7 @@ async fn run(plan: Arc<Plan>, open_files: u64) -> anyhow::Result<(Value, String)
             .with_context(|| format!("--server-pid {pid}: no such process to measure"))?;
     }
     let idle_sample = Sample::now(&args.server_pid);
+    let mut opening = Opening::new()?;
 
     // Open every subscription.
     let ctx = Arc::new(subscriber::Ctx {
@@ -474,7 +475,6 @@ async fn run(plan: Arc<Plan>, open_files: u64) -> anyhow::Result<(Value, String)
         )));
     }
     drop(opened_tx);
-    let mut opening = Opening::new();
     let phase_end = connect_start + Duration::from_secs_f64(args.connect_phase_timeout);
     let mut answered = 0;
     while answered < args.subscribers {
@@ -502,7 +502,7 @@ async fn run(plan: Arc<Plan>, open_files: u64) -> anyhow::Result<(Value, String)
     } else if args.idle {
         idle_phase(&plan, &idle_sample, &at_n, &opening).await
     } else {
-        fanout_phase(&plan, &opening, &at_n).await
+        fanout_phase(&plan, &opening, &at_n).await?
     };
     let end = Sample::now(&args.server_pid);
 
@@ -663,7 +663,7 @@ async fn fanout_phase(
     plan: &Plan,
     opening: &Opening,
     at_n: &Sample,
-) -> (&'static str, Value, Tail) {
+) -> anyhow::Result<(&'static str, Value, Tail)> {
     let args = &plan.args;
     tokio::time::sleep(Duration::from_millis(args.settle_ms)).await;
     let before = Sample::now(&args.server_pid);
@@ -706,7 +706,7 @@ async fn fanout_phase(
     }
     let after = Sample::now(&args.server_pid);
     let window = (last_change - start).max(Duration::from_millis(1));
-    let latency = histogram::deliveries();
+    let latency = histogram::deliveries()?;
     let cpu = cpu_use(&before, &after);
     let server_cpu_s = before.server_cpu.zip(after.server_cpu).map(|(a, b)| b - a);
     let others = cpu["other_processes_cores"].as_f64();
@@ -773,7 +773,7 @@ async fn fanout_phase(
             others.map_or("?".to_owned(), |o| format!("{o:.2}")),
         )
     };
-    ("fanout", body, Box::new(tail))
+    Ok(("fanout", body, Box::new(tail)))
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use axum::http::{Request, Version};
 use axum::Router;
 use proptest::prelude::*;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio_util::sync::CancellationToken;
@@ -47,16 +47,21 @@ impl Seen {
 
 type Log = Arc<Mutex<Vec<Seen>>>;
 
+/// The requests recorded so far. A panic while recording fails its own case; the record stays readable.
+fn recorded(log: &Log) -> MutexGuard<'_, Vec<Seen>> {
+    log.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// Settings as the server's, with an application that records each request and answers 200.
 fn shared(log: &Log) -> Shared {
-    let recorded = log.clone();
+    let shared_log = log.clone();
     let app = Router::new().fallback(move |request: Request<Body>| {
-        let log = recorded.clone();
+        let log = shared_log.clone();
         async move {
             let (parts, body) = request.into_parts();
             let body = axum::body::to_bytes(body, usize::MAX).await.ok();
             let seen = Seen::of(&Request::from_parts(parts, ()), body.map(|b| b.to_vec()));
-            log.lock().unwrap().push(seen);
+            recorded(&log).push(seen);
             "ok"
         }
     });
@@ -105,7 +110,7 @@ async fn by_hyper(bytes: &[u8]) -> Vec<Seen> {
     let served = run_hyper(io, &s, true, None).await;
     drop(served);
     let _ = client.await;
-    let seen = log.lock().unwrap().clone();
+    let seen = recorded(&log).clone();
     seen
 }
 
@@ -117,7 +122,7 @@ async fn by_gate(bytes: &[u8]) -> (Vec<Seen>, bool) {
     let (io, client) = client(bytes.to_vec());
     let (mut ticket, _) = s.admission.admit(IpAddr::V4(Ipv4Addr::LOCALHOST));
     let held = gated(io, &s, &mut ticket, None, None).await;
-    let mut seen = log.lock().unwrap().clone();
+    let mut seen = recorded(&log).clone();
     let held = held.map(|(io, request)| {
         drop(io);
         seen.push(Seen::of(&request, Some(Vec::new())));
@@ -131,7 +136,7 @@ fn check(bytes: &[u8]) -> Result<(), TestCaseError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap();
+        .map_err(|e| TestCaseError::fail(format!("cannot start a runtime: {e}")))?;
     let (hyper, (gate, held)) = runtime.block_on(async {
         let hyper = by_hyper(bytes).await;
         (hyper, by_gate(bytes).await)
