@@ -283,7 +283,7 @@ impl Fanout {
     }
 
     /// Up to `max` retained events in `(after, until]` of `topics`; gone if the ring moved past `after`.
-    fn read_ring(
+    pub fn read_ring(
         &self,
         after: u64,
         until: u64,

@@ -14,7 +14,6 @@ use crate::event::Event;
 use crate::hub::{Fanout, ReplayGone, ReplaySource};
 use app::contract::TopicSet;
 use futures::future::BoxFuture;
-use futures::FutureExt;
 use redis::Value;
 use std::sync::Arc;
 
@@ -36,8 +35,7 @@ impl ReplaySource for LogReplay {
     ) -> BoxFuture<'static, Result<Vec<Arc<Event>>, ReplayGone>> {
         let (floor, _) = self.fanout.bounds();
         if after >= floor {
-            let ring = ReplaySource::read(&*self.fanout, after, until, topics, max).now_or_never();
-            if let Some(Ok(events)) = ring {
+            if let Ok(events) = self.fanout.read_ring(after, until, topics, max) {
                 return Box::pin(std::future::ready(Ok(events)));
             }
         }
