@@ -29,6 +29,17 @@ const BACKOFF: [Duration; 4] = [
     Duration::from_secs(1),
 ];
 
+/// Waits before connection attempt number `attempt` (counting it), longer each time up to a second; false when
+/// `stop` came first.
+pub async fn back_off(attempt: &mut usize, stop: &CancellationToken) -> bool {
+    let wait = BACKOFF[(*attempt).min(BACKOFF.len() - 1)];
+    *attempt += 1;
+    tokio::select! {
+        _ = stop.cancelled() => false,
+        _ = tokio::time::sleep(wait) => true,
+    }
+}
+
 pub struct Link {
     client: redis::Client,
     conn: Mutex<Option<MultiplexedConnection>>,
@@ -129,11 +140,8 @@ impl Link {
                     }
                     Err(e) => {
                         *self.problem_slot() = Some(e.to_string());
-                        let wait = BACKOFF[attempt.min(BACKOFF.len() - 1)];
-                        attempt += 1;
-                        tokio::select! {
-                            _ = stop.cancelled() => return,
-                            _ = tokio::time::sleep(wait) => {}
+                        if !back_off(&mut attempt, &stop).await {
+                            return;
                         }
                         continue;
                     }

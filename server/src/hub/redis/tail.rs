@@ -8,7 +8,7 @@
 //! get a `reset` rather than a replay the broker can no longer back, and the new log is read from its start.
 
 use super::entry::{from_read, Entry};
-use super::link::{connect, RESPONSE_TIMEOUT};
+use super::link::{back_off, connect, RESPONSE_TIMEOUT};
 use super::scripts::{entry_id, LOG, META};
 use super::Core;
 use crate::clock::now_ms;
@@ -24,13 +24,6 @@ use tokio_util::sync::CancellationToken;
 pub const BLOCK: Duration = Duration::from_millis(1000);
 /// Entries taken per read.
 const COUNT: usize = 1000;
-/// Waits between attempts to reconnect.
-const BACKOFF: [Duration; 4] = [
-    Duration::from_millis(50),
-    Duration::from_millis(200),
-    Duration::from_millis(500),
-    Duration::from_secs(1),
-];
 
 /// Follows the log from `cursor` until `stop`.
 pub async fn run(core: Arc<Core>, mut cursor: u64, stop: CancellationToken) {
@@ -44,11 +37,8 @@ pub async fn run(core: Arc<Core>, mut cursor: u64, stop: CancellationToken) {
             Ok(conn) => conn,
             Err(e) => {
                 core.tail_down(&e.to_string());
-                let wait = BACKOFF[attempt.min(BACKOFF.len() - 1)];
-                attempt += 1;
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = tokio::time::sleep(wait) => {}
+                if !back_off(&mut attempt, &stop).await {
+                    return;
                 }
                 continue;
             }
