@@ -292,17 +292,9 @@ pub async fn run(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::contract::{Message, Payload};
     use clap::Parser;
 
-    fn message(id: u64) -> Payload {
-        Payload::Message(Message {
-            id,
-            title: "t".into(),
-            message: format!("m{id}"),
-            timestamp: "2026-11-22T00:00:00.000Z".into(),
-        })
-    }
+    use crate::hub::numbered_message as message;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn acknowledged_publishes_survive_a_restart_and_ids_continue() {

@@ -364,6 +364,14 @@ mod tests {
         crate::hub::replayed(start).await
     }
 
+    /// The messages' texts in a snapshot, newest first.
+    fn message_texts(snapshot: &Snapshot) -> Vec<String> {
+        snapshot
+            .messages
+            .iter()
+            .map(|m| m.message.clone())
+            .collect()
+    }
     #[tokio::test]
     async fn resume_replays_exactly_what_came_after_the_id_for_the_topics() {
         let hub = backend(100);
@@ -481,12 +489,7 @@ mod tests {
         let count = |s: &Snapshot| Some(message(&format!("after {}", s.messages.len())));
         hub.update(Box::new(count)).await.unwrap();
         hub.update(Box::new(count)).await.unwrap();
-        let texts: Vec<String> = hub
-            .snapshot()
-            .messages
-            .iter()
-            .map(|m| m.message.clone())
-            .collect();
+        let texts = message_texts(&hub.snapshot());
         assert_eq!(texts, ["after 1", "after 0"]);
         assert!(hub.update(Box::new(|_| None)).await.unwrap().is_none());
     }
@@ -680,12 +683,7 @@ mod tests {
             "queued behind a failure: failed, unwritten"
         );
         let after = hub.publish(message("after")).await.unwrap();
-        let texts: Vec<String> = hub
-            .snapshot()
-            .messages
-            .iter()
-            .map(|m| m.message.clone())
-            .collect();
+        let texts = message_texts(&hub.snapshot());
         assert_eq!(texts, ["after", "first"]);
         let stored: Vec<u64> = stored_seqs(&journal);
         assert_eq!(stored, vec![first.unwrap().seq, after.seq]);

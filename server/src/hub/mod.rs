@@ -178,6 +178,17 @@ impl Hub {
     }
 }
 
+/// A message whose id and text follow `id` (for tests of the hub and of what stores its events).
+#[cfg(test)]
+pub(crate) fn numbered_message(id: u64) -> app::contract::Payload {
+    app::contract::Payload::Message(app::contract::Message {
+        id,
+        title: "t".into(),
+        message: format!("m{id}"),
+        timestamp: "2026-11-22T00:00:00.000Z".into(),
+    })
+}
+
 /// The ids a start replays, read to the end (for tests of any backend).
 #[cfg(test)]
 pub(crate) async fn replayed(start: Start) -> Vec<u64> {

@@ -380,7 +380,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::contract::{Message, Temperature};
+    use app::contract::Temperature;
 
     fn temp_dir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("hearth-store-{name}-{}", std::process::id()));
@@ -389,14 +389,7 @@ mod tests {
         dir
     }
 
-    fn message(id: u64) -> Payload {
-        Payload::Message(Message {
-            id,
-            title: "t".into(),
-            message: format!("m{id}"),
-            timestamp: "2026-11-22T00:00:00.000Z".into(),
-        })
-    }
+    use crate::hub::numbered_message as message;
 
     /// Events as the hub would frame them, with the snapshot after them.
     fn events(seqs: std::ops::RangeInclusive<u64>) -> (Vec<Arc<Event>>, Snapshot) {

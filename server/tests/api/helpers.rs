@@ -6,6 +6,7 @@
 //! alone, unset or `direct` with the direct stream writer (the default). [`serve_mode`] says which, for the few
 //! tests whose expectations differ.
 
+pub use crate::flags::Flags;
 use app::contract::{Message, Payload, Topic, TopicSet};
 use bytes::Bytes;
 use clap::Parser as _;
@@ -58,30 +59,6 @@ pub fn direct() -> bool {
     serve_mode() == server::config::ServeMode::Direct
 }
 
-/// Command-line flags for one test app: the harness defaults, which a test may override or extend.
-pub struct Flags(Vec<(String, Option<String>)>);
-
-impl Flags {
-    /// Sets `flag` to `value`, replacing the default if there is one (clap refuses a flag given twice).
-    pub fn set(&mut self, flag: &str, value: impl ToString) -> &mut Self {
-        let value = Some(value.to_string());
-        match self.0.iter_mut().find(|(f, _)| f == flag) {
-            Some(entry) => entry.1 = value,
-            None => self.0.push((flag.to_owned(), value)),
-        }
-        self
-    }
-
-    fn args(&self) -> Vec<String> {
-        let mut args = vec!["hearth".to_owned()];
-        for (flag, value) in &self.0 {
-            args.push(flag.clone());
-            args.extend(value.clone());
-        }
-        args
-    }
-}
-
 /// A running server and what a test needs to talk to it.
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -106,8 +83,9 @@ impl Drop for TestApp {
 pub async fn spawn_app(configure: impl FnOnce(&mut Flags)) -> TestApp {
     init_tracing();
     let data_dir = fresh_data_dir();
-    let mut flags = Flags(vec![("--no-simulator".to_owned(), None)]);
+    let mut flags = Flags::default();
     flags
+        .on("--no-simulator")
         .set("--data-dir", data_dir.display())
         .set("--token", TOKEN)
         .set("--keepalive-secs", 1)

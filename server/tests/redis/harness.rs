@@ -3,6 +3,7 @@
 //! instances on port 0 pointed at it ([`Instance`], in this process through `server::startup`; [`Binary`], the
 //! built server binary, for tests that SIGKILL an instance). Every wait is bounded.
 
+pub use crate::flags::Flags;
 use clap::Parser as _;
 use futures::StreamExt;
 use redis::Value;
@@ -220,25 +221,8 @@ impl Drop for Redis {
     }
 }
 
-/// Flags for one instance on top of the suite's defaults.
-#[derive(Default)]
-pub struct Flags(Vec<(String, Option<String>)>);
-
+/// The suite's flags for one instance.
 impl Flags {
-    pub fn set(&mut self, flag: &str, value: impl ToString) -> &mut Self {
-        let value = Some(value.to_string());
-        match self.0.iter_mut().find(|(f, _)| f == flag) {
-            Some(entry) => entry.1 = value,
-            None => self.0.push((flag.to_owned(), value)),
-        }
-        self
-    }
-
-    pub fn on(&mut self, flag: &str) -> &mut Self {
-        self.0.push((flag.to_owned(), None));
-        self
-    }
-
     fn defaults(redis_url: &str, data_dir: &Path) -> Flags {
         let mut flags = Flags::default();
         flags
@@ -252,15 +236,6 @@ impl Flags {
             .set("--shutdown-secs", 2)
             .set("--log", "warn");
         flags
-    }
-
-    fn args(&self) -> Vec<String> {
-        let mut args = vec!["hearth".to_owned()];
-        for (flag, value) in &self.0 {
-            args.push(flag.clone());
-            args.extend(value.clone());
-        }
-        args
     }
 }
 
