@@ -2,13 +2,14 @@
 //!
 //! - [`contract`]: the typed event contract (topics, payloads, the snapshot reducer, input newtypes).
 //! - [`hooks`]: `use_event_source`, the SSE hook.
+//! - [`http`]: the browser's calls to the HTTP API (whose paths and bodies are [`contract::api`]).
 //! - [`components`] and [`shell`] / [`App`]: the pages (the dashboard at `/`, the event inspector at
 //!   `/inspector`), rendered on the server and hydrated in the browser.
 
-pub mod api;
 pub mod components;
 pub mod contract;
 pub mod hooks;
+pub mod http;
 
 use components::clock::provide_clock;
 use components::dashboard::Dashboard;
@@ -176,7 +177,7 @@ mod tests {
     fn embedded_snapshot_cannot_close_its_script_element() {
         let mut snap = Snapshot::default();
         snap.apply(
-            1,
+            Some(1),
             &Payload::Message(Message {
                 id: 1,
                 title: "t".into(),

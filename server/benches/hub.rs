@@ -11,7 +11,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use futures::FutureExt;
 use server::hub::{Backend, MemoryBackend, Start, SubscribeRequest, Subscription};
 use server::metrics::Metrics;
-use server::sse::{frame, Parser};
+use sse::{frame, Parser};
 use std::hint::black_box;
 use std::sync::Arc;
 
@@ -73,7 +73,7 @@ fn replay_lookup(c: &mut Criterion) {
                         updated_at: "2026-11-22T00:00:00.000Z".into(),
                     })
                 };
-                seqs.push(hub.publish(payload).await.unwrap().seq);
+                seqs.push(hub.publish(payload).await.unwrap().id.unwrap());
             }
         });
         let topics = TopicSet::of(&[Topic::Message]);

@@ -37,6 +37,13 @@ pub const DEFAULT_RESERVED_CONNECTIONS: usize = 64;
 pub const DEFAULT_MAX_CONNECTIONS_PER_CLIENT: usize = 256;
 pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 30;
 pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 10;
+pub const DEFAULT_MQTT_DISCOVERY_PREFIX: &str = "homeassistant";
+pub const DEFAULT_ZIGBEE2MQTT_PREFIX: &str = "zigbee2mqtt";
+pub const DEFAULT_COMMAND_TIMEOUT_SECS: u64 = 10;
+/// Larger than any discovery config or state a device sends; a bigger message is refused unread.
+pub const DEFAULT_MQTT_MAX_PAYLOAD: usize = 64 * 1024;
+/// Far more than a home has; a broker announcing more is refused the rest, so it cannot grow the state unbounded.
+pub const DEFAULT_MAX_ENTITIES: usize = 2000;
 
 /// How connections are served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -130,9 +137,35 @@ pub struct Config {
     /// Where Hearth keeps its state.
     #[arg(long, env = "HEARTH_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
-    /// Turn off the demo simulator that animates the rooms (`HEARTH_SIMULATOR=false` does the same).
-    #[arg(long = "no-simulator", env = "HEARTH_SIMULATOR", action = ArgAction::SetFalse)]
-    pub simulator: bool,
+    /// Run the demo home (its three rooms, animated) even with `--mqtt-url` set, where it is off by default;
+    /// `false` keeps its rooms still (`HEARTH_SIMULATOR=true|false` says the same).
+    #[arg(long = "simulator", env = "HEARTH_SIMULATOR", action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub simulator: Option<bool>,
+    /// Keep the demo home's rooms still (the same as `--simulator=false`).
+    #[arg(long = "no-simulator", default_value_t = false)]
+    pub no_simulator: bool,
+    /// The MQTT broker the home's devices talk through: `mqtt://[user:password@]host:port`, or `mqtts://` for
+    /// TLS; unset: no bridge, only the demo home.
+    #[arg(long, env = "HEARTH_MQTT_URL", hide_env_values = true)]
+    pub mqtt_url: Option<Secret>,
+    /// A PEM file of the certificate authorities to trust for `mqtts://` (default: the system's).
+    #[arg(long, env = "HEARTH_MQTT_CA_FILE")]
+    pub mqtt_ca_file: Option<PathBuf>,
+    /// The topic prefix under which devices announce themselves by Home Assistant's MQTT discovery.
+    #[arg(long, env = "HEARTH_MQTT_DISCOVERY_PREFIX", default_value = DEFAULT_MQTT_DISCOVERY_PREFIX)]
+    pub mqtt_discovery_prefix: String,
+    /// Zigbee2MQTT's base topic; empty to not read Zigbee2MQTT's own topics.
+    #[arg(long, env = "HEARTH_ZIGBEE2MQTT_PREFIX", default_value = DEFAULT_ZIGBEE2MQTT_PREFIX)]
+    pub zigbee2mqtt_prefix: String,
+    /// Seconds a command waits for its device to report the requested state before it is given up.
+    #[arg(long, env = "HEARTH_COMMAND_TIMEOUT_SECS", default_value_t = DEFAULT_COMMAND_TIMEOUT_SECS)]
+    pub command_timeout_secs: u64,
+    /// Largest MQTT message (config or state) read, in bytes; larger ones are skipped and counted.
+    #[arg(long, env = "HEARTH_MQTT_MAX_PAYLOAD", default_value_t = DEFAULT_MQTT_MAX_PAYLOAD)]
+    pub mqtt_max_payload: usize,
+    /// Entities the home may have at most; announcements beyond it are refused and counted.
+    #[arg(long, env = "HEARTH_MAX_ENTITIES", default_value_t = DEFAULT_MAX_ENTITIES)]
+    pub max_entities: usize,
     /// Seconds between keep-alives on idle streams.
     #[arg(long, env = "HEARTH_KEEPALIVE_SECS", default_value_t = DEFAULT_KEEPALIVE_SECS)]
     pub keepalive_secs: u64,
@@ -245,6 +278,25 @@ impl Config {
         self.public_read || self.addr.ip().is_loopback()
     }
 
+    /// The simulator setting: `--no-simulator` wins over `--simulator` and `HEARTH_SIMULATOR`.
+    fn simulator_setting(&self) -> Option<bool> {
+        if self.no_simulator {
+            Some(false)
+        } else {
+            self.simulator
+        }
+    }
+
+    /// Whether the demo home's entities are there: without a broker, or when asked for with one.
+    pub fn demo_home(&self) -> bool {
+        self.mqtt_url.is_none() || self.simulator_setting() == Some(true)
+    }
+
+    /// Whether the demo home's rooms change by themselves.
+    pub fn animate_demo(&self) -> bool {
+        self.demo_home() && self.simulator_setting() != Some(false)
+    }
+
     pub fn keepalive(&self) -> Duration {
         Duration::from_secs(self.keepalive_secs.max(1))
     }
@@ -259,18 +311,57 @@ mod tests {
 
     /// The only test that reads or sets `HEARTH_SIMULATOR`, so no other test races it.
     #[test]
-    fn defaults_and_the_two_ways_to_stop_the_simulator() {
+    fn the_demo_home_runs_by_default_only_without_a_broker() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["hearth"];
+            all.extend_from_slice(args);
+            let c = Config::parse_from(all);
+            (c.demo_home(), c.animate_demo())
+        };
         let c = Config::parse_from(["hearth"]);
         assert_eq!(c.keepalive_secs, DEFAULT_KEEPALIVE_SECS);
-        assert!(c.simulator || std::env::var("HEARTH_SIMULATOR").is_ok());
-        assert!(!Config::parse_from(["hearth", "--no-simulator"]).simulator);
+        assert!(c.demo_home());
+        assert!(c.animate_demo() || std::env::var("HEARTH_SIMULATOR").is_ok());
+        let broker = "mqtt://127.0.0.1:1883";
+        assert_eq!(
+            parse(&["--no-simulator"]),
+            (true, false),
+            "there, but still"
+        );
+        assert_eq!(parse(&["--mqtt-url", broker]), (false, false));
+        assert_eq!(parse(&["--mqtt-url", broker, "--simulator"]), (true, true));
+        assert_eq!(
+            parse(&["--mqtt-url", broker, "--simulator", "--no-simulator"]),
+            (false, false)
+        );
         assert!(Config::parse_from(["hearth", "--in-memory"]).in_memory);
-        for (value, on) in [("false", false), ("true", true)] {
+        for (value, wanted) in [("false", (true, false)), ("true", (true, true))] {
             std::env::set_var("HEARTH_SIMULATOR", value);
-            let parsed = Config::try_parse_from(["hearth"]).map(|c| c.simulator);
+            let parsed =
+                Config::try_parse_from(["hearth"]).map(|c| (c.demo_home(), c.animate_demo()));
+            let with_broker =
+                Config::try_parse_from(["hearth", "--mqtt-url", broker]).map(|c| c.demo_home());
             std::env::remove_var("HEARTH_SIMULATOR");
-            assert_eq!(parsed.ok(), Some(on), "HEARTH_SIMULATOR={value}");
+            assert_eq!(parsed.ok(), Some(wanted), "HEARTH_SIMULATOR={value}");
+            assert_eq!(
+                with_broker.ok(),
+                Some(value == "true"),
+                "HEARTH_SIMULATOR={value} with a broker"
+            );
         }
+    }
+
+    #[test]
+    fn the_broker_url_is_never_logged() {
+        let c = Config::parse_from([
+            "hearth",
+            "--mqtt-url",
+            "mqtt://hearth:hunter2-pass@broker:1883",
+        ]);
+        let logged = format!("{c:?}");
+        assert!(!logged.contains("hunter2-pass"), "{logged}");
+        assert_eq!(c.mqtt_discovery_prefix, DEFAULT_MQTT_DISCOVERY_PREFIX);
+        assert_eq!(c.max_entities, DEFAULT_MAX_ENTITIES);
     }
 
     #[test]

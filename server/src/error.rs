@@ -29,6 +29,15 @@ pub enum ApiError {
     UnknownHost(String),
     #[error("{0} not found")]
     NotFound(String),
+    /// 409: the request is well-formed but the resource's state does not allow it now (a device is offline).
+    #[error("{0}")]
+    Conflict(String),
+    /// 422: the request is well-formed but asks for something its target cannot do.
+    #[error("{message}")]
+    Unprocessable {
+        message: String,
+        field: Option<String>,
+    },
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("expected Content-Type: application/json")]
@@ -57,6 +66,8 @@ impl ApiError {
             ApiError::Unauthorized | ApiError::WrongToken(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::UnknownHost(_) => StatusCode::MISDIRECTED_REQUEST,
             ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -101,11 +112,33 @@ impl From<crate::hub::HubError> for ApiError {
     }
 }
 
+/// A refused command: nothing of it was applied or sent.
+impl From<crate::commands::CommandError> for ApiError {
+    fn from(e: crate::commands::CommandError) -> Self {
+        use crate::commands::CommandError;
+        match e {
+            CommandError::NotFound(what) => ApiError::NotFound(what),
+            CommandError::WrongState(bad) => ApiError::Unprocessable {
+                message: bad.to_string(),
+                field: Some("state".to_owned()),
+            },
+            CommandError::Offline(_) => ApiError::Conflict(e.to_string()),
+            CommandError::Unreachable(link) => ApiError::Unavailable {
+                reason: format!("{link}; nothing was sent"),
+                retry_after: 5,
+            },
+            CommandError::Hub(hub) => hub.into(),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let detail: Value = match &self {
-            ApiError::BadRequest { field, .. } => json!({ "field": field }),
+            ApiError::BadRequest { field, .. } | ApiError::Unprocessable { field, .. } => {
+                json!({ "field": field })
+            }
             ApiError::PayloadTooLarge { limit } => json!({ "limit": limit }),
             ApiError::Internal(e) => {
                 tracing::error!(error = ?e, "request failed");

@@ -3,19 +3,19 @@
 //!
 //! Framing happens once, when the id is known; every delivery after that is a reference-count bump.
 
-use crate::sse::frame;
-use app::contract::{Payload, Topic};
+use app::contract::{Payload, Seq, Topic};
 use bytes::Bytes;
+use sse::frame;
 
 /// One published event.
 #[derive(Debug)]
 pub struct Event {
-    /// The hub-wide sequence id, sent as `id:`. 0 for an ephemeral topic's event, which has no id: it is not
-    /// retained, so it must not move a client's resume point.
-    pub seq: u64,
+    /// The hub-wide sequence id, sent as `id:`; none for an ephemeral topic's event: it is not retained, so it
+    /// must not move a client's resume point.
+    pub id: Option<Seq>,
     pub topic: Topic,
     pub payload: Payload,
-    /// `id`, `event: <topic>`, `data`: the multiplexed stream's form.
+    /// `id`, `event: <name>`, `data`: the multiplexed stream's form.
     pub named: Bytes,
     /// `id`, `data` only: for the tutorial routes whose clients listen to `onmessage`.
     pub unnamed: Bytes,
@@ -24,16 +24,14 @@ pub struct Event {
 }
 
 impl Event {
-    /// The event `payload` becomes under id `seq` (0: no id). A payload that names its own event (a message's
-    /// `id`) is given `seq` here.
-    pub fn new(seq: u64, payload: Payload) -> Event {
-        let payload = if seq == 0 {
-            payload
-        } else {
-            payload.with_event_id(seq)
+    /// The event `payload` becomes under `id` (none: a live-only value). A payload that names its own event (a
+    /// message's `id`) is given its id here.
+    pub fn new(id: Option<Seq>, payload: Payload) -> Event {
+        let payload = match id {
+            Some(seq) => payload.with_event_id(seq),
+            None => payload,
         };
         let data = payload.to_json();
-        let id = (seq != 0).then_some(seq);
         let topic = payload.topic();
         let alt = match &payload {
             Payload::Job(job) => Some(frame(
@@ -44,13 +42,28 @@ impl Event {
             _ => None,
         };
         Event {
-            seq,
+            id,
             topic,
-            named: frame(id, Some(topic.name()), &data),
+            named: frame(id, Some(payload.event_name()), &data),
             unnamed: frame(id, None, &data),
             alt,
             payload,
         }
+    }
+
+    /// A retained event: committed under `seq`.
+    pub fn durable(seq: Seq, payload: Payload) -> Event {
+        Event::new(Some(seq), payload)
+    }
+
+    /// A live-only event: no id.
+    pub fn live(payload: Payload) -> Event {
+        Event::new(None, payload)
+    }
+
+    /// Whether this event has an id above `seq` (live-only events have none, so never).
+    pub fn is_after(&self, seq: Seq) -> bool {
+        self.id.is_some_and(|id| id > seq)
     }
 }
 
@@ -61,11 +74,11 @@ mod tests {
 
     #[test]
     fn events_are_framed_once_in_each_form() {
-        let e = Event::new(7, Payload::Viewers(3));
+        let e = Event::durable(7, Payload::Viewers(3));
         assert_eq!(&e.named[..], b"id: 7\nevent: viewers\ndata: 3\n\n");
         assert_eq!(&e.unnamed[..], b"id: 7\ndata: 3\n\n");
         assert!(e.alt.is_none());
-        let job = Event::new(
+        let job = Event::durable(
             8,
             Payload::Job(JobUpdate {
                 id: "j".into(),
@@ -78,7 +91,7 @@ mod tests {
 
     #[test]
     fn an_event_without_an_id_is_framed_without_one() {
-        let e = Event::new(0, Payload::Viewers(3));
+        let e = Event::live(Payload::Viewers(3));
         assert_eq!(&e.named[..], b"event: viewers\ndata: 3\n\n");
         assert_eq!(&e.unnamed[..], b"data: 3\n\n");
     }
@@ -91,7 +104,7 @@ mod tests {
             message: "m".into(),
             timestamp: "x".into(),
         };
-        let e = Event::new(41, Payload::Message(message));
+        let e = Event::durable(41, Payload::Message(message));
         assert!(matches!(&e.payload, Payload::Message(m) if m.id == 41));
         assert!(std::str::from_utf8(&e.named)
             .unwrap()

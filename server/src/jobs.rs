@@ -8,7 +8,7 @@
 //! job takes the lease first; a watcher on every instance looks for unfinished jobs (its own registry and the
 //! shared state) whose lease is free — their runner died — and takes them over from the last published step.
 
-use crate::hub::{Hub, HubError};
+use crate::hub::{Committed, Hub, HubError};
 use crate::lease::{Leases, RENEW_EVERY, TTL};
 use app::contract::{JobId, JobUpdate, Payload};
 use rand::Rng;
@@ -66,7 +66,7 @@ impl Jobs {
 
     /// Starts a new job: its first step is committed before this returns (with that step's event id), then it
     /// runs in the background.
-    pub async fn start(self: &Arc<Self>) -> Result<(JobUpdate, u64), HubError> {
+    pub async fn start(self: &Arc<Self>) -> Result<Committed<JobUpdate>, HubError> {
         let id = format!("{:016x}", rand::rng().random::<u64>());
         let first = JobUpdate {
             id,
@@ -76,8 +76,8 @@ impl Jobs {
         // A fresh random id: nobody else holds its lease (and alone, every lease is ours).
         self.leases.hold(&lease(&first.id), TTL).await;
         self.running_set().insert(first.id.clone());
-        let event = match self.hub.publish(Payload::Job(first.clone())).await {
-            Ok(event) => event,
+        let started = match self.hub.publish_as(first.clone()).await {
+            Ok(started) => started,
             Err(e) => {
                 self.running_set().remove(&first.id);
                 self.leases.release(&lease(&first.id)).await;
@@ -86,7 +86,7 @@ impl Jobs {
         };
         self.set(first.clone());
         self.tasks.spawn(Arc::clone(self).run(first.id.clone(), 0));
-        Ok((first, event.seq))
+        Ok(started)
     }
 
     /// Picks up the unfinished jobs nobody runs — left by a previous run of this server, or by an instance that

@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod camera;
 pub mod clock;
+pub mod commands;
 pub mod config;
 pub mod data_dir;
 pub mod error;
@@ -23,7 +24,6 @@ pub mod routes;
 pub mod serve;
 pub mod simulator;
 pub mod slots;
-pub mod sse;
 pub mod startup;
 pub mod state;
 pub mod store;

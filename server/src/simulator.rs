@@ -1,17 +1,23 @@
 //! Background producers: the sensors (living-room temperature every 5 s, the tutorial's random number every
-//! second, a front-door camera snapshot every 30 s) and the demo simulator that animates the rooms (every 1000 / 1800 / 2600 ms, as in the tutorial), so a
-//! fresh start is alive. The simulator can be switched off (`--no-simulator`); the sensors always run, because
-//! their routes promise a reading at that rate. Every task ends on shutdown.
+//! second, a front-door camera snapshot every 30 s) and the demo home: its six entities, put in place at start,
+//! and the simulator that animates its rooms (every 1000 / 1800 / 2600 ms, as in the tutorial), so a fresh start
+//! is alive. The demo home is there by default without a broker (`--no-simulator` keeps it still) and not with
+//! one unless asked for (`--simulator`); when it is not, its entities are taken away. The sensors always run,
+//! because their routes promise a reading at that rate.
+//! Every task ends on shutdown.
 //!
 //! With several instances, the temperature sensor, the camera and the simulator run on one of them at a time: the
 //! one that holds the `simulator` lease (one reading per period across all instances, not one per instance). The random
 //! numbers are live only and never leave an instance, so every instance makes its own.
 
 use crate::clock::now_rfc3339;
+use crate::commands::set_state;
 use crate::config::Config;
 use crate::hub::{Hub, HubError};
 use crate::lease::{self, Leases};
-use app::contract::{CameraShot, Payload, RandomNumber, Room, RoomState, Temperature};
+use app::contract::{
+    CameraShot, Entity, EntityRemoved, Payload, RandomNumber, Room, Source, Temperature,
+};
 use rand::Rng;
 use std::future::Future;
 use std::pin::Pin;
@@ -61,7 +67,7 @@ pub fn spawn_all(
     ));
     let random = Duration::from_millis(config.random_ms);
     tasks.spawn(random_numbers(hub.clone(), random, shutdown.clone()));
-    if config.simulator {
+    if config.animate_demo() {
         for room in Room::ALL {
             tasks.spawn(animate_room(
                 hub.clone(),
@@ -160,7 +166,56 @@ async fn front_door_camera(hub: Hub, shutdown: CancellationToken, held: watch::R
     .await;
 }
 
-/// Sets each device of the room to a random state, as the tutorial's server did.
+/// Puts the demo home's entities in place when it runs (each only if missing, so a restart keeps their states),
+/// or takes them away when it does not. Done at start, before serving; every change is a compare-and-set on the
+/// entity, so instances starting together add each entity once.
+pub async fn arrange_demo_home(hub: &Hub, demo: bool) {
+    let now = now_rfc3339();
+    let wanted: Vec<Entity> = if demo {
+        Room::demo_home(&now)
+    } else {
+        Vec::new()
+    };
+    for entity in wanted {
+        let id = entity.id.clone();
+        let added = hub
+            .update(move |snapshot| {
+                snapshot
+                    .entity(&id)
+                    .is_none()
+                    .then(|| Payload::Entity(entity.clone()))
+            })
+            .await;
+        if let Err(e) = added {
+            tracing::warn!(error = %e, "could not put a demo entity in place");
+        }
+    }
+    if demo {
+        return;
+    }
+    let gone: Vec<_> = hub
+        .snapshot()
+        .entities
+        .values()
+        .filter(|e| e.source == Source::Demo)
+        .map(|e| e.id.clone())
+        .collect();
+    for id in gone {
+        let removed = hub
+            .update(move |snapshot| {
+                snapshot
+                    .entity(&id)
+                    .map(|_| Payload::EntityRemoved(EntityRemoved { id: id.clone() }))
+            })
+            .await;
+        if let Err(e) = removed {
+            tracing::warn!(error = %e, "could not take a demo entity away");
+        }
+    }
+}
+
+/// Sets each device of the room to a random state, as the tutorial's server did: an event for each device whose
+/// state changed.
 async fn animate_room(
     hub: Hub,
     room: Room,
@@ -168,24 +223,20 @@ async fn animate_room(
     held: watch::Receiver<bool>,
 ) {
     every(hub, room_period(room), shutdown, Some(held), move |hub| {
-        Box::pin(async move {
-            hub.update(move |snapshot| {
-                let mut rng = rand::rng();
-                let mut next = snapshot
-                    .rooms
-                    .get(&room)
-                    .cloned()
-                    .unwrap_or_else(|| RoomState::initial(room, now_rfc3339()));
-                for device in room.devices() {
-                    let states = device.states();
-                    next.devices
-                        .insert(*device, states[rng.random_range(0..states.len())]);
-                }
-                next.updated_at = now_rfc3339();
-                Some(Payload::Room(room, next))
+        let picks: Vec<_> = room
+            .devices()
+            .iter()
+            .map(|device| {
+                let states = device.states();
+                let state = states[rand::rng().random_range(0..states.len())];
+                (room.entity_id(*device), state)
             })
-            .await
-            .map(drop)
+            .collect();
+        Box::pin(async move {
+            for (id, state) in picks {
+                set_state(&hub, &id, state.name(), None).await?;
+            }
+            Ok(())
         })
     })
     .await;

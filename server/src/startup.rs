@@ -214,6 +214,8 @@ pub fn build(config: Config, token: Secret, leptos: LeptosOptions) -> anyhow::Re
         leases,
         tally,
         slots,
+        // The MQTT bridge plugs in here once a broker is configured.
+        devices: None,
         leptos,
     }))
 }
@@ -239,6 +241,7 @@ pub fn spawn_background(state: &AppState) {
 /// Starts the background tasks and serves until the shutdown token is cancelled; then open streams end, new
 /// connections are refused, and this returns within the configured deadline even if some connection lingers.
 pub async fn run(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
+    simulator::arrange_demo_home(&state.hub, state.config.demo_home()).await;
     spawn_background(&state);
     let shutdown = state.shutdown.clone();
     let deadline = state.config.shutdown_deadline();
@@ -315,7 +318,7 @@ mod tests {
         let tasks: Vec<_> = (1..=200)
             .map(|id| {
                 let hub = hub.clone();
-                tokio::spawn(async move { hub.publish(message(id)).await.map(|e| e.seq) })
+                tokio::spawn(async move { hub.publish(message(id)).await.map(|e| e.id.unwrap()) })
             })
             .collect();
         let mut acked = Vec::new();
@@ -335,7 +338,7 @@ mod tests {
         let (hub, _) = open_hub(&config, Arc::default()).unwrap();
         assert_eq!(hub.snapshot().messages.len(), app::contract::MAX_MESSAGES);
         let next = hub.publish(message(1000)).await.unwrap();
-        assert!(next.seq > last, "ids continue after a restart");
+        assert!(next.id.unwrap() > last, "ids continue after a restart");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -5,6 +5,7 @@
 //! modules below the routes never depend on the whole.
 
 use crate::auth::Auth;
+use crate::commands::DeviceLink;
 use crate::config::Config;
 use crate::hub::Hub;
 use crate::jobs::Jobs;
@@ -40,6 +41,8 @@ pub struct Inner {
     pub tally: Arc<dyn ViewerTally>,
     /// Who may open another event stream.
     pub slots: StreamSlots,
+    /// What reaches the home's devices beyond the demo (the MQTT bridge), when a broker is configured.
+    pub devices: Option<Arc<dyn DeviceLink>>,
     pub leptos: LeptosOptions,
 }
 

@@ -1,11 +1,15 @@
 //! One subscriber's stream: the `retry:` field, the introduction (snapshot, reset or current values), the
 //! missed events being replayed, then live events — with keep-alives while idle, an end on shutdown, and an end
-//! (not a stall) when the subscriber falls a whole queue behind.
+//! (not a stall) when the subscriber falls a whole queue behind — and the HTTP response around it
+//! ([`sse_response`]). The wire format itself (framing, the parser) is the `sse` crate.
 
 use crate::event::Event;
 use crate::hub::Replay;
 use crate::metrics::Metrics;
 use app::contract::TopicSet;
+use axum::body::Body;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::Response;
 use bytes::Bytes;
 use futures::Stream;
 use std::collections::VecDeque;
@@ -40,6 +44,10 @@ impl Naming {
 
 type EventTest = Box<dyn Fn(&Event) -> bool + Send + Sync>;
 
+/// A route's own rendering of events: the frame to send for an event, or `None` to skip it. It may keep state
+/// between events (the tutorial's `/smart-home` turns a device's change into its whole room's state).
+pub type Render = Box<dyn FnMut(&Event) -> Option<Bytes> + Send + Sync>;
+
 /// Everything one stream needs; built by a route, consumed by [`event_stream`].
 pub struct StreamPlan {
     pub topics: TopicSet,
@@ -51,6 +59,8 @@ pub struct StreamPlan {
     pub live: broadcast::Receiver<Arc<Event>>,
     /// Only events passing this are sent (jobs: this job's events).
     pub filter: Option<EventTest>,
+    /// Frames events its own way instead of by `naming` (and skips those it has no frame for).
+    pub render: Option<Render>,
     /// The stream ends right after sending an event passing this (jobs: `done`).
     pub end_after: Option<EventTest>,
     /// End once the introduction is sent (a job that finished while the stream was opening).
@@ -131,12 +141,19 @@ async fn next_chunk(st: &mut State) -> Option<Bytes> {
                 continue;
             }
         }
+        let bytes = match &mut st.plan.render {
+            Some(render) => match render(&event) {
+                Some(bytes) => bytes,
+                None => continue,
+            },
+            None => st.plan.naming.pick(&event),
+        };
         if let Some(end_after) = &st.plan.end_after {
             st.finished = end_after(&event);
         }
         st.delivered += 1;
         st.sent_since_tick = true;
-        return Some(st.plan.naming.pick(&event));
+        return Some(bytes);
     }
 }
 
@@ -205,4 +222,22 @@ impl State {
         tracing::debug!(missed, "slow consumer dropped");
         None
     }
+}
+
+/// Wraps a byte stream as a `text/event-stream` response. Proxies must not buffer it (`X-Accel-Buffering`),
+/// caches must not keep it, and nothing may compress it (a compressor would hold bytes back).
+pub fn sse_response<S>(stream: S) -> Response
+where
+    S: Stream<Item = Result<Bytes, Infallible>> + Send + 'static,
+{
+    let mut response = Response::new(Body::from_stream(stream));
+    *response.status_mut() = StatusCode::OK;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
 }

@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 use futures::StreamExt;
-use server::sse::Parser;
+use sse::Parser;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

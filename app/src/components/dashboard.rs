@@ -3,15 +3,15 @@
 //! The home comes first: the rooms lead, then the living-room temperature and the front door, then the message
 //! feed and jobs; the login and the viewer count sit in the header.
 
+use super::areas::AreaCards;
 use super::camera::CameraCard;
 use super::header::Header;
 use super::jobs::JobRunner;
 use super::login::{use_session, ReadOnlyNote};
 use super::messages::MessageFeed;
-use super::rooms::RoomCards;
 use super::temperature::TemperatureCard;
 use crate::contract::api::paths;
-use crate::contract::{DecodeError, Payload, Snapshot, Topic, RESET_EVENT, SNAPSHOT_EVENT};
+use crate::contract::{DecodeError, Payload, Snapshot, RESET_EVENT, SNAPSHOT_EVENT};
 use crate::hooks::{use_event_source, ReadyState, SseMessage, UseEventSourceOptions};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -36,21 +36,24 @@ pub fn fold_event(state: &mut Snapshot, message: &SseMessage) -> Result<(), Deco
         PING_EVENT => {}
         name => {
             let payload = Payload::decode_named(name, &message.data)?;
-            let seq = if payload.topic().is_ephemeral() {
-                0
+            let id = if payload.topic().is_ephemeral() {
+                None
             } else {
-                message.last_event_id.parse().unwrap_or(0)
+                message.last_event_id.parse().ok()
             };
-            state.apply(seq, &payload);
+            state.apply(id, &payload);
         }
     }
     Ok(())
 }
 
-fn event_names() -> Vec<String> {
-    let topics = Topic::ALL.iter().map(|t| t.name().to_owned());
-    topics
-        .chain([SNAPSHOT_EVENT, RESET_EVENT, PING_EVENT].map(str::to_owned))
+/// Every event name the dashboard's stream may carry: each payload's, the snapshot's, the reset's and the
+/// heartbeat's.
+pub fn event_names() -> Vec<String> {
+    Payload::EVENT_NAMES
+        .into_iter()
+        .chain([SNAPSHOT_EVENT, RESET_EVENT, PING_EVENT])
+        .map(str::to_owned)
         .collect()
 }
 
@@ -96,7 +99,7 @@ pub fn Dashboard(initial: Snapshot) -> impl IntoView {
                 "Not live: what you see may be out of date. Reconnecting by itself."
             </p>
             <div class="grid rooms">
-                <RoomCards state can_write />
+                <AreaCards state can_write />
             </div>
             <div class="grid">
                 <TemperatureCard state />
@@ -114,7 +117,7 @@ pub fn Dashboard(initial: Snapshot) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contract::Room;
+    use crate::contract::{Device, DeviceState, Room};
 
     fn msg(event: &str, data: &str, id: &str) -> SseMessage {
         SseMessage {
@@ -128,21 +131,15 @@ mod tests {
     fn events_fold_into_the_snapshot_and_bad_ones_are_errors() {
         let mut state = Snapshot::default();
         fold_event(&mut state, &msg("viewers", "4", "10")).unwrap();
-        fold_event(
-            &mut state,
-            &msg(
-                "kitchen",
-                r#"{"lights":"on","blinds":"open","updatedAt":"t"}"#,
-                "11",
-            ),
-        )
-        .unwrap();
+        let lights = Room::Kitchen.entity(Device::Lights, DeviceState::On, "t".into());
+        let data = serde_json::to_string(&lights).unwrap();
+        fold_event(&mut state, &msg("entity", &data, "11")).unwrap();
         fold_event(&mut state, &msg(PING_EVENT, "1", "11")).unwrap();
         assert_eq!((state.viewers, state.seq), (4, 11));
         // A viewer count has no id of its own: the stream's last id is the kitchen's, and it still counts.
         fold_event(&mut state, &msg("viewers", "5", "11")).unwrap();
         assert_eq!((state.viewers, state.seq), (5, 11));
-        assert!(state.rooms.contains_key(&Room::Kitchen));
+        assert_eq!(state.entity(&lights.id), Some(&lights));
         assert!(fold_event(&mut state, &msg("viewers", "many", "12")).is_err());
         assert!(fold_event(&mut state, &msg("garage", "{}", "12")).is_err());
     }

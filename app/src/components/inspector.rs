@@ -11,13 +11,13 @@
 //! `last_event_id` as it was when the connection opened (no event has arrived on it yet then).
 
 use super::clock::{clock_hms_millis, use_clock};
-use super::dashboard::PING_EVENT;
+use super::dashboard::{event_names, PING_EVENT};
 use super::header::Header;
 use super::login::use_session;
-use crate::api::{self, ApiFailure};
 use crate::contract::api::{paths, MessagePosted, NewMessage};
-use crate::contract::{MessageBody, Topic, TopicSet, RESET_EVENT, SNAPSHOT_EVENT};
+use crate::contract::{MessageBody, Topic, TopicSet};
 use crate::hooks::{use_event_source, ReadyState, UseEventSourceOptions};
+use crate::http::{self, ApiFailure};
 use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -238,15 +238,6 @@ pub fn connection_note(
         }
         _ => None,
     }
-}
-
-/// Every event name the hub may send on `/events`.
-fn event_names() -> Vec<String> {
-    Topic::ALL
-        .iter()
-        .map(|t| t.name().to_owned())
-        .chain([SNAPSHOT_EVENT, RESET_EVENT, PING_EVENT].map(str::to_owned))
-        .collect()
 }
 
 /// The inspector's shared signals, handed to the stream component.
@@ -618,7 +609,7 @@ fn PublishCard(can_write: RwSignal<bool>) -> impl IntoView {
             }
         };
         leptos::task::spawn_local(async move {
-            let answer: Result<MessagePosted, ApiFailure> = api::post_json(
+            let answer: Result<MessagePosted, ApiFailure> = http::post_json(
                 paths::MESSAGE,
                 &NewMessage {
                     message: body.into_inner(),
@@ -679,7 +670,7 @@ mod tests {
 
     fn tap(from: Option<u64>) -> Tap {
         Tap {
-            topics: TopicSet::of(&[Topic::Kitchen, Topic::Message]),
+            topics: TopicSet::of(&[Topic::Entities, Topic::Message]),
             from,
             generation: 0,
         }
@@ -688,11 +679,11 @@ mod tests {
     #[test]
     fn the_url_and_the_curl_command_say_the_same_thing() {
         // Where to start is the hook's to add (resume_from), so the URL is the same from any id.
-        assert_eq!(tap(None).url(), "/events?topics=kitchen,message");
-        assert_eq!(tap(Some(42)).url(), "/events?topics=kitchen,message");
+        assert_eq!(tap(None).url(), "/events?topics=entities,message");
+        assert_eq!(tap(Some(42)).url(), "/events?topics=entities,message");
         assert_eq!(
             tap(Some(42)).curl("http://127.0.0.1:3000"),
-            "curl -N 'http://127.0.0.1:3000/events?topics=kitchen,message' -H 'Last-Event-ID: 42'"
+            "curl -N 'http://127.0.0.1:3000/events?topics=entities,message' -H 'Last-Event-ID: 42'"
         );
     }
 
@@ -801,8 +792,8 @@ mod tests {
 
     #[test]
     fn topics_toggle_in_and_out() {
-        let set = toggle(TopicSet::ROOMS, Topic::Kitchen, false);
-        assert!(!set.contains(Topic::Kitchen) && set.contains(Topic::Bedroom));
+        let set = toggle(TopicSet::DASHBOARD, Topic::Entities, false);
+        assert!(!set.contains(Topic::Entities) && set.contains(Topic::Message));
         assert!(toggle(set, Topic::Camera, true).contains(Topic::Camera));
     }
 }

@@ -1,9 +1,9 @@
 //! The job runner: starts a long-running job and follows its own stream (`/api/jobs/{id}/events`) until `done`.
 
-use crate::api::{self, ApiFailure};
 use crate::contract::api::{paths, JobStarted};
 use crate::contract::JobUpdate;
 use crate::hooks::{use_event_source, ReconnectPolicy, UseEventSourceOptions};
+use crate::http::{self, ApiFailure};
 use leptos::prelude::*;
 
 #[component]
@@ -14,7 +14,7 @@ pub fn JobRunner(can_write: RwSignal<bool>) -> impl IntoView {
         error.set(None);
         leptos::task::spawn_local(async move {
             let result: Result<JobStarted, ApiFailure> =
-                api::post_json(paths::JOBS, &api::NoFields {}).await;
+                http::post_json(paths::JOBS, &http::NoFields {}).await;
             match result {
                 Ok(started) => job.set(Some((started.id, started.events))),
                 Err(e) => error.set(Some(e.to_string())),

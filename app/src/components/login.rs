@@ -1,8 +1,8 @@
 //! Logging in, from the header: a "Log in" button opens a small form that exchanges the token for a session
 //! cookie; once in, the header says so and offers "Log out". Without a session the pages are read-only.
 
-use crate::api::{self, ApiFailure};
 use crate::contract::api::{paths, Login, SessionState};
+use crate::http::{self, ApiFailure};
 use leptos::either::Either;
 use leptos::html;
 use leptos::prelude::*;
@@ -55,7 +55,7 @@ pub fn LoginControl() -> impl IntoView {
         busy.set(true);
         leptos::task::spawn_local(async move {
             let result: Result<SessionState, ApiFailure> =
-                api::post_json(paths::SESSION, &body).await;
+                http::post_json(paths::SESSION, &body).await;
             busy.set(false);
             match result {
                 Ok(_) => {
@@ -73,7 +73,7 @@ pub fn LoginControl() -> impl IntoView {
     };
     let logout = move |_| {
         leptos::task::spawn_local(async move {
-            let _ = api::delete(paths::SESSION).await;
+            let _ = http::delete(paths::SESSION).await;
             can_write.set(false);
         });
     };

@@ -1,9 +1,9 @@
 //! The message feed, newest first, and the form that posts to it.
 
 use super::clock::RelativeTime;
-use crate::api::{self, ApiFailure};
 use crate::contract::api::{paths, MessagePosted, NewMessage};
 use crate::contract::{MessageBody, Snapshot};
+use crate::http::{self, ApiFailure};
 use leptos::prelude::*;
 
 #[component]
@@ -23,7 +23,7 @@ pub fn MessageFeed(state: RwSignal<Snapshot>, can_write: RwSignal<bool>) -> impl
         };
         sending.set(true);
         leptos::task::spawn_local(async move {
-            let result: Result<MessagePosted, ApiFailure> = api::post_json(
+            let result: Result<MessagePosted, ApiFailure> = http::post_json(
                 paths::MESSAGE,
                 &NewMessage {
                     message: body.into_inner(),

@@ -1,5 +1,6 @@
 //! The pages' building blocks, one file per widget; [`dashboard`] and [`inspector`] are the two pages.
 
+pub mod areas;
 pub mod badge;
 pub mod camera;
 pub mod clock;
@@ -10,6 +11,6 @@ pub mod inspector;
 pub mod jobs;
 pub mod login;
 pub mod messages;
-pub mod rooms;
 pub mod temperature;
+pub mod trend;
 pub mod viewers;

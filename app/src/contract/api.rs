@@ -4,7 +4,7 @@
 //! Every write answer carries `seq`, the event id the write was committed as, so a publisher knows which event
 //! its write became and can resume a stream from exactly there.
 
-use super::{DeviceState, JobId, Message, Room, RoomState};
+use super::{DeviceState, Entity, EntityId, JobId, Message, Requested, Room, RoomState, Seq};
 use serde::{Deserialize, Serialize};
 
 /// Route paths, in the syntax axum registers (`{name}` segments); helpers fill them in for callers.
@@ -32,6 +32,15 @@ pub mod paths {
     pub const DEVICE: &str = "/api/rooms/{room}/{device}";
     /// The dashboard's state as JSON.
     pub const SNAPSHOT: &str = "/api/snapshot";
+    /// `GET`: every entity of the home.
+    pub const ENTITIES: &str = "/api/entities";
+    /// `POST` a command to one entity, `PATCH` to rename or move it.
+    pub const ENTITY: &str = "/api/entities/{id}";
+
+    /// [`ENTITY`] for one entity.
+    pub fn entity(id: &crate::contract::EntityId) -> String {
+        format!("/api/entities/{id}")
+    }
 
     /// [`DEVICE`] for one device.
     pub fn device(room: Room, device: Device) -> String {
@@ -61,9 +70,59 @@ pub struct SetDevice {
 /// The answer to [`SetDevice`]: the room as committed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeviceChanged {
-    pub seq: u64,
+    pub seq: Seq,
     pub room: Room,
     pub state: RoomState,
+}
+
+/// `GET /api/entities`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EntityList {
+    pub entities: Vec<Entity>,
+}
+
+/// `POST /api/entities/{id}`: the state to ask for (`on`/`off`, or `open`/`closed`/`stop` for a cover). A text,
+/// not an enum, so that a state the entity's kind does not take is answered 422 naming what it does take.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetEntity {
+    pub state: String,
+}
+
+/// The answer to [`SetEntity`]: 200 with the state when it was applied at once (an entity that reports no
+/// state of its own), 202 with what was requested when it was sent to a device that will confirm it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CommandAnswer {
+    Applied {
+        seq: Seq,
+        id: EntityId,
+        state: String,
+    },
+    Sent {
+        seq: Seq,
+        id: EntityId,
+        requested: Requested,
+    },
+}
+
+/// `PATCH /api/entities/{id}`: a new name, a new area (an existing area's id or name, or the name of a new
+/// one), or both; answered with the entity as it now is.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EditEntity {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub area: Option<String>,
+}
+
+/// The answer to [`EditEntity`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EntityEdited {
+    pub seq: Seq,
+    #[serde(flatten)]
+    pub entity: Entity,
 }
 
 /// `POST /message`: the tutorial's body.
@@ -79,7 +138,7 @@ pub struct NewMessage {
 pub struct MessagePosted {
     #[serde(flatten)]
     pub message: Message,
-    pub seq: u64,
+    pub seq: Seq,
 }
 
 /// `POST /api/session`: the write token, in exchange for a session cookie.
@@ -100,7 +159,7 @@ pub struct SessionState {
 pub struct JobStarted {
     pub id: JobId,
     pub events: String,
-    pub seq: u64,
+    pub seq: Seq,
 }
 
 #[cfg(test)]
@@ -119,6 +178,33 @@ mod tests {
         for not_a_job in ["/api/jobs//events", "/api/jobs/a/b/events", "/api/jobs"] {
             assert!(!paths::is_job_events(not_a_job), "{not_a_job}");
         }
+    }
+
+    #[test]
+    fn command_answers_say_applied_or_requested() {
+        let id = EntityId::parse("lamp").unwrap();
+        let applied = CommandAnswer::Applied {
+            seq: 3,
+            id: id.clone(),
+            state: "on".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&applied).unwrap(),
+            serde_json::json!({"seq": 3, "id": "lamp", "state": "on"})
+        );
+        let sent = CommandAnswer::Sent {
+            seq: 4,
+            id,
+            requested: Requested::Off,
+        };
+        assert_eq!(
+            serde_json::to_value(&sent).unwrap(),
+            serde_json::json!({"seq": 4, "id": "lamp", "requested": "off"})
+        );
+        assert_eq!(
+            paths::entity(&EntityId::parse("lamp").unwrap()),
+            "/api/entities/lamp"
+        );
     }
 
     #[test]
@@ -148,5 +234,7 @@ mod tests {
         assert!(serde_json::from_str::<SetDevice>(r#"{"state":"on","x":1}"#).is_err());
         assert!(serde_json::from_str::<NewMessage>(r#"{"message":"m","x":1}"#).is_err());
         assert!(serde_json::from_str::<Login>(r#"{"token":"t","x":1}"#).is_err());
+        assert!(serde_json::from_str::<SetEntity>(r#"{"state":"on","x":1}"#).is_err());
+        assert!(serde_json::from_str::<EditEntity>(r#"{"name":"n","x":1}"#).is_err());
     }
 }

@@ -1,11 +1,14 @@
-//! The smart home: rooms, their devices and the states a device can be in.
+//! The demo home: the tutorial's three rooms and their devices. It is one source of entities among others (its
+//! rooms are areas `kitchen`, `livingroom`, `bedroom`; its devices entities `kitchen-lights`, …); what stays a
+//! closed set here is the tutorial's own vocabulary, because the seed routes (`/smart-home` with an event per
+//! room, `POST /api/rooms/{room}/{device}`) promise its clients exactly these names and payload shapes.
 
-use super::Topic;
+use super::{AreaId, Entity, EntityId, EntityKind, Source};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// A room of the demo home. Its name is both the URL segment and the SSE event name on `/smart-home`.
+/// A room of the demo home. Its name is the URL segment, the SSE event name on `/smart-home` and its area's id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Room {
@@ -79,16 +82,56 @@ impl Room {
         self.devices().contains(&device)
     }
 
-    pub const fn topic(self) -> Topic {
-        match self {
-            Room::Kitchen => Topic::Kitchen,
-            Room::Livingroom => Topic::Livingroom,
-            Room::Bedroom => Topic::Bedroom,
+    /// The room's area on the dashboard.
+    pub fn area(self) -> AreaId {
+        AreaId::known(self.name().to_owned())
+    }
+
+    /// The id of the entity that is `device` of this room: `kitchen-lights`.
+    pub fn entity_id(self, device: Device) -> EntityId {
+        // Both names are fixed lowercase words: their join is a slug as it is.
+        EntityId::known(format!("{}-{}", self.name(), device.name()))
+    }
+
+    /// The demo entity that is `device` of this room, in `state` since `at`.
+    pub fn entity(self, device: Device, state: DeviceState, at: String) -> Entity {
+        Entity {
+            id: self.entity_id(device),
+            name: device.label().to_owned(),
+            area: self.area(),
+            area_name: self.label().to_owned(),
+            kind: device.kind(),
+            state: state.name().to_owned(),
+            available: true,
+            unit: None,
+            device_class: device.device_class().map(str::to_owned),
+            source: Source::Demo,
+            changed_at: at,
+            pending: None,
+            customized: None,
         }
     }
 
-    pub fn from_topic(topic: Topic) -> Option<Room> {
-        Room::ALL.into_iter().find(|r| r.topic() == topic)
+    /// Every entity of the demo home, each in its "off" state since `at`.
+    pub fn demo_home(at: &str) -> Vec<Entity> {
+        Room::ALL
+            .into_iter()
+            .flat_map(|room| {
+                room.devices()
+                    .iter()
+                    .map(move |d| room.entity(*d, d.states()[0], at.to_owned()))
+            })
+            .collect()
+    }
+
+    /// The room and device a demo entity's id names, if it names one.
+    pub fn of_entity(id: &EntityId) -> Option<(Room, Device)> {
+        Room::ALL.into_iter().find_map(|room| {
+            room.devices()
+                .iter()
+                .find(|d| &room.entity_id(**d) == id)
+                .map(|d| (room, *d))
+        })
     }
 }
 
@@ -113,6 +156,23 @@ impl Device {
 
     pub fn parse(name: &str) -> Option<Device> {
         Device::ALL.into_iter().find(|d| d.name() == name)
+    }
+
+    /// The device class of its entity: what kind of cover it is.
+    pub const fn device_class(self) -> Option<&'static str> {
+        match self {
+            Device::Lights => None,
+            Device::Blinds => Some("blind"),
+            Device::Curtains => Some("curtain"),
+        }
+    }
+
+    /// What kind of entity this device is.
+    pub const fn kind(self) -> EntityKind {
+        match self {
+            Device::Lights => EntityKind::Light,
+            Device::Blinds | Device::Curtains => EntityKind::Cover,
+        }
     }
 
     /// The two states this device moves between, "off" first.
@@ -146,6 +206,17 @@ impl DeviceState {
             DeviceState::Open => "open",
             DeviceState::Closed => "closed",
         }
+    }
+
+    pub fn parse(name: &str) -> Option<DeviceState> {
+        [
+            DeviceState::On,
+            DeviceState::Off,
+            DeviceState::Open,
+            DeviceState::Closed,
+        ]
+        .into_iter()
+        .find(|s| s.name() == name)
     }
 }
 
@@ -201,8 +272,34 @@ mod tests {
         assert!(Room::Bedroom.has(Device::Curtains));
         assert_eq!(Room::parse("livingroom"), Some(Room::Livingroom));
         assert_eq!(Room::parse("garage"), None);
-        for room in Room::ALL {
-            assert_eq!(Room::from_topic(room.topic()), Some(room));
+    }
+
+    #[test]
+    fn the_demo_home_is_six_entities_with_the_tutorial_ids() {
+        let home = Room::demo_home("t");
+        let ids: Vec<&str> = home.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "kitchen-lights",
+                "kitchen-blinds",
+                "livingroom-lights",
+                "livingroom-curtains",
+                "bedroom-lights",
+                "bedroom-curtains"
+            ]
+        );
+        assert_eq!(home[1].kind, EntityKind::Cover);
+        assert_eq!(home[1].state, "closed");
+        assert_eq!(home[2].area.as_str(), "livingroom");
+        assert_eq!(home[2].area_name, "Living room");
+        for entity in &home {
+            let (room, device) = Room::of_entity(&entity.id).unwrap();
+            assert_eq!(room.entity_id(device), entity.id);
         }
+        assert_eq!(
+            Room::of_entity(&EntityId::parse("kitchen-curtains").unwrap()),
+            None
+        );
     }
 }

@@ -12,6 +12,8 @@ pub enum InputError {
     TooLong { max: usize, got: usize },
     #[error("must not contain control characters other than line breaks and tabs")]
     ControlCharacter,
+    #[error("must be lowercase letters and digits joined by single dashes, like living-room")]
+    NotASlug,
 }
 
 /// The text of a posted message: trimmed, non-empty, at most [`MessageBody::MAX_CHARS`] characters.

@@ -1,7 +1,10 @@
 //! One payload type per topic, and [`Payload`], the sum of them that the hub carries.
 
-use super::{CameraShot, Room, RoomState, Topic};
+use super::{
+    BridgeState, CameraShot, CommandOutcome, Entity, EntityKind, EntityRemoved, Seq, Topic,
+};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 /// A living-room reading, exactly the tutorial's shape: `{"temperature": 21.4, "updatedAt": "<RFC 3339>"}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,10 +42,18 @@ pub struct JobUpdate {
     pub done: bool,
 }
 
-/// Everything the hub carries: one variant per topic, each with that topic's payload type.
+/// Everything the hub carries: one variant per event name, each with its payload type. Most topics have one
+/// event of the topic's own name; `entities` has three.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Payload {
-    Room(Room, RoomState),
+    /// `entity`: one entity, whole, as it is now.
+    Entity(Entity),
+    /// `entity-removed`.
+    EntityRemoved(EntityRemoved),
+    /// `command`: a command's step.
+    Command(CommandOutcome),
+    /// `bridge`: whether the MQTT broker can be reached.
+    Bridge(BridgeState),
     Viewers(u64),
     Temperature(Temperature),
     Random(RandomNumber),
@@ -51,22 +62,118 @@ pub enum Payload {
     Camera(CameraShot),
 }
 
+/// A payload type that a write publishes and answers with, typed end to end: the route hands the hub a value
+/// of this type and gets the same type back, stamped with its event id, instead of matching a [`Payload`] back
+/// out.
+pub trait Published: Clone + Into<Payload> + Send + 'static {
+    /// This value as published under event id `seq`. Most values do not name their own event, and stay as
+    /// they are.
+    fn with_event_id(self, _seq: Seq) -> Self {
+        self
+    }
+}
+
+impl Published for Message {
+    fn with_event_id(mut self, seq: Seq) -> Self {
+        self.id = seq;
+        self
+    }
+}
+
+impl Published for CameraShot {
+    /// The image's URL names the shot's event, so it names one image forever.
+    fn with_event_id(self, seq: Seq) -> Self {
+        CameraShot::new(seq, self.taken_at)
+    }
+}
+
+impl Published for JobUpdate {}
+
+impl From<Message> for Payload {
+    fn from(message: Message) -> Self {
+        Payload::Message(message)
+    }
+}
+
+impl From<CameraShot> for Payload {
+    fn from(shot: CameraShot) -> Self {
+        Payload::Camera(shot)
+    }
+}
+
+impl From<JobUpdate> for Payload {
+    fn from(update: JobUpdate) -> Self {
+        Payload::Job(update)
+    }
+}
+
+/// How many readings of one sensor the log keeps: as many as the living-room chart shows.
+pub const SENSOR_WINDOW: usize = super::MAX_TEMPERATURES;
+
+/// A run of events of which the log keeps only the newest `keep` (one sensor's readings): however chatty a
+/// sensor is, it never pushes messages and device changes out of replay and retention.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Window {
+    /// Names the run in the journal (`temperature`, `entity/<id>`).
+    pub key: String,
+    pub keep: usize,
+}
+
+impl From<Entity> for Payload {
+    fn from(entity: Entity) -> Self {
+        Payload::Entity(entity)
+    }
+}
+
+impl From<CommandOutcome> for Payload {
+    fn from(outcome: CommandOutcome) -> Self {
+        Payload::Command(outcome)
+    }
+}
+
+impl From<EntityRemoved> for Payload {
+    fn from(removed: EntityRemoved) -> Self {
+        Payload::EntityRemoved(removed)
+    }
+}
+
+impl Published for Entity {}
+impl Published for CommandOutcome {}
+impl Published for EntityRemoved {}
+
 /// Why an event's data could not be turned into its topic's payload.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
     #[error("unknown event name {0:?}")]
     UnknownEvent(String),
-    #[error("bad {topic} payload: {reason}")]
-    BadJson { topic: Topic, reason: String },
+    #[error("bad {event} payload: {reason}")]
+    BadJson { event: &'static str, reason: String },
     /// A `snapshot` or `reset` event whose state could not be read.
     #[error("bad {event} state: {reason}")]
     BadSnapshot { event: String, reason: String },
 }
 
 impl Payload {
+    /// Every event name the hub sends for a topic, in the order of [`Topic::ALL`].
+    pub const EVENT_NAMES: [&'static str; 10] = [
+        "entity",
+        "entity-removed",
+        "command",
+        "bridge",
+        "viewers",
+        "temperature",
+        "random",
+        "message",
+        "job",
+        "camera",
+    ];
+
     pub fn topic(&self) -> Topic {
         match self {
-            Payload::Room(room, _) => room.topic(),
+            Payload::Entity(_)
+            | Payload::EntityRemoved(_)
+            | Payload::Command(_)
+            | Payload::Bridge(_) => Topic::Entities,
             Payload::Viewers(_) => Topic::Viewers,
             Payload::Temperature(_) => Topic::Temperature,
             Payload::Random(_) => Topic::Random,
@@ -77,23 +184,69 @@ impl Payload {
     }
 
     /// The payload as published under event id `seq`: a payload that names its own event (a message's `id`)
-    /// gets it here, once, where the id is assigned.
-    pub fn with_event_id(mut self, seq: u64) -> Payload {
-        match &mut self {
-            Payload::Message(message) => message.id = seq,
-            // The image's URL names the shot's event, so it names one image forever.
-            Payload::Camera(shot) => {
-                *shot = CameraShot::new(seq, std::mem::take(&mut shot.taken_at))
-            }
-            _ => {}
+    /// gets it here, once, where the id is assigned (each type says how, in its [`Published`] impl).
+    pub fn with_event_id(self, seq: Seq) -> Payload {
+        match self {
+            Payload::Message(message) => Payload::Message(message.with_event_id(seq)),
+            Payload::Camera(shot) => Payload::Camera(shot.with_event_id(seq)),
+            other => other,
         }
-        self
+    }
+
+    /// The topic an event of this name belongs to, without decoding its data (so a reader can skip the events
+    /// of topics it does not want for the price of a string comparison).
+    pub fn topic_of(event: &str) -> Option<Topic> {
+        match event {
+            "entity" | "entity-removed" | "command" | "bridge" => Some(Topic::Entities),
+            other => Topic::parse(other).ok(),
+        }
+    }
+
+    /// The SSE `event:` name (and the name the journal keeps it under).
+    pub fn event_name(&self) -> &'static str {
+        match self {
+            Payload::Entity(_) => "entity",
+            Payload::EntityRemoved(_) => "entity-removed",
+            Payload::Command(_) => "command",
+            Payload::Bridge(_) => "bridge",
+            other => other.topic().name(),
+        }
+    }
+
+    /// The run of events this one belongs to in the log, when only a window of it is kept: the living room's
+    /// temperature, and each numeric sensor's readings.
+    pub fn window(&self) -> Option<Window> {
+        match self {
+            Payload::Temperature(_) => Some(Window {
+                key: Topic::Temperature.name().to_owned(),
+                keep: super::MAX_TEMPERATURES,
+            }),
+            Payload::Entity(entity) if entity.kind == EntityKind::Sensor => Some(Window {
+                key: format!("entity/{}", entity.id),
+                keep: SENSOR_WINDOW,
+            }),
+            _ => None,
+        }
+    }
+
+    /// What a compare-and-set change is checked against: a change derived from one entity's state conflicts
+    /// only with another change of that entity, a change of anything else with its topic's.
+    pub fn conflict_key(&self) -> Cow<'static, str> {
+        match self {
+            Payload::Entity(Entity { id, .. })
+            | Payload::EntityRemoved(EntityRemoved { id })
+            | Payload::Command(CommandOutcome { id, .. }) => Cow::Owned(format!("entity/{id}")),
+            other => Cow::Borrowed(other.topic().name()),
+        }
     }
 
     /// The JSON text that goes in the event's `data:` field(s).
     pub fn to_json(&self) -> String {
         let json = match self {
-            Payload::Room(_, state) => serde_json::to_string(state),
+            Payload::Entity(entity) => serde_json::to_string(entity),
+            Payload::EntityRemoved(removed) => serde_json::to_string(removed),
+            Payload::Command(outcome) => serde_json::to_string(outcome),
+            Payload::Bridge(bridge) => serde_json::to_string(bridge),
             Payload::Viewers(count) => serde_json::to_string(count),
             Payload::Temperature(t) => serde_json::to_string(t),
             Payload::Random(r) => serde_json::to_string(r),
@@ -105,49 +258,64 @@ impl Payload {
         json.unwrap_or_else(|_| String::from("null"))
     }
 
-    /// Decodes an event received as `event: <topic>` with `data: <json>`.
-    pub fn decode(topic: Topic, data: &str) -> Result<Payload, DecodeError> {
+    /// Decodes an event received as `event: <name>` with `data: <json>` (as a browser hands it over, and as
+    /// the journal keeps it).
+    pub fn decode_named(event: &str, data: &str) -> Result<Payload, DecodeError> {
         fn parse<T: serde::de::DeserializeOwned>(
-            topic: Topic,
+            event: &'static str,
             data: &str,
         ) -> Result<T, DecodeError> {
             serde_json::from_str(data).map_err(|e| DecodeError::BadJson {
-                topic,
+                event,
                 reason: e.to_string(),
             })
         }
-        Ok(match topic {
-            Topic::Kitchen | Topic::Livingroom | Topic::Bedroom => {
-                let room =
-                    Room::from_topic(topic).ok_or(DecodeError::UnknownEvent(topic.to_string()))?;
-                Payload::Room(room, parse(topic, data)?)
-            }
-            Topic::Viewers => Payload::Viewers(parse(topic, data)?),
-            Topic::Temperature => Payload::Temperature(parse(topic, data)?),
-            Topic::Random => Payload::Random(parse(topic, data)?),
-            Topic::Message => Payload::Message(parse(topic, data)?),
-            Topic::Job => Payload::Job(parse(topic, data)?),
-            Topic::Camera => Payload::Camera(parse(topic, data)?),
+        let Some(name) = Payload::EVENT_NAMES.into_iter().find(|n| *n == event) else {
+            return Err(DecodeError::UnknownEvent(event.to_owned()));
+        };
+        Ok(match name {
+            "entity" => Payload::Entity(parse(name, data)?),
+            "entity-removed" => Payload::EntityRemoved(parse(name, data)?),
+            "command" => Payload::Command(parse(name, data)?),
+            "bridge" => Payload::Bridge(parse(name, data)?),
+            "viewers" => Payload::Viewers(parse(name, data)?),
+            "temperature" => Payload::Temperature(parse(name, data)?),
+            "random" => Payload::Random(parse(name, data)?),
+            "message" => Payload::Message(parse(name, data)?),
+            "job" => Payload::Job(parse(name, data)?),
+            _ => Payload::Camera(parse(name, data)?),
         })
-    }
-
-    /// Decodes by event name, as a browser hands it over.
-    pub fn decode_named(event: &str, data: &str) -> Result<Payload, DecodeError> {
-        let topic = Topic::parse(event).map_err(|_| DecodeError::UnknownEvent(event.to_owned()))?;
-        Payload::decode(topic, data)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contract::{Device, DeviceState};
+    use crate::contract::{Device, DeviceState, EntityId, Outcome, Requested, Room};
+
+    fn lights() -> Entity {
+        Room::Bedroom.entity(
+            Device::Lights,
+            DeviceState::On,
+            "2026-11-21T10:00:00Z".into(),
+        )
+    }
 
     fn samples() -> Vec<Payload> {
-        let mut room = RoomState::initial(Room::Bedroom, "2026-11-21T10:00:00Z".into());
-        room.devices.insert(Device::Lights, DeviceState::On);
+        let id = EntityId::parse("bedroom-lights").unwrap();
         vec![
-            Payload::Room(Room::Bedroom, room),
+            Payload::Entity(lights()),
+            Payload::EntityRemoved(EntityRemoved { id: id.clone() }),
+            Payload::Command(CommandOutcome {
+                id,
+                requested: Requested::On,
+                outcome: Outcome::Sent,
+            }),
+            Payload::Bridge(BridgeState {
+                connected: false,
+                changed_at: "2026-11-21T10:00:00Z".into(),
+                problem: Some("connection refused".into()),
+            }),
             Payload::Viewers(3),
             Payload::Temperature(Temperature {
                 temperature: 21.4,
@@ -170,11 +338,41 @@ mod tests {
     }
 
     #[test]
-    fn every_payload_round_trips_through_its_topic() {
+    fn every_payload_round_trips_through_its_event_name() {
         for payload in samples() {
-            let decoded = Payload::decode_named(payload.topic().name(), &payload.to_json());
+            let decoded = Payload::decode_named(payload.event_name(), &payload.to_json());
             assert_eq!(decoded, Ok(payload));
         }
+        for payload in samples() {
+            assert_eq!(
+                Payload::topic_of(payload.event_name()),
+                Some(payload.topic())
+            );
+        }
+        assert_eq!(Payload::topic_of("kitchen"), None);
+        let names: Vec<&str> = samples().iter().map(Payload::event_name).collect();
+        let mut expected = Payload::EVENT_NAMES.to_vec();
+        expected.retain(|n| *n != "random");
+        let mut got = names.clone();
+        got.retain(|n| *n != "random");
+        assert_eq!(got, expected, "one sample per event name, in order");
+    }
+
+    #[test]
+    fn only_sensor_readings_and_temperatures_keep_a_window() {
+        let mut sensor = lights();
+        sensor.kind = EntityKind::Sensor;
+        assert_eq!(
+            Payload::Entity(sensor).window().map(|w| w.key),
+            Some("entity/bedroom-lights".to_owned())
+        );
+        assert_eq!(Payload::Entity(lights()).window(), None);
+        assert!(samples()[5].window().is_some(), "the temperature");
+        assert_eq!(
+            Payload::Entity(lights()).conflict_key(),
+            "entity/bedroom-lights"
+        );
+        assert_eq!(Payload::Viewers(1).conflict_key(), "viewers");
     }
 
     #[test]
@@ -214,13 +412,17 @@ mod tests {
 
     #[test]
     fn bad_data_is_an_error_value_not_a_panic() {
-        let err = Payload::decode(Topic::Temperature, r#"{"temp": 1}"#).unwrap_err();
+        let err = Payload::decode_named("temperature", r#"{"temp": 1}"#).unwrap_err();
         assert!(matches!(
             err,
             DecodeError::BadJson {
-                topic: Topic::Temperature,
+                event: "temperature",
                 ..
             }
+        ));
+        assert!(matches!(
+            Payload::decode_named("kitchen", "{}"),
+            Err(DecodeError::UnknownEvent(_))
         ));
         assert!(matches!(
             Payload::decode_named("garage", "{}"),

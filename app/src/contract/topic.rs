@@ -1,4 +1,5 @@
-//! Topic names: the closed set of streams the hub carries.
+//! Topic names: the streams the hub carries. The set is closed where the page must know a stream to draw it;
+//! what the home holds (its areas and devices) is data inside the `entities` topic, not topics of its own.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -7,9 +8,8 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Topic {
-    Kitchen,
-    Livingroom,
-    Bedroom,
+    /// The home's entities: `entity` (one whole entity, on every change), `entity-removed`, `command`.
+    Entities,
     Viewers,
     Temperature,
     Random,
@@ -23,11 +23,10 @@ pub enum Topic {
 /// it too: an ephemeral event carries no id, so the page folds it in without moving its resume point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Persistence {
-    /// Every event matters: journaled, given an id, replayed on resume (device changes, messages, jobs).
+    /// Journaled, given an id, replayed on resume (device changes, messages, jobs, sensor readings). Sensor
+    /// readings keep only a window of their newest (see `Payload::window`), so a chatty sensor cannot push
+    /// messages and device changes out of replay and retention.
     Durable,
-    /// Journaled with an id, but only the newest `n` are kept (sensor readings: what the chart shows), so a
-    /// chatty sensor cannot push messages and device changes out of replay and retention.
-    Window(usize),
     /// Live only: no id, never journaled, never replayed; a (re)connecting client is sent the current value
     /// instead (the viewer count, the tutorial's random numbers).
     Ephemeral,
@@ -35,14 +34,12 @@ pub enum Persistence {
 
 /// A topic name that is not one of [`Topic::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown topic {0:?}; known topics: kitchen, livingroom, bedroom, viewers, temperature, random, message, job, camera")]
+#[error("unknown topic {0:?}; known topics: entities, viewers, temperature, random, message, job, camera")]
 pub struct UnknownTopic(pub String);
 
 impl Topic {
-    pub const ALL: [Topic; 9] = [
-        Topic::Kitchen,
-        Topic::Livingroom,
-        Topic::Bedroom,
+    pub const ALL: [Topic; 7] = [
+        Topic::Entities,
         Topic::Viewers,
         Topic::Temperature,
         Topic::Random,
@@ -53,9 +50,7 @@ impl Topic {
 
     pub const fn name(self) -> &'static str {
         match self {
-            Topic::Kitchen => "kitchen",
-            Topic::Livingroom => "livingroom",
-            Topic::Bedroom => "bedroom",
+            Topic::Entities => "entities",
             Topic::Viewers => "viewers",
             Topic::Temperature => "temperature",
             Topic::Random => "random",
@@ -69,13 +64,9 @@ impl Topic {
     pub const fn persistence(self) -> Persistence {
         match self {
             // The camera is durable: a resuming client must still find the image its last event named.
-            Topic::Kitchen
-            | Topic::Livingroom
-            | Topic::Bedroom
-            | Topic::Message
-            | Topic::Job
-            | Topic::Camera => Persistence::Durable,
-            Topic::Temperature => Persistence::Window(crate::contract::MAX_TEMPERATURES),
+            Topic::Entities | Topic::Temperature | Topic::Message | Topic::Job | Topic::Camera => {
+                Persistence::Durable
+            }
             Topic::Viewers | Topic::Random => Persistence::Ephemeral,
         }
     }
@@ -110,16 +101,13 @@ pub struct TopicSet(u16);
 impl TopicSet {
     /// What the dashboard shows: everything but the tutorial's random numbers.
     pub const DASHBOARD: TopicSet = TopicSet::of(&[
-        Topic::Kitchen,
-        Topic::Livingroom,
-        Topic::Bedroom,
+        Topic::Entities,
         Topic::Viewers,
         Topic::Temperature,
         Topic::Message,
         Topic::Job,
         Topic::Camera,
     ]);
-    pub const ROOMS: TopicSet = TopicSet::of(&[Topic::Kitchen, Topic::Livingroom, Topic::Bedroom]);
 
     pub const fn of(topics: &[Topic]) -> Self {
         let mut bits = 0;
@@ -172,10 +160,14 @@ mod tests {
 
     #[test]
     fn topic_lists_parse_and_reject_unknown_or_empty() {
-        let set = TopicSet::parse_list("kitchen, viewers,").unwrap();
-        assert!(set.contains(Topic::Kitchen) && set.contains(Topic::Viewers));
-        assert!(!set.contains(Topic::Bedroom));
-        assert!(TopicSet::parse_list("kitchen,garage").is_err());
+        let set = TopicSet::parse_list("entities, viewers,").unwrap();
+        assert!(set.contains(Topic::Entities) && set.contains(Topic::Viewers));
+        assert!(!set.contains(Topic::Message));
+        assert!(TopicSet::parse_list("entities,garage").is_err());
+        assert!(
+            TopicSet::parse_list("kitchen").is_err(),
+            "areas are data, not topics"
+        );
         assert!(TopicSet::parse_list(" , ").is_err());
     }
 
@@ -186,15 +178,11 @@ mod tests {
             .filter(|t| t.is_ephemeral())
             .collect();
         assert_eq!(ephemeral, [Topic::Viewers, Topic::Random]);
-        assert!(matches!(
-            Topic::Temperature.persistence(),
-            Persistence::Window(n) if n > 0
-        ));
     }
 
     #[test]
     fn dashboard_set_leaves_out_random_numbers() {
         assert!(!TopicSet::DASHBOARD.contains(Topic::Random));
-        assert_eq!(TopicSet::DASHBOARD.iter().count(), 8);
+        assert_eq!(TopicSet::DASHBOARD.iter().count(), 6);
     }
 }

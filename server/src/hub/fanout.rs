@@ -16,7 +16,7 @@
 use super::{Start, SubscribeRequest, Subscription};
 use crate::event::Event;
 use crate::metrics::Metrics;
-use app::contract::{Snapshot, TopicSet};
+use app::contract::{Seq, Snapshot, TopicSet};
 use futures::future::BoxFuture;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -37,8 +37,8 @@ pub struct Fanout {
 struct Inner {
     /// Every committed event folded in: what a new subscriber starts from, consistent with `ring` and the feed.
     committed: Snapshot,
-    /// The last `replay` committed events with ids, oldest first. Ids increase but may jump.
-    ring: VecDeque<Arc<Event>>,
+    /// The last `replay` committed events with ids, under their ids, oldest first. Ids increase but may jump.
+    ring: VecDeque<(Seq, Arc<Event>)>,
     /// Every event with an id above this is in the ring: a resume from an older id cannot be served from here.
     floor: u64,
     /// The length of `committed` as JSON, once someone needed it since the last commit.
@@ -105,9 +105,10 @@ impl Replay {
             .source
             .read(self.after, self.until, self.topics, REPLAY_BATCH)
             .await?;
-        match batch.last() {
+        // Every replayed event has an id (only retained events are replayed).
+        match batch.last().and_then(|last| last.id) {
             Some(last) => {
-                self.after = last.seq;
+                self.after = last;
                 Ok(Some(batch))
             }
             None => {
@@ -136,9 +137,13 @@ impl Fanout {
     ) -> Arc<Self> {
         let replay = replay.max(1);
         let skip = events.len().saturating_sub(replay);
-        let ring: VecDeque<Arc<Event>> = events.into_iter().skip(skip).collect();
+        let ring: VecDeque<(Seq, Arc<Event>)> = events
+            .into_iter()
+            .skip(skip)
+            .filter_map(|event| Some((event.id?, event)))
+            .collect();
         // With nothing retained no earlier id can be resumed; with a ring, everything after its first is there.
-        let floor = ring.front().map_or(snapshot.seq, |first| first.seq - 1);
+        let floor = ring.front().map_or(snapshot.seq, |(first, _)| first - 1);
         let (sender, _) = broadcast::channel(queue.max(1));
         Arc::new(Fanout {
             inner: Mutex::new(Inner {
@@ -163,14 +168,14 @@ impl Fanout {
     pub fn commit(&self, batch: &[Arc<Event>]) {
         let mut inner = self.lock();
         for event in batch {
-            inner.committed.apply(event.seq, &event.payload);
-            if event.seq != 0 {
+            inner.committed.apply(event.id, &event.payload);
+            if let Some(id) = event.id {
                 if inner.ring.len() == self.replay {
-                    if let Some(old) = inner.ring.pop_front() {
-                        inner.floor = old.seq;
+                    if let Some((old, _)) = inner.ring.pop_front() {
+                        inner.floor = old;
                     }
                 }
-                inner.ring.push_back(Arc::clone(event));
+                inner.ring.push_back((id, Arc::clone(event)));
             }
             // Sent under the lock so that live order is id order and a joining subscriber sees a clean cut.
             // An error only means there is no subscriber right now.
@@ -185,7 +190,7 @@ impl Fanout {
     }
 
     /// The id of the newest committed event.
-    pub fn last_seq(&self) -> u64 {
+    pub fn last_seq(&self) -> Seq {
         self.lock().committed.seq
     }
 
@@ -263,9 +268,9 @@ impl Fanout {
     }
 
     /// Whether `seq` is the id of the state or of an event in the ring.
-    pub fn holds(&self, seq: u64) -> bool {
+    pub fn holds(&self, seq: Seq) -> bool {
         let inner = self.lock();
-        seq == inner.committed.seq || inner.ring.binary_search_by_key(&seq, |e| e.seq).is_ok()
+        seq == inner.committed.seq || inner.ring.binary_search_by_key(&seq, |(id, _)| *id).is_ok()
     }
 
     /// The ids the ring can replay from: every event after the first number up to the second (the newest).
@@ -294,14 +299,14 @@ impl Fanout {
         if after < inner.floor {
             return Err(ReplayGone);
         }
-        let from = inner.ring.partition_point(|e| e.seq <= after);
+        let from = inner.ring.partition_point(|(id, _)| *id <= after);
         Ok(inner
             .ring
             .range(from..)
-            .take_while(|e| e.seq <= until)
-            .filter(|e| topics.contains(e.topic))
+            .take_while(|(id, _)| *id <= until)
+            .filter(|(_, e)| topics.contains(e.topic))
             .take(max)
-            .cloned()
+            .map(|(_, e)| Arc::clone(e))
             .collect())
     }
 }
@@ -309,7 +314,7 @@ impl Fanout {
 impl Inner {
     /// Whether the events after `after` in `topics` take more bytes than the state itself.
     fn gap_outweighs_state(&mut self, after: u64, topics: TopicSet) -> bool {
-        let from = self.ring.partition_point(|e| e.seq <= after);
+        let from = self.ring.partition_point(|(id, _)| *id <= after);
         if self.ring.len() - from <= SMALL_GAP {
             return false;
         }
@@ -317,7 +322,7 @@ impl Inner {
             serde_json::to_string(&self.committed).map_or(usize::MAX, |json| json.len())
         });
         let mut gap_len = 0;
-        for event in self.ring.range(from..) {
+        for (_, event) in self.ring.range(from..) {
             if topics.contains(event.topic) {
                 gap_len += event.named.len();
                 if gap_len > state_len {
@@ -353,7 +358,7 @@ mod tests {
     }
 
     fn event(seq: u64) -> Arc<Event> {
-        Arc::new(Event::new(
+        Arc::new(Event::durable(
             seq,
             Payload::Message(Message {
                 id: 0,
@@ -459,8 +464,8 @@ mod tests {
             last_event_id: None,
             state_stands_in: false,
         });
-        f.commit(&[Arc::new(Event::new(0, Payload::Viewers(4)))]);
-        assert_eq!(sub.live.try_recv().unwrap().seq, 0);
+        f.commit(&[Arc::new(Event::live(Payload::Viewers(4)))]);
+        assert_eq!(sub.live.try_recv().unwrap().id, None);
         assert_eq!(f.snapshot().viewers, 4);
         assert_eq!(f.last_seq(), 1, "no id was used");
         assert_eq!(

@@ -75,13 +75,13 @@ pub(super) trait Committer: Send + Sync + 'static {
 
 /// Who gets to decide an event's fate: the writer taking it into a batch, or its publisher giving up waiting.
 #[derive(Debug, Default)]
-pub(super) struct Ticket(AtomicU8);
+pub(super) struct Claim(AtomicU8);
 
 const QUEUED: u8 = 0;
 const TAKEN: u8 = 1;
 const ABANDONED: u8 = 2;
 
-impl Ticket {
+impl Claim {
     /// The writer takes the event; false if its publisher already gave up.
     fn take(&self) -> bool {
         self.0
@@ -101,11 +101,11 @@ impl Ticket {
 pub(super) struct Queued {
     pub event: Arc<Event>,
     pub epoch: u64,
-    pub ticket: Arc<Ticket>,
+    pub claim: Arc<Claim>,
     pub done: oneshot::Sender<Result<Arc<Event>, HubError>>,
 }
 
-pub(super) struct Writer {
+pub(super) struct JournalWriter {
     pub rx: Receiver<Queued>,
     pub journal: Box<dyn Journal>,
     pub reopen: OpenJournal,
@@ -120,7 +120,7 @@ enum Exit {
     Disconnected,
 }
 
-impl Writer {
+impl JournalWriter {
     pub fn spawn(self) -> std::io::Result<()> {
         std::thread::Builder::new()
             .name("hearth-journal".into())
@@ -243,7 +243,7 @@ impl Writer {
                     queued,
                     HubError::Storage("an earlier write it may depend on failed".into()),
                 );
-            } else if !queued.ticket.take() {
+            } else if !queued.claim.take() {
                 // Its publisher gave up waiting and was told so; later events may build on it, so they go too.
                 lost_one = true;
                 drop(queued);
@@ -265,7 +265,7 @@ impl Writer {
         let events: Vec<Arc<Event>> = wanted.iter().map(|q| Arc::clone(&q.event)).collect();
         let mut next = self.durable.clone();
         for event in &events {
-            next.apply(event.seq, &event.payload);
+            next.apply(event.id, &event.payload);
         }
         match self.journal.append(&events, &next) {
             Ok(()) => {

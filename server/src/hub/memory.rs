@@ -9,15 +9,15 @@
 //! Lock order: the sequencer's lock, then the fan-out's. Without a journal an event is committed under the
 //! sequencer's lock, so ids reach the fan-out in order; with one, the writer thread commits them in order.
 
-use super::journal::{Committer, Queued, Ticket, Writer};
+use super::journal::{Claim, Committer, JournalWriter, Queued};
 use super::{
     Backend, Change, Fanout, Health, HubError, Journal, OpenJournal, Publish, SubscribeRequest,
     Subscription, Update,
 };
-use crate::clock::{clock_seed, now_rfc3339};
+use crate::clock::clock_seed;
 use crate::event::Event;
 use crate::metrics::Metrics;
-use app::contract::{Payload, Room, RoomState, Snapshot};
+use app::contract::{Payload, Seq, Snapshot};
 use futures::future::BoxFuture;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
@@ -31,9 +31,9 @@ pub struct Restored {
     /// The state as of `snapshot.seq`, if anything was ever committed.
     pub snapshot: Option<Snapshot>,
     /// The newest retained events, oldest first, for the replay ring.
-    pub events: Vec<(u64, Payload)>,
+    pub events: Vec<(Seq, Payload)>,
     /// The highest sequence id ever committed (0 for a new store).
-    pub max_seq: u64,
+    pub max_seq: Seq,
 }
 
 /// A journal and how the backend treats it.
@@ -49,10 +49,10 @@ pub struct Durability {
 }
 
 pub struct MemoryBackend {
-    core: Arc<Core>,
+    core: Arc<MemoryCore>,
 }
 
-struct Core {
+struct MemoryCore {
     sequencer: Mutex<Sequencer>,
     fanout: Arc<Fanout>,
     writer: Option<Sender<Queued>>,
@@ -67,7 +67,7 @@ struct Core {
 }
 
 struct Sequencer {
-    next_seq: u64,
+    next_seq: Seq,
     /// Every accepted event folded in, durable or not: what a read-modify-write starts from.
     accepted: Snapshot,
 }
@@ -77,7 +77,7 @@ enum Accepted {
     Done(Result<Arc<Event>, HubError>),
     Queued {
         done: oneshot::Receiver<Result<Arc<Event>, HubError>>,
-        ticket: Arc<Ticket>,
+        claim: Arc<Claim>,
     },
 }
 
@@ -108,7 +108,7 @@ impl MemoryBackend {
         core.free_floor_bytes = free_floor_bytes;
         core.publish_timeout = publish_timeout;
         let core: Arc<dyn Committer> = backend.core.clone();
-        let writer = Writer {
+        let writer = JournalWriter {
             rx,
             journal,
             reopen,
@@ -130,26 +130,19 @@ impl MemoryBackend {
     ) -> Self {
         // Ids continue after the store's highest, and never fall behind the clock seed.
         let next_seq = (restored.max_seq + 1).max(clock_seed());
-        let now = now_rfc3339();
         let mut snapshot = restored.snapshot.unwrap_or_default();
         // Viewers are connections of this process: none yet. The snapshot stands at the id just before the next
         // one, so a client holding it resumes cleanly whether or not ids jumped at this start.
         snapshot.viewers = 0;
         snapshot.seq = next_seq - 1;
-        for room in Room::ALL {
-            snapshot
-                .rooms
-                .entry(room)
-                .or_insert_with(|| RoomState::initial(room, now.clone()));
-        }
         let events = restored
             .events
             .into_iter()
-            .map(|(seq, payload)| Arc::new(Event::new(seq, payload)))
+            .map(|(seq, payload)| Arc::new(Event::durable(seq, payload)))
             .collect();
         let fanout = Fanout::new(snapshot.clone(), events, replay, queue, metrics);
         MemoryBackend {
-            core: Arc::new(Core {
+            core: Arc::new(MemoryCore {
                 sequencer: Mutex::new(Sequencer {
                     next_seq,
                     accepted: snapshot,
@@ -167,7 +160,7 @@ impl MemoryBackend {
     }
 }
 
-impl Core {
+impl MemoryCore {
     fn sequencer(&self) -> MutexGuard<'_, Sequencer> {
         // Every step under this lock is a plain field update: recover rather than poison every write.
         self.sequencer.lock().unwrap_or_else(|e| e.into_inner())
@@ -193,8 +186,8 @@ impl Core {
     fn accept(&self, seq: &mut Sequencer, payload: Payload) -> Accepted {
         if payload.topic().is_ephemeral() {
             // Live only: no id, nothing to store; delivered now, in order with what is committed.
-            let event = Arc::new(Event::new(0, payload));
-            seq.accepted.apply(0, &event.payload);
+            let event = Arc::new(Event::live(payload));
+            seq.accepted.apply(None, &event.payload);
             self.fanout.commit(std::slice::from_ref(&event));
             return Accepted::Done(Ok(event));
         }
@@ -203,18 +196,18 @@ impl Core {
         }
         let id = seq.next_seq;
         seq.next_seq += 1;
-        let event = Arc::new(Event::new(id, payload));
+        let event = Arc::new(Event::durable(id, payload));
         let Some(writer) = &self.writer else {
-            seq.accepted.apply(id, &event.payload);
+            seq.accepted.apply(Some(id), &event.payload);
             self.fanout.commit(std::slice::from_ref(&event));
             return Accepted::Done(Ok(event));
         };
         let (done, rx) = oneshot::channel();
-        let ticket = Arc::new(Ticket::default());
+        let claim = Arc::new(Claim::default());
         let queued = Queued {
             event: Arc::clone(&event),
             epoch: self.epoch.load(Ordering::Acquire),
-            ticket: Arc::clone(&ticket),
+            claim: Arc::clone(&claim),
             done,
         };
         if writer.send(queued).is_err() {
@@ -224,21 +217,21 @@ impl Core {
             )));
         }
         // Only once it is on its way: a refused event must not leave a trace in the accepted state.
-        seq.accepted.apply(id, &event.payload);
-        Accepted::Queued { done: rx, ticket }
+        seq.accepted.apply(Some(id), &event.payload);
+        Accepted::Queued { done: rx, claim }
     }
 
     /// Waits for an accepted event's outcome, giving up (and dropping the event unwritten) if the writer has not
     /// taken it within the publish timeout.
     async fn settle(timeout: Duration, accepted: Accepted) -> Result<Arc<Event>, HubError> {
-        let (mut done, ticket) = match accepted {
+        let (mut done, claim) = match accepted {
             Accepted::Done(result) => return result,
-            Accepted::Queued { done, ticket } => (done, ticket),
+            Accepted::Queued { done, claim } => (done, claim),
         };
         let gone = || HubError::Unavailable("the journal writer stopped".into());
         match tokio::time::timeout(timeout, &mut done).await {
             Ok(outcome) => outcome.unwrap_or_else(|_| Err(gone())),
-            Err(_) if ticket.abandon() => Err(HubError::Unavailable(format!(
+            Err(_) if claim.abandon() => Err(HubError::Unavailable(format!(
                 "the store did not take the write within {timeout:?}; it was not applied"
             ))),
             // The writer has it: the disk decides, and the answer must say what it decided.
@@ -247,7 +240,7 @@ impl Core {
     }
 }
 
-impl Committer for Core {
+impl Committer for MemoryCore {
     fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::Acquire)
     }
@@ -282,7 +275,7 @@ impl Backend for MemoryBackend {
             let mut seq = self.core.sequencer();
             self.core.accept(&mut seq, payload)
         };
-        Box::pin(Core::settle(self.core.publish_timeout, accepted))
+        Box::pin(MemoryCore::settle(self.core.publish_timeout, accepted))
     }
 
     fn update(&self, mut change: Change) -> Update {
@@ -294,7 +287,7 @@ impl Backend for MemoryBackend {
             }
         };
         let timeout = self.core.publish_timeout;
-        Box::pin(async move { Core::settle(timeout, accepted).await.map(Some) })
+        Box::pin(async move { MemoryCore::settle(timeout, accepted).await.map(Some) })
     }
 
     fn subscribe(&self, request: SubscribeRequest<'_>) -> BoxFuture<'static, Subscription> {
@@ -322,7 +315,7 @@ impl Backend for MemoryBackend {
 mod tests {
     use super::*;
     use crate::hub::{Start, Trimmed};
-    use app::contract::{Device, DeviceState, Message, Temperature, Topic, TopicSet};
+    use app::contract::{Device, DeviceState, Message, Room, Temperature, Topic, TopicSet};
     use futures::FutureExt;
     use std::sync::atomic::AtomicUsize;
 
@@ -375,10 +368,10 @@ mod tests {
     #[tokio::test]
     async fn resume_replays_exactly_what_came_after_the_id_for_the_topics() {
         let hub = backend(100);
-        let a = publish(&hub, message("a")).await.seq;
-        let b = publish(&hub, message("b")).await.seq;
-        let c = publish(&hub, reading(20.0)).await.seq;
-        let d = publish(&hub, message("d")).await.seq;
+        let a = publish(&hub, message("a")).await.id.unwrap();
+        let b = publish(&hub, message("b")).await.id.unwrap();
+        let c = publish(&hub, reading(20.0)).await.id.unwrap();
+        let d = publish(&hub, message("d")).await.id.unwrap();
         assert_eq!(
             [b, c, d],
             [a + 1, a + 2, a + 3],
@@ -393,7 +386,7 @@ mod tests {
     #[tokio::test]
     async fn old_future_and_garbage_ids_reset() {
         let hub = backend(2);
-        let first = publish(&hub, message("1")).await.seq;
+        let first = publish(&hub, message("1")).await.id.unwrap();
         for n in 2..=4 {
             publish(&hub, message(&n.to_string())).await;
         }
@@ -423,13 +416,12 @@ mod tests {
             panic!("expected fresh")
         };
         assert_eq!(snapshot.messages.len(), 1);
-        assert_eq!(snapshot.rooms.len(), 3, "rooms start in a known state");
         let next = publish(&hub, message("eight")).await;
         let got = sub.live.try_recv().unwrap();
-        assert_eq!(got.seq, next.seq);
+        assert_eq!(got.id.unwrap(), next.id.unwrap());
         assert_eq!(
             snapshot.seq + 1,
-            next.seq,
+            next.id.unwrap(),
             "no gap between snapshot and live"
         );
         assert!(
@@ -446,7 +438,7 @@ mod tests {
         };
         let next = publish(&hub, message("1")).await;
         let sub = subscribe(&hub, TopicSet::DASHBOARD, Some(&snapshot.seq.to_string()));
-        assert_eq!(seqs(sub.start).await, vec![next.seq]);
+        assert_eq!(seqs(sub.start).await, vec![next.id.unwrap()]);
     }
 
     #[tokio::test]
@@ -469,11 +461,11 @@ mod tests {
             "viewers restart from this process's connections"
         );
         let next = publish(&hub, message("new")).await;
-        assert!(next.seq > 12, "ids are never reused");
+        assert!(next.id.unwrap() > 12, "ids are never reused");
         let sub = subscribe(&hub, TopicSet::DASHBOARD, Some("10"));
         assert_eq!(
             seqs(sub.start).await,
-            vec![11, 12, next.seq],
+            vec![11, 12, next.id.unwrap()],
             "no gap, no duplicate across the restart"
         );
         let sub = subscribe(&hub, TopicSet::DASHBOARD, Some("8"));
@@ -497,12 +489,12 @@ mod tests {
     #[tokio::test]
     async fn ephemeral_topics_take_no_id() {
         let hub = backend(10);
-        let before = publish(&hub, message("a")).await.seq;
+        let before = publish(&hub, message("a")).await.id.unwrap();
         let viewers = publish(&hub, Payload::Viewers(3)).await;
-        assert_eq!(viewers.seq, 0, "no id");
+        assert_eq!(viewers.id, None, "no id");
         assert_eq!(hub.snapshot().viewers, 3);
         assert_eq!(
-            publish(&hub, message("b")).await.seq,
+            publish(&hub, message("b")).await.id.unwrap(),
             before + 1,
             "no id used up"
         );
@@ -604,15 +596,26 @@ mod tests {
 
     fn stored_seqs(journal: &Faulty) -> Vec<u64> {
         let stored = journal.stored.lock().unwrap();
-        stored.iter().map(|e| e.seq).collect()
+        stored.iter().filter_map(|e| e.id).collect()
     }
 
-    fn flip(room: Room, device: Device, to: DeviceState) -> Change {
+    /// A change that counts: the entity's name becomes one more than the count it was derived from, so an
+    /// event shows which state it was derived from.
+    fn count_up() -> Change {
         Box::new(move |s: &Snapshot| {
-            let mut state = s.rooms.get(&room).cloned()?;
-            state.devices.insert(device, to);
-            Some(Payload::Room(room, state))
+            let id = Room::Kitchen.entity_id(Device::Lights);
+            let seen: u64 = s.entity(&id).map_or(0, |e| e.name.parse().unwrap_or(0));
+            let mut entity = Room::Kitchen.entity(Device::Lights, DeviceState::On, "t".into());
+            entity.name = (seen + 1).to_string();
+            Some(Payload::Entity(entity))
         })
+    }
+
+    fn count_of(event: &Event) -> u64 {
+        let Payload::Entity(entity) = &event.payload else {
+            panic!("{event:?}")
+        };
+        entity.name.parse().unwrap()
     }
 
     /// The reproduction from the hardening review: a failed batch, with later changes queued behind it that
@@ -624,45 +627,37 @@ mod tests {
         let hub = durable(&journal);
         // Hold the journal so U1 and U2 are accepted while U0's batch, alone, is being written (and fails).
         journal.gate.close();
-        let u0 = hub.update(flip(Room::Kitchen, Device::Lights, DeviceState::On));
+        let u0 = hub.update(count_up());
         entered(&journal, 1).await;
-        let u1 = hub.update(flip(Room::Kitchen, Device::Blinds, DeviceState::Open));
-        let u2 = hub.update(flip(Room::Kitchen, Device::Lights, DeviceState::Off));
+        let u1 = hub.update(count_up());
+        let u2 = hub.update(count_up());
         journal.gate.open();
         let results = [u0.await, u1.await, u2.await];
         // U0 failed; U1 and U2 were derived from state that included U0, so they must fail too (or, had they
-        // been written, they would carry U0's change that its client was told did not happen).
+        // been written, they would count U0's change that its client was told did not happen).
         assert!(results[0].is_err(), "{results:?}");
-        for (i, result) in results.iter().enumerate() {
-            if let Ok(Some(event)) = result {
-                let Payload::Room(_, state) = &event.payload else {
-                    panic!()
-                };
-                assert_eq!(
-                    state.devices.get(&Device::Lights),
-                    Some(&DeviceState::Off),
-                    "U{i} was acknowledged, so it must not carry U0's refused change"
-                );
-            }
+        let acked: Vec<&Arc<Event>> = results
+            .iter()
+            .filter_map(|r| r.as_ref().ok().and_then(Option::as_ref))
+            .collect();
+        for (i, event) in acked.iter().enumerate() {
+            assert_eq!(
+                count_of(event),
+                i as u64 + 1,
+                "an acknowledged change must not count U0's refused one"
+            );
         }
         // Whatever was acknowledged is what is stored and what subscribers see; a write after the failure
         // starts from that.
-        let acked: Vec<u64> = results
-            .iter()
-            .filter_map(|r| r.as_ref().ok().and_then(|e| e.as_ref().map(|e| e.seq)))
-            .collect();
-        let stored: Vec<u64> = stored_seqs(&journal);
-        assert_eq!(stored, acked);
-        let u3 = hub
-            .update(flip(Room::Kitchen, Device::Blinds, DeviceState::Open))
-            .await
-            .unwrap()
-            .unwrap();
-        let Payload::Room(_, state) = &u3.payload else {
+        let acked_ids: Vec<u64> = acked.iter().filter_map(|e| e.id).collect();
+        assert_eq!(stored_seqs(&journal), acked_ids);
+        let u3 = hub.update(count_up()).await.unwrap().unwrap();
+        assert_eq!(count_of(&u3), acked.len() as u64 + 1);
+        let id = Room::Kitchen.entity_id(Device::Lights);
+        let Payload::Entity(entity) = &u3.payload else {
             panic!()
         };
-        assert_eq!(state.devices.get(&Device::Lights), Some(&DeviceState::Off));
-        assert_eq!(hub.snapshot().rooms[&Room::Kitchen], *state);
+        assert_eq!(hub.snapshot().entity(&id), Some(entity));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -686,7 +681,7 @@ mod tests {
         let texts = message_texts(&hub.snapshot());
         assert_eq!(texts, ["after", "first"]);
         let stored: Vec<u64> = stored_seqs(&journal);
-        assert_eq!(stored, vec![first.unwrap().seq, after.seq]);
+        assert_eq!(stored, vec![first.unwrap().id.unwrap(), after.id.unwrap()]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -715,7 +710,11 @@ mod tests {
         let taken = taken.expect("writes are accepted again after the restart");
         assert!(hub.health().ok);
         let stored: Vec<u64> = stored_seqs(&journal);
-        assert_eq!(stored, vec![taken.seq], "the crashed batch was not stored");
+        assert_eq!(
+            stored,
+            vec![taken.id.unwrap()],
+            "the crashed batch was not stored"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -740,7 +739,7 @@ mod tests {
         let stored: Vec<u64> = stored_seqs(&journal);
         assert_eq!(
             stored,
-            vec![stuck.seq],
+            vec![stuck.id.unwrap()],
             "the abandoned write was not applied"
         );
         assert_eq!(hub.snapshot().messages.len(), 1);

@@ -18,13 +18,14 @@ pub mod redis;
 pub use fanout::{Fanout, Replay, ReplayGone, ReplaySource};
 pub use journal::{Journal, OpenJournal, Trimmed};
 pub use memory::{Durability, MemoryBackend, Restored};
-pub use redis::{RedisBackend, RedisOptions, Shared as RedisShared};
+pub use redis::{RedisBackend, RedisOptions, RedisShared};
 
 use crate::event::Event;
 use crate::metrics::Metrics;
-use app::contract::{Payload, Snapshot, TopicSet};
+use app::contract::{Payload, Published, Seq, Snapshot, TopicSet};
 use futures::future::BoxFuture;
-use std::sync::Arc;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 
 /// A publish in flight: resolves to the event once it is committed (durable, when the backend keeps a journal,
@@ -92,7 +93,7 @@ pub struct Health {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
     /// The id of the newest committed event.
-    pub last_seq: u64,
+    pub last_seq: Seq,
     /// The broker's side, when the backend has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub broker: Option<BrokerHealth>,
@@ -126,6 +127,30 @@ pub trait Backend: Send + Sync + 'static {
     fn health(&self) -> Health;
 }
 
+/// A typed write, committed: the value as published (given its event id, when it names it) and that id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Committed<T> {
+    pub seq: Seq,
+    pub value: T,
+}
+
+impl<T: Published> Committed<T> {
+    /// The value `event` committed. [`Published`] types are durable topics' payloads, so their events always
+    /// have an id; one without is refused here, in one place, rather than guessed at in every route.
+    fn new(event: &Event, value: T) -> Result<Self, HubError> {
+        let seq = event.id.ok_or_else(|| {
+            HubError::Storage(format!(
+                "a {} event came back without an id; durable topics always have one",
+                event.topic
+            ))
+        })?;
+        Ok(Committed {
+            seq,
+            value: value.with_event_id(seq),
+        })
+    }
+}
+
 /// The routes' view of the hub: cheap to clone.
 #[derive(Clone)]
 pub struct Hub {
@@ -143,6 +168,43 @@ impl Hub {
     pub fn publish(&self, payload: Payload) -> Publish {
         self.metrics.events_published.inc();
         self.backend.publish(payload)
+    }
+
+    /// Publishes `value` and answers with it as committed: the typed form of [`Hub::publish`] for a write that
+    /// tells its client what it became.
+    pub fn publish_as<T: Published>(
+        &self,
+        value: T,
+    ) -> impl Future<Output = Result<Committed<T>, HubError>> + Send + 'static {
+        let pending = self.publish(value.clone().into());
+        async move {
+            let event = pending.await?;
+            Committed::new(&event, value)
+        }
+    }
+
+    /// Publishes what `change` derives from the latest accepted state and answers with it as committed, or
+    /// with `None` when the change chose to publish nothing: the typed form of [`Hub::update`].
+    pub fn update_as<T: Published>(
+        &self,
+        mut change: impl FnMut(&Snapshot) -> Option<T> + Send + 'static,
+    ) -> impl Future<Output = Result<Option<Committed<T>>, HubError>> + Send + 'static {
+        // The backend may derive the change more than once (a concurrent change won a race); what it published
+        // is what the last derivation made.
+        let derived: Arc<Mutex<Option<T>>> = Arc::default();
+        let keep = Arc::clone(&derived);
+        let pending = self.update(move |snapshot| {
+            let value = change(snapshot);
+            *keep.lock().unwrap_or_else(|e| e.into_inner()) = value.clone();
+            value.map(Into::into)
+        });
+        async move {
+            let Some(event) = pending.await? else {
+                return Ok(None);
+            };
+            let value = derived.lock().unwrap_or_else(|e| e.into_inner()).take();
+            value.map(|value| Committed::new(&event, value)).transpose()
+        }
     }
 
     /// Publishes what `change` derives from the latest accepted state (see [`Backend::update`]).
@@ -180,7 +242,7 @@ impl Hub {
 
 /// A message whose id and text follow `id` (for tests of the hub and of what stores its events).
 #[cfg(test)]
-pub(crate) fn numbered_message(id: u64) -> app::contract::Payload {
+pub(crate) fn numbered_message(id: Seq) -> app::contract::Payload {
     app::contract::Payload::Message(app::contract::Message {
         id,
         title: "t".into(),
@@ -197,7 +259,7 @@ pub(crate) async fn replayed(start: Start) -> Vec<u64> {
     };
     let mut seqs = Vec::new();
     while let Some(batch) = replay.next_batch().await.unwrap_or_else(|e| panic!("{e}")) {
-        seqs.extend(batch.iter().map(|e| e.seq));
+        seqs.extend(batch.iter().filter_map(|e| e.id));
     }
     seqs
 }

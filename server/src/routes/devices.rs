@@ -1,4 +1,6 @@
-//! `POST /api/rooms/{room}/{device}`: change a device; every viewer sees it.
+//! `POST /api/rooms/{room}/{device}`: the tutorial's way to change a demo device, kept at its path and in its
+//! shapes (`{"state": "on"}` in, the room's state out); the device is a demo entity, so every viewer sees the
+//! change as that entity's.
 
 use crate::auth::Writer;
 use crate::clock::now_rfc3339;
@@ -6,7 +8,7 @@ use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::state::AppState;
 use app::contract::api::{paths, DeviceChanged, SetDevice};
-use app::contract::{Device, Payload, Room, RoomState};
+use app::contract::{Device, Entity, Payload, Published, Room, RoomState};
 use axum::extract::{Path, State};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -23,6 +25,22 @@ pub fn find_device(room: &str, device: &str) -> Result<(Room, Device), ApiError>
         .ok_or_else(|| ApiError::NotFound(format!("device {device:?} in room {room:?}")))?;
     Ok((room_id, device_id))
 }
+
+/// A demo device's change as committed: its entity (what is published) and its room as the tutorial's answer
+/// shows it.
+#[derive(Debug, Clone)]
+struct RoomChange {
+    entity: Entity,
+    room: RoomState,
+}
+
+impl From<RoomChange> for Payload {
+    fn from(change: RoomChange) -> Payload {
+        Payload::Entity(change.entity)
+    }
+}
+
+impl Published for RoomChange {}
 
 async fn set_device(
     State(state): State<AppState>,
@@ -42,29 +60,38 @@ async fn set_device(
             Some("state"),
         ));
     }
-    let event = state
+    let id = room.entity_id(device);
+    let change = state
         .hub
-        .update(move |snapshot| {
-            let mut room_state = snapshot
-                .rooms
-                .get(&room)
-                .cloned()
-                .unwrap_or_else(|| RoomState::initial(room, now_rfc3339()));
+        .update_as(move |snapshot| {
+            let entity = snapshot.entity(&id)?;
+            let mut next = entity.clone();
+            if next.state != body.state.name() {
+                next.state = body.state.name().to_owned();
+                next.changed_at = now_rfc3339();
+            }
+            next.pending = None;
+            let mut room_state = snapshot.room_state(room)?;
             room_state.devices.insert(device, body.state);
-            room_state.updated_at = now_rfc3339();
-            Some(Payload::Room(room, room_state))
+            room_state.updated_at = room_state.updated_at.max(next.changed_at.clone());
+            Some(RoomChange {
+                entity: next,
+                room: room_state,
+            })
         })
-        .await?;
-    match event.as_ref().map(|e| (e.seq, &e.payload)) {
-        Some((seq, Payload::Room(room, room_state))) => Ok(Json(DeviceChanged {
-            seq,
-            room: *room,
-            state: room_state.clone(),
-        })),
-        _ => Err(ApiError::Internal(anyhow::anyhow!(
-            "device update published nothing"
-        ))),
-    }
+        .await?
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "device {:?} in room {:?}: the demo home is off",
+                device.name(),
+                room.name()
+            ))
+        })?;
+    Ok(Json(DeviceChanged {
+        seq: change.seq,
+        room,
+        state: change.value.room,
+    }))
 }
 
 #[cfg(test)]

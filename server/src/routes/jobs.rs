@@ -5,7 +5,6 @@
 use super::streams::{open_stream, Intro, StreamSpec};
 use crate::auth::{ClientAddr, Reader, Writer};
 use crate::error::ApiError;
-use crate::sse::frame;
 use crate::state::AppState;
 use crate::stream::Naming;
 use app::contract::api::{paths, JobStarted};
@@ -15,6 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use sse::frame;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -27,14 +27,14 @@ async fn start_job(
     _writer: Writer,
 ) -> Result<(StatusCode, Json<JobStarted>), ApiError> {
     // Durable before it is acknowledged: a restart resumes it.
-    let (job, seq) = state.jobs.start().await?;
-    let events = paths::job_events(&job.id);
+    let started = state.jobs.start().await?;
+    let events = paths::job_events(&started.value.id);
     Ok((
         StatusCode::ACCEPTED,
         Json(JobStarted {
-            id: job.id,
+            id: started.value.id,
             events,
-            seq,
+            seq: started.seq,
         }),
     ))
 }

@@ -7,7 +7,7 @@ use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::state::AppState;
 use app::contract::api::{paths, MessagePosted, NewMessage};
-use app::contract::{Message, MessageBody, Payload};
+use app::contract::{Message, MessageBody};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
@@ -35,17 +35,12 @@ async fn post_message(
         timestamp: now_rfc3339(),
     };
     // Answered only once the message is durable and delivered.
-    let event = state.hub.publish(Payload::Message(message)).await?;
-    match &event.payload {
-        Payload::Message(message) => Ok((
-            StatusCode::CREATED,
-            Json(MessagePosted {
-                message: message.clone(),
-                seq: event.seq,
-            }),
-        )),
-        _ => Err(ApiError::Internal(anyhow::anyhow!(
-            "a message was published as another topic"
-        ))),
-    }
+    let posted = state.hub.publish_as(message).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(MessagePosted {
+            seq: posted.seq,
+            message: posted.value,
+        }),
+    ))
 }

@@ -4,11 +4,13 @@
 
 pub mod camera;
 pub mod devices;
+pub mod entities;
 pub mod jobs;
 pub mod messages;
 pub mod ops;
 pub mod pages;
 pub mod session;
+pub mod smart_home;
 pub mod streams;
 
 use crate::config::CorsOrigin;
@@ -36,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .merge(streams::routes())
         .merge(messages::routes())
         .merge(devices::routes())
+        .merge(entities::routes())
         .merge(jobs::routes())
         .merge(ops::routes())
         .merge(session::routes())

@@ -4,15 +4,15 @@
 //! Every stream resumes by `Last-Event-ID` (header, or `lastEventId` query parameter for clients that cannot set
 //! headers); an id the hub cannot honour gets an explicit `reset` event with a fresh snapshot.
 
+use super::smart_home;
 use crate::auth::{ClientAddr, Reader};
 use crate::error::ApiError;
 use crate::hub::{Start, SubscribeRequest, Subscription};
 use crate::slots::Refused;
-use crate::sse::{comment, frame, retry, sse_response};
 use crate::state::AppState;
-use crate::stream::{event_stream, Naming, StreamPlan};
+use crate::stream::{event_stream, sse_response, Naming, StreamPlan};
 use app::contract::api::paths;
-use app::contract::{Payload, Room, Snapshot, Topic, TopicSet, RESET_EVENT, SNAPSHOT_EVENT};
+use app::contract::{Payload, Snapshot, Topic, TopicSet, RESET_EVENT, SNAPSHOT_EVENT};
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::Response;
@@ -20,6 +20,7 @@ use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
 use serde::Deserialize;
+use sse::{comment, frame, retry};
 use std::net::IpAddr;
 
 /// Every fixed path of an event stream (jobs have their own, with the job's id in it).
@@ -60,6 +61,8 @@ pub enum Intro {
     Snapshot,
     /// The current value of each of the route's topics, as ordinary events (the tutorial routes).
     CurrentValues,
+    /// Each demo room's state, as the tutorial's `/smart-home` sends it (see [`super::smart_home`]).
+    DemoRooms,
     /// Nothing: the route only carries new events (random numbers, the message broadcast).
     Nothing,
 }
@@ -116,6 +119,7 @@ pub async fn open_stream(
         })
         .await;
     let mut intro = vec![retry(state.config.retry_ms)];
+    let mut render = None;
     let (replay, starting_state) = match start {
         Start::Fresh(snapshot) => {
             intro.extend(introduction(&snapshot, &spec, false));
@@ -127,10 +131,17 @@ pub async fn open_stream(
         }
         Start::Resume(replay) => {
             // Ephemeral values (the viewer count) are never replayed: a resuming stream hears the current one.
-            intro.extend(ephemeral_values(&state.hub.snapshot(), &spec));
+            let now = state.hub.snapshot();
+            intro.extend(ephemeral_values(&now, &spec));
+            if matches!(spec.intro, Intro::DemoRooms) {
+                render = Some(smart_home::render(&now));
+            }
             (Some(replay), None)
         }
     };
+    if let (Intro::DemoRooms, Some(snapshot)) = (spec.intro, &starting_state) {
+        render = Some(smart_home::render(snapshot));
+    }
     let keepalive = if matches!(spec.intro, Intro::Snapshot) {
         // Comments are invisible to `EventSource`; the dashboard also needs a heartbeat it can see, to tell a
         // quiet stream from a dead one. It carries no id, so it does not move the client's resume point.
@@ -145,6 +156,7 @@ pub async fn open_stream(
         replay,
         live,
         filter: None,
+        render,
         end_after: None,
         close_after_intro: false,
         keepalive,
@@ -168,9 +180,12 @@ fn introduction(snapshot: &Snapshot, spec: &StreamSpec, reset: bool) -> Vec<Byte
             let name = if reset { RESET_EVENT } else { SNAPSHOT_EVENT };
             out.push(frame(Some(snapshot.seq), Some(name), &json()));
         }
-        Intro::CurrentValues | Intro::Nothing => {
+        Intro::CurrentValues | Intro::Nothing | Intro::DemoRooms => {
             if reset {
                 out.push(frame(Some(snapshot.seq), Some(RESET_EVENT), &json()));
+            }
+            if matches!(spec.intro, Intro::DemoRooms) {
+                out.extend(smart_home::rooms(snapshot));
             }
             if matches!(spec.intro, Intro::CurrentValues) {
                 for payload in current_values(snapshot, spec.topics) {
@@ -188,7 +203,7 @@ fn introduction(snapshot: &Snapshot, spec: &StreamSpec, reset: bool) -> Vec<Byte
 
 /// The current value of each of the spec's ephemeral state topics, framed without an id (they have none).
 fn ephemeral_values(snapshot: &Snapshot, spec: &StreamSpec) -> Vec<Bytes> {
-    if matches!(spec.intro, Intro::Nothing) {
+    if matches!(spec.intro, Intro::Nothing | Intro::DemoRooms) {
         return Vec::new();
     }
     current_values(snapshot, spec.topics)
@@ -209,15 +224,11 @@ pub fn current_values(snapshot: &Snapshot, topics: TopicSet) -> Vec<Payload> {
     topics
         .iter()
         .filter_map(|topic| match topic {
-            Topic::Kitchen | Topic::Livingroom | Topic::Bedroom => {
-                let room = Room::from_topic(topic)?;
-                let state = snapshot.rooms.get(&room)?;
-                Some(Payload::Room(room, state.clone()))
-            }
             Topic::Viewers => Some(Payload::Viewers(snapshot.viewers)),
             Topic::Temperature => snapshot.temperature().cloned().map(Payload::Temperature),
             Topic::Camera => snapshot.camera_shot().cloned().map(Payload::Camera),
-            Topic::Random | Topic::Message | Topic::Job => None,
+            // The home's entities come whole in the snapshot; the tutorial's rooms in their own form.
+            Topic::Entities | Topic::Random | Topic::Message | Topic::Job => None,
         })
         .collect()
 }
@@ -267,11 +278,11 @@ const LIVE_USERS: StreamSpec = StreamSpec {
     intro: Intro::CurrentValues,
     viewer: true,
 };
-/// `/smart-home`: one named event per room.
+/// `/smart-home`: one named event per demo room, made from its devices' entity events.
 const SMART_HOME: StreamSpec = StreamSpec {
-    topics: TopicSet::ROOMS,
+    topics: TopicSet::of(&[Topic::Entities]),
     naming: Naming::Topic,
-    intro: Intro::CurrentValues,
+    intro: Intro::DemoRooms,
     viewer: false,
 };
 /// `/temperatures`: unnamed readings.

@@ -1,8 +1,8 @@
 //! The embedded store: SQLite in `<data dir>/hearth.db`, WAL mode, migrations from `server/migrations/`.
 //!
-//! It holds the event log that backs replay (trimmed by count and age, and per topic for topics that keep only a
-//! window), the snapshot as of the last committed event (so a restart restores the dashboard without replaying
-//! history), and the durable records: messages, jobs and device states. It is the hub's [`Journal`]: after
+//! It holds the event log that backs replay (trimmed by count and age, and per run of readings for events that
+//! keep only a window: see `Payload::window`), the snapshot as of the last committed event (so a restart restores
+//! the dashboard without replaying history), and the durable records: messages and jobs. It is the hub's [`Journal`]: after
 //! start-up only the hub's writer thread touches it, so writes never contend.
 
 use crate::clock::now_ms;
@@ -10,8 +10,9 @@ use crate::data_dir;
 use crate::event::Event;
 use crate::hub::{Journal, Restored, Trimmed};
 use anyhow::Context;
-use app::contract::{Payload, Persistence, Snapshot, Topic};
+use app::contract::{Payload, Snapshot};
 use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::HashMap;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,6 +23,7 @@ pub const DB_FILE: &str = "hearth.db";
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_topic_index.sql"),
+    include_str!("../../migrations/0003_entities.sql"),
 ];
 
 /// Rows deleted per trim step: a step is one short transaction, so publishers never wait long behind it.
@@ -36,21 +38,6 @@ pub struct Retention {
     pub max_events: u64,
     /// Drop events older than this many milliseconds.
     pub max_age_ms: i64,
-}
-
-/// The topics that keep a window of their own, as an SQL list of string literals (names are fixed identifiers
-/// from the contract, never user input).
-fn windowed_topics() -> String {
-    let names: Vec<String> = Topic::ALL
-        .into_iter()
-        .filter(|t| matches!(t.persistence(), Persistence::Window(_)))
-        .map(|t| format!("'{}'", t.name()))
-        .collect();
-    if names.is_empty() {
-        "''".to_owned()
-    } else {
-        names.join(", ")
-    }
 }
 
 impl Retention {
@@ -81,6 +68,9 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     retention: Retention,
+    /// Runs of readings written to since they were last trimmed to their window, with the window's size: a
+    /// trim step looks at these only, not at every sensor the home ever had.
+    windows_to_trim: HashMap<String, usize>,
 }
 
 impl Store {
@@ -121,6 +111,7 @@ impl Store {
             conn,
             path,
             retention: Retention::KEEP_ALL,
+            windows_to_trim: HashMap::new(),
         };
         store.migrate()?;
         Ok(store)
@@ -177,6 +168,7 @@ impl Store {
                     format!("the stored snapshot in {} is corrupt", self.path.display())
                 })?;
                 snap.seq = seq;
+                snap.upgrade();
                 Some(snap)
             }
             None => None,
@@ -200,10 +192,8 @@ impl Store {
             .with_context(ctx)?;
         let mut events = Vec::new();
         for row in rows {
-            let (seq, topic, data) = row.with_context(ctx)?;
-            let topic = Topic::parse(&topic)
-                .with_context(|| format!("event {seq} in {}", self.path.display()))?;
-            let payload = Payload::decode(topic, &data)
+            let (seq, name, data) = row.with_context(ctx)?;
+            let payload = Payload::decode_named(&name, &data)
                 .with_context(|| format!("event {seq} in {} is corrupt", self.path.display()))?;
             events.push((seq, payload));
         }
@@ -222,7 +212,7 @@ impl Store {
         {
             let now = now_ms();
             let mut event = tx.prepare_cached(
-                "INSERT INTO events (seq, topic, data, at_ms) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO events (seq, topic, data, at_ms, window_key) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
             let mut message = tx.prepare_cached(
                 "INSERT OR REPLACE INTO messages (id, seq, title, message, timestamp) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -230,30 +220,34 @@ impl Store {
             let mut job = tx.prepare_cached(
                 "INSERT OR REPLACE INTO jobs (id, seq, progress, done) VALUES (?1, ?2, ?3, ?4)",
             )?;
-            let mut device = tx.prepare_cached(
-                "INSERT OR REPLACE INTO devices (room, device, state, updated_at, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
             for e in batch {
-                event.execute(params![e.seq, e.topic.name(), e.payload.to_json(), now])?;
+                // The hub journals retained events only, and those always have an id.
+                let seq = e.id.with_context(|| {
+                    format!("a {} event without an id cannot be journaled", e.topic)
+                })?;
+                let window = e.payload.window();
+                event.execute(params![
+                    seq,
+                    e.payload.event_name(),
+                    e.payload.to_json(),
+                    now,
+                    window.as_ref().map(|w| w.key.as_str())
+                ])?;
+                if let Some(window) = window {
+                    self.windows_to_trim.insert(window.key, window.keep);
+                }
                 match &e.payload {
                     Payload::Message(m) => {
-                        message.execute(params![m.id, e.seq, m.title, m.message, m.timestamp])?;
+                        message.execute(params![m.id, seq, m.title, m.message, m.timestamp])?;
                     }
                     Payload::Job(j) => {
-                        job.execute(params![j.id, e.seq, j.progress, j.done])?;
+                        job.execute(params![j.id, seq, j.progress, j.done])?;
                     }
-                    Payload::Room(room, state) => {
-                        for (d, s) in &state.devices {
-                            device.execute(params![
-                                room.name(),
-                                d.name(),
-                                s.name(),
-                                state.updated_at,
-                                e.seq
-                            ])?;
-                        }
-                    }
-                    Payload::Viewers(_)
+                    Payload::Entity(_)
+                    | Payload::EntityRemoved(_)
+                    | Payload::Command(_)
+                    | Payload::Bridge(_)
+                    | Payload::Viewers(_)
                     | Payload::Temperature(_)
                     | Payload::Random(_)
                     | Payload::Camera(_) => {}
@@ -270,21 +264,18 @@ impl Store {
         Ok(())
     }
 
-    /// One step of trimming to the retention: events beyond the count or the age, readings beyond their topic's
+    /// One step of trimming to the retention: events beyond the count or the age, readings beyond their run's
     /// window, messages whose event went, jobs beyond the newest [`KEEP_JOBS`]. At most [`TRIM_STEP`] rows of
     /// each kind go per step; says whether there is more to do.
     pub fn trim_step(&mut self) -> anyhow::Result<Trimmed> {
         let retention = self.retention;
         let cutoff = now_ms().saturating_sub(retention.max_age_ms);
         let tx = self.conn.transaction()?;
-        // Topics with a window of their own do not count towards (nor get trimmed by) the count: a chatty
+        // Readings keep a window of their own and do not count towards (nor get trimmed by) the count: a chatty
         // sensor must not push messages and device changes out.
-        let windowed = windowed_topics();
         let by_count: u64 = tx.query_row(
-            &format!(
-                "SELECT COALESCE((SELECT seq FROM events WHERE topic NOT IN ({windowed})
-                                  ORDER BY seq DESC LIMIT 1 OFFSET ?1), 0)"
-            ),
+            "SELECT COALESCE((SELECT seq FROM events WHERE window_key IS NULL
+                              ORDER BY seq DESC LIMIT 1 OFFSET ?1), 0)",
             [retention.max_events],
             |r| r.get(0),
         )?;
@@ -295,29 +286,36 @@ impl Store {
         )?;
         let mut full = false;
         let deleted = tx.execute(
-            &format!(
-                "DELETE FROM events WHERE seq IN (
-                     SELECT seq FROM events
-                     WHERE (seq <= ?1 AND topic NOT IN ({windowed})) OR seq <= ?2
-                     ORDER BY seq LIMIT ?3)"
-            ),
+            "DELETE FROM events WHERE seq IN (
+                 SELECT seq FROM events
+                 WHERE (seq <= ?1 AND window_key IS NULL) OR seq <= ?2
+                 ORDER BY seq LIMIT ?3)",
             params![by_count, by_age, TRIM_STEP],
         )? as u64;
         let below = by_count.max(by_age);
         full |= deleted == TRIM_STEP;
-        for topic in Topic::ALL {
-            let Persistence::Window(keep) = topic.persistence() else {
-                continue;
-            };
+        let mut budget = TRIM_STEP;
+        let mut trimmed_windows = Vec::new();
+        for (key, keep) in &self.windows_to_trim {
+            if budget == 0 {
+                full = true;
+                break;
+            }
+            let allowed = budget;
             let deleted = tx.execute(
                 "DELETE FROM events WHERE seq IN (
-                     SELECT seq FROM events WHERE topic = ?1 AND seq < (
-                         SELECT COALESCE((SELECT seq FROM events WHERE topic = ?1
+                     SELECT seq FROM events WHERE window_key = ?1 AND seq < (
+                         SELECT COALESCE((SELECT seq FROM events WHERE window_key = ?1
                                           ORDER BY seq DESC LIMIT 1 OFFSET ?2), 0))
                      ORDER BY seq LIMIT ?3)",
-                params![topic.name(), keep.saturating_sub(1) as u64, TRIM_STEP],
+                params![key, keep.saturating_sub(1) as u64, allowed],
             )? as u64;
-            full |= deleted == TRIM_STEP;
+            budget -= deleted;
+            if deleted < allowed {
+                trimmed_windows.push(key.clone());
+            } else {
+                full = true;
+            }
         }
         let deleted = tx.execute(
             "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE seq <= ?1 ORDER BY seq LIMIT ?2)",
@@ -329,6 +327,9 @@ impl Store {
             [KEEP_JOBS],
         )?;
         tx.commit()?;
+        for key in trimmed_windows {
+            self.windows_to_trim.remove(&key);
+        }
         Ok(if full { Trimmed::More } else { Trimmed::Done })
     }
 
@@ -397,8 +398,8 @@ mod tests {
         let mut out = Vec::new();
         for seq in seqs {
             let payload = message(seq);
-            snapshot.apply(seq, &payload);
-            out.push(Arc::new(Event::new(seq, payload)));
+            snapshot.apply(Some(seq), &payload);
+            out.push(Arc::new(Event::durable(seq, payload)));
         }
         (out, snapshot)
     }
@@ -461,17 +462,34 @@ mod tests {
         let mut store = Store::open(&dir).unwrap().with_retention(retention);
         let (messages, mut snapshot) = events(1..=20);
         store.append(&messages, &snapshot).unwrap();
-        let Persistence::Window(window) = Topic::Temperature.persistence() else {
-            panic!("readings keep a window");
+        let window = app::contract::MAX_TEMPERATURES;
+        let sensor = |id: &str, value: u64| {
+            let mut entity = app::contract::Room::Kitchen.entity(
+                app::contract::Device::Lights,
+                app::contract::DeviceState::Off,
+                "2026-12-04T10:00:00Z".into(),
+            );
+            entity.id = app::contract::EntityId::parse(id).unwrap();
+            entity.kind = app::contract::EntityKind::Sensor;
+            entity.state = value.to_string();
+            Payload::Entity(entity)
         };
+        // The living room's temperature and two sensors, each reporting three windows' worth.
         let readings: Vec<Arc<Event>> = (100..100 + 3 * window as u64)
-            .map(|seq| {
+            .flat_map(|seq| {
                 let reading = Payload::Temperature(Temperature {
                     temperature: 20.0,
                     updated_at: "t".into(),
                 });
-                snapshot.apply(seq, &reading);
-                Arc::new(Event::new(seq, reading))
+                [
+                    (seq * 3, reading),
+                    (seq * 3 + 1, sensor("power", seq)),
+                    (seq * 3 + 2, sensor("humidity", seq)),
+                ]
+            })
+            .map(|(seq, payload)| {
+                snapshot.apply(Some(seq), &payload);
+                Arc::new(Event::durable(seq, payload))
             })
             .collect();
         for chunk in readings.chunks(100) {
@@ -483,18 +501,17 @@ mod tests {
             20,
             "no message was trimmed"
         );
-        let kept: u64 = store
-            .conn
-            .query_row(
-                "SELECT COUNT(*) FROM events WHERE topic = 'temperature'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert!(
-            kept <= window as u64,
-            "{kept} readings kept, window {window}"
-        );
+        for key in ["temperature", "entity/power", "entity/humidity"] {
+            let kept: u64 = store
+                .conn
+                .query_row(
+                    "SELECT COUNT(*) FROM events WHERE window_key = ?1",
+                    [key],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(kept, window as u64, "{key}: its window, no more, no less");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -77,13 +77,13 @@ async fn a_storage_failure_never_undoes_an_acknowledged_change_nor_applies_a_ref
     }
     let snapshot: Snapshot = app.get("/api/snapshot").await.json().await.unwrap();
     assert_eq!(
-        snapshot.rooms[&Room::Kitchen].devices,
+        snapshot.room_state(Room::Kitchen).unwrap().devices,
         expected,
         "the dashboard's state"
     );
     let stored = app.store().restore(10).unwrap().snapshot.unwrap();
     assert_eq!(
-        stored.rooms[&Room::Kitchen].devices,
+        stored.room_state(Room::Kitchen).unwrap().devices,
         expected,
         "the store's state"
     );
@@ -160,10 +160,13 @@ async fn an_old_resume_on_the_dashboard_gets_a_reset_not_megabytes_of_replay() {
 
     // Act
     let mut dashboard = app
-        .sse_from("/events?topics=message", Some(&first.seq.to_string()))
+        .sse_from(
+            "/events?topics=message",
+            Some(&first.id.unwrap().to_string()),
+        )
         .await;
     let mut feed = app
-        .sse_from("/eventstream", Some(&first.seq.to_string()))
+        .sse_from("/eventstream", Some(&first.id.unwrap().to_string()))
         .await;
 
     // Assert: the dashboard gets the state instead of the history; a feed still gets every message.
@@ -229,8 +232,8 @@ async fn a_message_id_is_above_every_stored_one_even_when_the_clock_is_behind() 
         let mut store = server::store::Store::open(&dir).unwrap();
         let old = crate::helpers::message("acknowledged long ago");
         let mut state = Snapshot::default();
-        state.apply(ahead, &old);
-        let event = std::sync::Arc::new(server::event::Event::new(ahead, old));
+        state.apply(Some(ahead), &old);
+        let event = std::sync::Arc::new(server::event::Event::durable(ahead, old));
         store.append(&[event], &state).unwrap();
     }
     let app = spawn_app(|f| {

@@ -80,11 +80,11 @@ async fn the_job_stream_has_the_same_headers_and_retry() {
 async fn the_dashboard_heartbeat_is_visible_and_keeps_the_resume_point() {
     // Arrange
     let app = spawn_default().await;
-    let mut stream = app.sse("/events?topics=kitchen").await;
+    let mut stream = app.sse("/events?topics=entities").await;
     let snapshot = stream.next_event().await;
     assert_eq!(snapshot.event, "snapshot");
 
-    // Act: nothing is published on the kitchen topic; wait for the 1 s heartbeat.
+    // Act: nothing is published on the entities topic; wait for the 1 s heartbeat.
     let ping = stream.next_event_with_pings(Duration::from_secs(5)).await;
 
     // Assert: `EventSource` cannot see comments, so the dashboard stream also sends a `ping` event; it has

@@ -14,9 +14,9 @@ use futures::{Stream, StreamExt};
 use server::config::Config;
 use server::event::Event;
 use server::hub::SubscribeRequest;
-use server::sse::{Parser, SseEvent};
 use server::startup;
 use server::state::AppState;
+use sse::{Parser, SseEvent};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -343,7 +343,7 @@ type Body = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 /// How much of the start of a stream is kept verbatim, for checks on the exact bytes.
 const PREFIX_KEPT: usize = 64 * 1024;
 
-/// An open SSE response, read through [`server::sse::Parser`].
+/// An open SSE response, read through [`sse::Parser`].
 pub struct SseStream {
     path: String,
     pub headers: reqwest::header::HeaderMap,

@@ -4,7 +4,7 @@
 use crate::helpers::{
     counted, json, message, publish, seq, spawn_app, spawn_default, SseStream, TestApp, WAIT,
 };
-use app::contract::{Payload, Room, RoomState, Snapshot};
+use app::contract::{Payload, Room, Snapshot};
 use server::event::Event;
 use std::sync::Arc;
 
@@ -73,8 +73,10 @@ async fn the_header_wins_over_the_query_parameter() {
     app.publish_message("newest").await;
 
     // Act
-    let path = format!("/eventstream?lastEventId={}", old.seq);
-    let mut stream = app.sse_from(&path, Some(&newer.seq.to_string())).await;
+    let path = format!("/eventstream?lastEventId={}", old.id.unwrap());
+    let mut stream = app
+        .sse_from(&path, Some(&newer.id.unwrap().to_string()))
+        .await;
 
     // Assert
     assert_eq!(read_messages(&mut stream, 1).await, ["newest"]);
@@ -84,21 +86,21 @@ async fn the_header_wins_over_the_query_parameter() {
 async fn resuming_the_dashboard_stream_replays_instead_of_sending_a_snapshot() {
     // Arrange
     let app = spawn_default().await;
-    let mut before = app.sse("/events?topics=kitchen,message").await;
+    let mut before = app.sse("/events?topics=entities,message").await;
     let snapshot = before.next_event().await;
     assert_eq!(snapshot.event, "snapshot");
     drop(before);
 
     // Act
     let message = app.publish_message("while away").await;
-    let mut kitchen = RoomState::initial(Room::Kitchen, "2026-01-01T00:00:00Z".into());
-    kitchen.devices.insert(
+    let blinds = Room::Kitchen.entity(
         app::contract::Device::Blinds,
         app::contract::DeviceState::Open,
+        "2026-01-01T00:00:00Z".into(),
     );
-    let room = app.publish(Payload::Room(Room::Kitchen, kitchen)).await;
+    let room = app.publish(Payload::Entity(blinds)).await;
     let mut after = app
-        .sse_from("/events?topics=kitchen,message", Some(&snapshot.id))
+        .sse_from("/events?topics=entities,message", Some(&snapshot.id))
         .await;
 
     // Assert
@@ -106,10 +108,13 @@ async fn resuming_the_dashboard_stream_replays_instead_of_sending_a_snapshot() {
     let second = after.next_event().await;
     assert_eq!(
         (first.event.as_str(), seq(&first)),
-        ("message", message.seq),
+        ("message", message.id.unwrap()),
         "no snapshot on resume"
     );
-    assert_eq!((second.event.as_str(), seq(&second)), ("kitchen", room.seq));
+    assert_eq!(
+        (second.event.as_str(), seq(&second)),
+        ("entity", room.id.unwrap())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -193,7 +198,7 @@ async fn publish_six(app: &TestApp) -> Vec<Arc<Event>> {
 }
 
 /// Checks `event` is an explicit reset carrying a snapshot at least as new as `newest_seq`.
-fn assert_reset(event: &server::sse::SseEvent, newest_seq: u64, why: &str) -> Snapshot {
+fn assert_reset(event: &sse::SseEvent, newest_seq: u64, why: &str) -> Snapshot {
     assert_eq!(
         event.event, "reset",
         "{why}: the first event must be an explicit reset, got {event:?}"
@@ -219,9 +224,12 @@ async fn unusable_ids_get_an_explicit_reset_never_a_silent_skip() {
     })
     .await;
     let published = publish_six(&app).await;
-    let newest = published.last().unwrap().seq;
+    let newest = published.last().unwrap().id.unwrap();
     let cases = [
-        ("an id older than the buffer", published[0].seq.to_string()),
+        (
+            "an id older than the buffer",
+            published[0].id.unwrap().to_string(),
+        ),
         ("an id from the future", (newest + 1000).to_string()),
         ("a non-numeric id", "not-a-number".to_owned()),
     ];
@@ -239,15 +247,15 @@ async fn unusable_ids_get_an_explicit_reset_never_a_silent_skip() {
         );
         // The stream goes on live after the reset.
         let next = app.publish_message("after reset").await;
-        newest = next.seq;
+        newest = next.id.unwrap();
         let live = stream
             .wait_for("the live message after the reset", |e| e.event == "message")
             .await;
-        assert_eq!(seq(&live), next.seq, "{why}");
+        assert_eq!(seq(&live), next.id.unwrap(), "{why}");
     }
     // A tutorial route says so too, rather than silently starting from now.
     let mut tutorial = app
-        .sse_from("/eventstream", Some(&published[0].seq.to_string()))
+        .sse_from("/eventstream", Some(&published[0].id.unwrap().to_string()))
         .await;
     assert_reset(&tutorial.next_event().await, newest, "on /eventstream");
 
@@ -269,10 +277,10 @@ async fn the_oldest_retained_id_still_replays() {
 
     // Act
     let mut just_in_time = app
-        .sse_from("/eventstream", Some(&published[2].seq.to_string()))
+        .sse_from("/eventstream", Some(&published[2].id.unwrap().to_string()))
         .await;
     let mut one_too_old = app
-        .sse_from("/eventstream", Some(&published[1].seq.to_string()))
+        .sse_from("/eventstream", Some(&published[1].id.unwrap().to_string()))
         .await;
 
     // Assert: after m3 everything is still retained; after m2, m3 is gone, so that one resets.

@@ -57,7 +57,7 @@ async fn a_client_that_never_reads_is_dropped_and_holds_nobody_back() {
         let event = fast.next_event_within(Duration::from_secs(5)).await;
         assert_eq!(
             json(&event)["id"],
-            published.seq,
+            published.id.unwrap(),
             "the fast client gets every message, in order"
         );
         sent += 1;

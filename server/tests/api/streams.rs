@@ -1,7 +1,7 @@
 //! Every SSE route of the HTTP surface (the README's table): what each one sends, under which event names, in which shape.
 
 use crate::helpers::{json, seq, spawn_app, spawn_default};
-use app::contract::{Payload, RandomNumber, Room, RoomState, Snapshot};
+use app::contract::{Payload, RandomNumber, Room, Snapshot};
 
 fn is_rfc3339(text: &str) -> bool {
     chrono::DateTime::parse_from_rfc3339(text).is_ok()
@@ -28,7 +28,12 @@ async fn events_starts_with_a_snapshot_carrying_its_id() {
         snapshot.seq,
         "the snapshot's id is the seq it is current to, to resume from"
     );
-    assert_eq!(snapshot.rooms.len(), 3, "every room is in the snapshot");
+    assert_eq!(
+        snapshot.areas().len(),
+        3,
+        "every demo room is in the snapshot, as an area"
+    );
+    assert_eq!(snapshot.entities.len(), 6, "with each of its devices");
 }
 
 #[tokio::test]
@@ -52,35 +57,36 @@ async fn events_default_topics_are_the_dashboard_ones() {
         !names.contains(&"random"),
         "random numbers are not on the dashboard stream: {names:?}"
     );
-    assert_eq!(events.last().map(seq), Some(message.seq));
+    assert_eq!(events.last().map(seq), Some(message.id.unwrap()));
 }
 
 #[tokio::test]
 async fn events_topics_parameter_restricts_the_stream() {
     // Arrange
     let app = spawn_default().await;
-    let mut stream = app.sse("/events?topics=kitchen,viewers").await;
+    let mut stream = app.sse("/events?topics=entities,viewers").await;
     assert_eq!(stream.next_event().await.event, "snapshot");
 
     // Act: one event of a topic not asked for, then one of a topic asked for.
     app.publish_message("not asked for").await;
-    let mut kitchen = RoomState::initial(Room::Kitchen, "2026-01-01T00:00:00Z".into());
-    kitchen.devices.insert(
+    let lights = Room::Kitchen.entity(
         app::contract::Device::Lights,
         app::contract::DeviceState::On,
+        "2026-01-01T00:00:00Z".into(),
     );
-    let published = app.publish(Payload::Room(Room::Kitchen, kitchen)).await;
+    let published = app.publish(Payload::Entity(lights)).await;
 
-    // Assert: only kitchen and viewers events; the kitchen one came without the message before it.
+    // Assert: only entities and viewers events; the entity came without the message before it.
     let got = stream
-        .wait_for("the kitchen event", |e| e.event != "viewers")
+        .wait_for("the kitchen lights", |e| e.event != "viewers")
         .await;
     assert_eq!(
-        got.event, "kitchen",
+        got.event, "entity",
         "a topic not asked for was sent: {got:?}"
     );
-    assert_eq!(seq(&got), published.seq);
-    assert_eq!(json(&got)["lights"], "on");
+    assert_eq!(seq(&got), published.id.unwrap());
+    assert_eq!(json(&got)["id"], "kitchen-lights");
+    assert_eq!(json(&got)["state"], "on");
 }
 
 #[tokio::test]
@@ -89,7 +95,7 @@ async fn events_with_an_unknown_topic_is_a_400_naming_it() {
     let app = spawn_default().await;
 
     // Act
-    let response = app.get("/events?topics=kitchen,garage").await;
+    let response = app.get("/events?topics=entities,garage").await;
 
     // Assert
     assert_eq!(response.status(), 400);

@@ -115,7 +115,7 @@ async fn run(ops: Vec<Op>) {
                     .publish(payload)
                     .await
                     .expect("published");
-                published.push((event.seq, topic));
+                published.push((event.id.unwrap(), topic));
             }
             Op::Reconnect { client, to, read } => {
                 let n = read.min(owed(&clients[client], &published));

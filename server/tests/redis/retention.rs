@@ -22,7 +22,7 @@ async fn the_log_stays_bounded_and_a_late_instance_reaches_the_same_state() {
             .map(|i| a.state.hub.publish(message(&format!("r{burst}-{i}"))))
             .collect();
         for publish in publishes {
-            last = last.max(publish.await.expect("published").seq);
+            last = last.max(publish.await.expect("published").id.unwrap());
         }
     }
 
@@ -76,7 +76,8 @@ async fn entries_past_their_age_go_but_never_the_checkpoint_or_what_follows_it()
             .publish(message(&format!("old{i}")))
             .await
             .expect("published")
-            .seq;
+            .id
+            .unwrap();
     }
 
     // Assert: everything before the checkpoint goes; the checkpoint's own entry stays.
@@ -106,7 +107,7 @@ async fn publish_readings(instance: &crate::harness::Instance, count: usize) -> 
             })
             .collect();
         for publish in publishes {
-            newest = newest.max(publish.await.expect("published").seq);
+            newest = newest.max(publish.await.expect("published").id.unwrap());
         }
     }
     newest
@@ -124,7 +125,7 @@ async fn sensor_readings_keep_their_window_and_never_push_messages_out_of_retent
     let mut messages = Vec::new();
     for i in 0..60 {
         let posted = a.state.hub.publish(message(&format!("early{i}"))).await;
-        messages.push(posted.expect("published").seq);
+        messages.push(posted.expect("published").id.unwrap());
     }
 
     // Act: far more readings than the retention and the window hold, then 60 more messages (120 in all, 20
@@ -132,7 +133,7 @@ async fn sensor_readings_keep_their_window_and_never_push_messages_out_of_retent
     let newest_reading = publish_readings(&a, MAX_TEMPERATURES + 500).await;
     for i in 0..60 {
         let posted = a.state.hub.publish(message(&format!("late{i}"))).await;
-        messages.push(posted.expect("published").seq);
+        messages.push(posted.expect("published").id.unwrap());
     }
 
     // Assert: the log keeps exactly the newest readings of the window, and the retention counts messages only:

@@ -1,8 +1,8 @@
 //! Log entries as Redis returns them (`XRANGE`, `XREAD`), turned back into events. An entry stores the payload
-//! without relying on its id: [`Event::new`] stamps the id again (a message's `id` is its event's id).
+//! without relying on its id: [`Event::durable`] stamps the id again (a message's `id` is its event's id).
 
 use crate::event::Event;
-use app::contract::{Payload, Topic};
+use app::contract::Payload;
 use redis::Value;
 use std::sync::Arc;
 
@@ -12,7 +12,8 @@ use super::scripts::parse_entry_id;
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub seq: u64,
-    pub topic: String,
+    /// The event's name.
+    pub name: String,
     pub data: String,
     /// When it was published (milliseconds since the epoch).
     pub ms: i64,
@@ -21,9 +22,8 @@ pub struct Entry {
 impl Entry {
     /// The event this entry carries.
     pub fn event(&self) -> Result<Arc<Event>, String> {
-        let topic = Topic::parse(&self.topic).map_err(|e| e.to_string())?;
-        let payload = Payload::decode(topic, &self.data).map_err(|e| e.to_string())?;
-        Ok(Arc::new(Event::new(self.seq, payload)))
+        let payload = Payload::decode_named(&self.name, &self.data).map_err(|e| e.to_string())?;
+        Ok(Arc::new(Event::durable(self.seq, payload)))
     }
 }
 
@@ -52,16 +52,16 @@ fn entry(value: &Value) -> Result<Entry, String> {
     };
     let id = text(id).ok_or_else(bad)?;
     let seq = parse_entry_id(&id).ok_or_else(|| format!("not a Hearth entry id: {id}"))?;
-    let (mut topic, mut data, mut ms) = (None, None, 0);
+    let (mut event_name, mut data, mut ms) = (None, None, 0);
     let fields: Vec<String> = items(fields)
         .ok_or_else(bad)?
         .iter()
         .map(|f| text(f).ok_or_else(bad))
         .collect::<Result<_, _>>()?;
     for pair in fields.chunks(2) {
-        if let [name, value] = pair {
-            match name.as_str() {
-                "t" => topic = Some(value.clone()),
+        if let [field, value] = pair {
+            match field.as_str() {
+                "t" => event_name = Some(value.clone()),
                 "d" => data = Some(value.clone()),
                 "ms" => ms = value.parse().unwrap_or(0),
                 _ => {}
@@ -70,7 +70,7 @@ fn entry(value: &Value) -> Result<Entry, String> {
     }
     Ok(Entry {
         seq,
-        topic: topic.ok_or_else(bad)?,
+        name: event_name.ok_or_else(bad)?,
         data: data.ok_or_else(bad)?,
         ms,
     })
@@ -138,7 +138,7 @@ mod tests {
         let entries = from_range(&range).unwrap();
         assert_eq!(entries[0].ms, 17);
         let event = entries[0].event().unwrap();
-        assert_eq!(event.seq, 41);
+        assert_eq!(event.id, Some(41));
         assert!(matches!(&event.payload, Payload::Message(m) if m.id == 41));
         let read = Value::Array(vec![Value::Array(vec![bulk("{hearth}:log"), range])]);
         assert_eq!(from_read(&read).unwrap().len(), 1);
@@ -154,7 +154,7 @@ mod tests {
         assert!(from_range(&range).is_err());
         let unknown = Entry {
             seq: 1,
-            topic: "garage".into(),
+            name: "garage".into(),
             data: "{}".into(),
             ms: 0,
         };

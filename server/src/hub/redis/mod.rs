@@ -8,10 +8,11 @@
 //! ([`tail`]) and commits what it reads to its own [`Fanout`], in id order; the publisher's future resolves once
 //! its event has come back through this instance's tail, so its answer and its subscribers agree. A
 //! read-modify-write [`Backend::update`] derives its change from this instance's state and appends it only if
-//! no newer event of its topic exists (compare-and-set in the same script); on a conflict it waits for the tail
-//! to bring the newer event and derives the change again. The comparison is per topic, so a change must derive
-//! from the state of the topic it publishes to — as Hearth's only one does (a room's new state from that room's)
-//! — and changes to different rooms never contend.
+//! no newer event with its conflict key exists (compare-and-set in the same script); on a conflict it waits for
+//! the tail to bring the newer event and derives the change again. The key is one entity's for an entity's
+//! events and the topic's otherwise (`Payload::conflict_key`), so a change must derive from that entity's (or
+//! topic's) state only — as Hearth's do (a device's new state from that device's) — and changes to different
+//! devices never contend.
 //!
 //! Resume ([`Backend::subscribe`]): an id in the local ring replays from the ring; an older one still in the
 //! log is read with `XRANGE` ([`replay`]) and stitched to the ring; an id this instance has not tailed yet but
@@ -44,11 +45,11 @@ use super::{
     Backend, BrokerHealth, Change, Fanout, Health, HubError, Publish, ReplaySource, Start,
     SubscribeRequest, Subscription, Update,
 };
-use crate::clock::{clock_seed, now_ms, now_rfc3339};
+use crate::clock::{clock_seed, now_ms};
 use crate::event::Event;
 use crate::metrics::Metrics;
 use anyhow::Context;
-use app::contract::{Payload, Room, RoomState, Snapshot, Topic, TopicSet};
+use app::contract::{Payload, Seq, Snapshot, TopicSet, Window};
 use entry::from_range;
 use futures::future::BoxFuture;
 use link::Link;
@@ -63,7 +64,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
-pub use shared::Shared;
+pub use shared::RedisShared;
 
 /// How long a write waits for a connection to the broker before it is refused.
 const LINK_WAIT: Duration = Duration::from_millis(500);
@@ -101,12 +102,12 @@ pub struct RedisOptions {
 
 /// The backend: the local fan-out fed by the tail, and the broker connection. Dropping it stops its tasks.
 pub struct RedisBackend {
-    core: Arc<Core>,
+    core: Arc<RedisCore>,
     stop: CancellationToken,
 }
 
 /// What the backend's tasks share.
-pub struct Core {
+pub struct RedisCore {
     fanout: Arc<Fanout>,
     link: Arc<Link>,
     queue: mpsc::UnboundedSender<Pending>,
@@ -131,12 +132,52 @@ struct TailStatus {
 
 /// One event waiting for its batch.
 struct Pending {
-    topic: Topic,
+    name: &'static str,
     data: String,
-    /// -1: unconditional; else the id the state was at when the event was derived from it.
-    expect: i64,
-    /// The id the script gave it, or minus the id of the newer event that won (a conflict).
-    done: oneshot::Sender<Result<i64, HubError>>,
+    conflict_key: String,
+    window: Option<Window>,
+    condition: Condition,
+    done: oneshot::Sender<Result<Appended, HubError>>,
+}
+
+/// When the publish script appends an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Condition {
+    Always,
+    /// Only if no event of its topic is newer than this id: the id of the state the event was derived from
+    /// (compare-and-set).
+    Unchanged(Seq),
+}
+
+impl Condition {
+    /// The script's argument: `-1` for always, else the id.
+    fn arg(self) -> i64 {
+        match self {
+            Condition::Always => -1,
+            Condition::Unchanged(seq) => i64::try_from(seq).unwrap_or(i64::MAX),
+        }
+    }
+}
+
+/// What the publish script did with one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Appended {
+    /// Appended under this id.
+    Stored(Seq),
+    /// Not appended: an event of its topic newer than the state it was derived from exists, with this id.
+    Conflict { newer: Seq },
+}
+
+impl Appended {
+    /// Decodes the script's answer for one event: its id, or minus the id of the newer event that won.
+    fn from_reply(n: i64) -> Appended {
+        match u64::try_from(n) {
+            Ok(seq) => Appended::Stored(seq),
+            Err(_) => Appended::Conflict {
+                newer: n.unsigned_abs(),
+            },
+        }
+    }
 }
 
 /// A fresh random epoch: the identity of a data set the broker has just started.
@@ -148,7 +189,10 @@ impl RedisBackend {
     /// Connects to the broker, refuses it if it could lose acknowledged writes, loads the checkpoint and reads
     /// the log forward from it, then starts following it. Blocking (start-up only); needs a tokio runtime for
     /// the tasks it starts. Also returns the handle on what instances share besides the log.
-    pub fn open(options: RedisOptions, metrics: Arc<Metrics>) -> anyhow::Result<(Self, Shared)> {
+    pub fn open(
+        options: RedisOptions,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<(Self, RedisShared)> {
         let runtime = tokio::runtime::Handle::try_current()
             .context("the Redis backend starts its tasks on tokio")?;
         let client = redis::Client::open(options.url.as_str())
@@ -172,7 +216,7 @@ impl RedisBackend {
         let (queue, batches) = mpsc::unbounded_channel();
         metrics.broker.enabled.store(true, Ordering::Relaxed);
         metrics.broker.last_id.store(cursor, Ordering::Relaxed);
-        let core = Arc::new(Core {
+        let core = Arc::new(RedisCore {
             fanout,
             link: Arc::clone(&link),
             queue,
@@ -188,7 +232,7 @@ impl RedisBackend {
         runtime.spawn(tail::run(Arc::clone(&core), cursor, stop.clone()));
         runtime.spawn(commit_batches(Arc::clone(&core), batches, stop.clone()));
         runtime.spawn(housekeeping(Arc::clone(&core), stop.clone()));
-        Ok((RedisBackend { core, stop }, Shared::new(link)))
+        Ok((RedisBackend { core, stop }, RedisShared::new(link)))
     }
 }
 
@@ -198,7 +242,7 @@ impl Drop for RedisBackend {
     }
 }
 
-impl Core {
+impl RedisCore {
     fn epoch(&self) -> MutexGuard<'_, String> {
         self.epoch.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -235,14 +279,16 @@ impl Core {
     }
 
     /// Queues one event for the next batch; resolves to the script's answer for it.
-    async fn append(&self, payload: &Payload, expect: i64) -> Result<i64, HubError> {
+    async fn append(&self, payload: &Payload, condition: Condition) -> Result<Appended, HubError> {
         // Refused within a moment while the broker is away: no write waits long for it.
         self.link.connection_within(LINK_WAIT).await?;
         let (done, answer) = oneshot::channel();
         let pending = Pending {
-            topic: payload.topic(),
+            name: payload.event_name(),
             data: payload.to_json(),
-            expect,
+            conflict_key: payload.conflict_key().into_owned(),
+            window: payload.window(),
+            condition,
             done,
         };
         self.queue
@@ -258,7 +304,7 @@ impl Core {
         if !self.delivered(id, self.options.publish_timeout).await {
             tracing::warn!(id, "stored in Redis but not back through the tail in time");
         }
-        Arc::new(Event::new(id, payload))
+        Arc::new(Event::durable(id, payload))
     }
 
     /// Whether the log holds the entry `seq` (then it holds everything after it: retention drops a prefix).
@@ -305,7 +351,7 @@ impl Core {
         let state = serde_json::to_string(&self.fanout.snapshot()).map_or(usize::MAX, |s| s.len());
         let gap: usize = entries
             .iter()
-            .filter(|e| Topic::parse(&e.topic).is_ok_and(|t| topics.contains(t)))
+            .filter(|e| Payload::topic_of(&e.name).is_some_and(|t| topics.contains(t)))
             .map(|e| e.data.len())
             .sum();
         gap > state
@@ -361,17 +407,18 @@ impl Backend for RedisBackend {
     fn publish(&self, payload: Payload) -> Publish {
         if payload.topic().is_ephemeral() {
             // Live only and local: no id, never in the log.
-            let event = Arc::new(Event::new(0, payload));
+            let event = Arc::new(Event::live(payload));
             self.core.fanout.commit(std::slice::from_ref(&event));
             return Box::pin(std::future::ready(Ok(event)));
         }
         let core = Arc::clone(&self.core);
         Box::pin(async move {
-            let id = core.append(&payload, -1).await?;
-            let id = u64::try_from(id).map_err(|_| {
-                HubError::Storage("the broker refused an unconditional append".into())
-            })?;
-            Ok(core.settled(id, payload).await)
+            match core.append(&payload, Condition::Always).await? {
+                Appended::Stored(id) => Ok(core.settled(id, payload).await),
+                Appended::Conflict { .. } => Err(HubError::Storage(
+                    "the broker refused an unconditional append".into(),
+                )),
+            }
         })
     }
 
@@ -385,18 +432,19 @@ impl Backend for RedisBackend {
                     return Ok(None);
                 };
                 if payload.topic().is_ephemeral() {
-                    let event = Arc::new(Event::new(0, payload));
+                    let event = Arc::new(Event::live(payload));
                     core.fanout.commit(std::slice::from_ref(&event));
                     return Ok(Some(event));
                 }
-                let expect = i64::try_from(state.seq).unwrap_or(i64::MAX);
-                let answer = core.append(&payload, expect).await?;
-                if let Ok(id) = u64::try_from(answer) {
-                    return Ok(Some(core.settled(id, payload).await));
-                }
+                let newer = match core
+                    .append(&payload, Condition::Unchanged(state.seq))
+                    .await?
+                {
+                    Appended::Stored(id) => return Ok(Some(core.settled(id, payload).await)),
+                    Appended::Conflict { newer } => newer,
+                };
                 // Another instance changed this topic after the state the change saw: wait for its event to
                 // arrive here, then derive the change again from the newer state.
-                let newer = answer.unsigned_abs();
                 let left = deadline.saturating_duration_since(tokio::time::Instant::now());
                 if left.is_zero() || !core.delivered(newer, left).await {
                     return Err(HubError::Unavailable(
@@ -461,7 +509,7 @@ impl Backend for RedisBackend {
 
 /// Group commit: takes everything queued, sends it as one script call, answers each publisher.
 async fn commit_batches(
-    core: Arc<Core>,
+    core: Arc<RedisCore>,
     mut queue: mpsc::UnboundedReceiver<Pending>,
     stop: CancellationToken,
 ) {
@@ -479,19 +527,22 @@ async fn commit_batches(
         }
         let answers = append_batch(&core, &batch).await;
         match answers {
-            Ok(ids) if ids.len() == batch.len() => {
-                let top = ids.iter().copied().max().unwrap_or(0);
-                if let Ok(top) = u64::try_from(top) {
+            Ok(answers) if answers.len() == batch.len() => {
+                let stored = answers.iter().filter_map(|a| match a {
+                    Appended::Stored(id) => Some(*id),
+                    Appended::Conflict { .. } => None,
+                });
+                if let Some(top) = stored.max() {
                     core.assigned.fetch_max(top, Ordering::Relaxed);
                 }
-                for (pending, id) in batch.into_iter().zip(ids) {
-                    let _ = pending.done.send(Ok(id));
+                for (pending, answer) in batch.into_iter().zip(answers) {
+                    let _ = pending.done.send(Ok(answer));
                 }
             }
-            Ok(ids) => {
+            Ok(answers) => {
                 let e = HubError::Storage(format!(
                     "the publish script answered {} ids for {} events",
-                    ids.len(),
+                    answers.len(),
                     batch.len()
                 ));
                 for pending in batch {
@@ -507,7 +558,7 @@ async fn commit_batches(
     }
 }
 
-async fn append_batch(core: &Core, batch: &[Pending]) -> Result<Vec<i64>, HubError> {
+async fn append_batch(core: &RedisCore, batch: &[Pending]) -> Result<Vec<Appended>, HubError> {
     let mut conn = core.link.connection()?;
     let floor = core
         .assigned
@@ -521,24 +572,32 @@ async fn append_batch(core: &Core, batch: &[Pending]) -> Result<Vec<i64>, HubErr
         .arg(clock_seed())
         .arg(now_ms())
         .arg(fresh_epoch())
-        .arg(scripts::windowed().count());
-    for (topic, keep) in scripts::windowed() {
-        call.key(scripts::window(topic)).arg(topic.name()).arg(keep);
-    }
+        .arg(scripts::WINDOW_PREFIX);
     for pending in batch {
-        call.arg(pending.topic.name())
+        let (window, size) = pending
+            .window
+            .as_ref()
+            .map_or(("", 0), |w| (w.key.as_str(), w.keep));
+        call.arg(pending.name)
             .arg(&pending.data)
-            .arg(pending.expect);
+            .arg(pending.condition.arg())
+            .arg(&pending.conflict_key)
+            .arg(window)
+            .arg(size);
     }
-    call.invoke_async::<Vec<i64>>(&mut conn).await.map_err(|e| {
-        core.link.failed(&e);
-        tracing::warn!(error = %e, events = batch.len(), "a publish batch did not reach Redis");
-        HubError::Unavailable(format!("Redis: {e}"))
-    })
+    let answers = call
+        .invoke_async::<Vec<i64>>(&mut conn)
+        .await
+        .map_err(|e| {
+            core.link.failed(&e);
+            tracing::warn!(error = %e, events = batch.len(), "a publish batch did not reach Redis");
+            HubError::Unavailable(format!("Redis: {e}"))
+        })?;
+    Ok(answers.into_iter().map(Appended::from_reply).collect())
 }
 
 /// Writes the checkpoint when the state moved on, and trims the log, once a [`HOUSEKEEPING_EVERY`].
-async fn housekeeping(core: Arc<Core>, stop: CancellationToken) {
+async fn housekeeping(core: Arc<RedisCore>, stop: CancellationToken) {
     let mut checkpointed = 0;
     let mut every = tokio::time::interval(HOUSEKEEPING_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -582,13 +641,12 @@ async fn housekeeping(core: Arc<Core>, stop: CancellationToken) {
             let mut step = scripts::TRIM.prepare_invoke();
             step.key(LOG)
                 .key(CHECKPOINT)
+                .key(META)
                 .arg(core.options.retain_events)
                 .arg(oldest)
                 .arg(TRIM_STEP)
-                .arg(&after);
-            for (topic, _) in scripts::windowed() {
-                step.key(scripts::window(topic)).arg(topic.name());
-            }
+                .arg(&after)
+                .arg(scripts::WINDOW_PREFIX);
             let stepped: Result<(usize, u8, String), _> = step.invoke_async(&mut conn).await;
             match stepped {
                 Ok((_, 1, last)) => after = last,
@@ -640,13 +698,7 @@ fn restore(client: &redis::Client, replay: usize) -> anyhow::Result<Restored> {
     };
     snapshot.seq = seq.unwrap_or(0);
     snapshot.viewers = 0;
-    let now = now_rfc3339();
-    for room in Room::ALL {
-        snapshot
-            .rooms
-            .entry(room)
-            .or_insert_with(|| RoomState::initial(room, now.clone()));
-    }
+    snapshot.upgrade();
     let mut ring: VecDeque<Arc<Event>> = VecDeque::with_capacity(replay.min(RESTORE_COUNT * 10));
     loop {
         let reply: Value = redis::cmd("XRANGE")
@@ -660,7 +712,7 @@ fn restore(client: &redis::Client, replay: usize) -> anyhow::Result<Restored> {
         for entry in &entries {
             match entry.event() {
                 Ok(event) => {
-                    snapshot.apply(event.seq, &event.payload);
+                    snapshot.apply(event.id, &event.payload);
                     if ring.len() == replay.max(1) {
                         ring.pop_front();
                     }

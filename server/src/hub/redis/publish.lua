@@ -2,25 +2,27 @@
 -- with the append, so every instance sees one strictly increasing sequence.
 --
 -- KEYS[1] the log (a stream; entry ids are `0-<id>`), KEYS[2] meta (hash: `last`, the highest id ever
--- assigned; `epoch`, this data set's identity), KEYS[3] versions (hash: topic -> id of its newest event),
--- then one list per windowed topic (the ids of its events in the log, oldest first).
+-- assigned; `epoch`, this data set's identity; `windowed`, how many entries of the log belong to a window),
+-- KEYS[3] versions (hash: conflict key -> id of its newest event).
 -- ARGV[1] floor: the caller's highest known id; ARGV[2] the caller's clock in microseconds; ARGV[3] now in
 -- milliseconds (kept with each entry, for retention by age); ARGV[4] a fresh random epoch, used only when the
--- data set has none (it is new, or the broker lost everything); ARGV[5] how many windowed topics, then per
--- windowed topic (in the order of their lists in KEYS): its name and how many of its events the log keeps;
--- then per event: topic, data, expect.
--- `expect` is -1 for an unconditional append, or the id the caller's state was at when it derived the event
--- from that state: the append happens only if no newer event of its topic exists (compare-and-set).
+-- data set has none (it is new, or the broker lost everything); ARGV[5] the prefix of window lists; then per
+-- event: name, data, condition, conflict key, window key ('' for none), window size.
+-- `condition` is -1 for an unconditional append, or the id the caller's state was at when it derived the
+-- event from that state: the append happens only if no newer event with its conflict key exists
+-- (compare-and-set; the key is one entity's for an entity's changes, the topic's otherwise).
 --
 -- The first id is max(last + 1, floor + 1, clock): ids never repeat, even when the broker lost its data (the
 -- callers still know the old ids and the clock has moved on). Lua numbers are doubles, exact up to 2^53:
 -- microseconds since 1970 stay below that for another 250 years.
 --
--- A windowed topic (sensor readings) keeps only its newest events: older ones leave the log as new ones come,
--- so however chatty a sensor is, it never pushes messages and device changes out of the retention count (the
--- trim script leaves windowed entries out of that count).
+-- An event with a window key (a sensor's readings) is one of a run of which the log keeps only the newest
+-- `size`: older ones leave the log as new ones come, so however chatty a sensor is, it never pushes messages and
+-- device changes out of the retention count (the trim script leaves windowed entries out of that count). Each
+-- run's ids are kept in a list `<prefix><window key>`, oldest first; all keys share the `{hearth}` hash tag,
+-- so the script's keys are in one slot even though a run's list is named here rather than in KEYS.
 --
--- Returns one integer per event: its id, or minus the id of the newer event of its topic (a conflict).
+-- Returns one integer per event: its id, or minus the id of the newer event with its conflict key (a conflict).
 local function fmt(n)
   return string.format('%.0f', n)
 end
@@ -28,31 +30,32 @@ end
 local last = tonumber(redis.call('HGET', KEYS[2], 'last') or '0')
 local id = math.max(last + 1, tonumber(ARGV[1]) + 1, tonumber(ARGV[2]))
 redis.call('HSETNX', KEYS[2], 'epoch', ARGV[4])
-local windows = {}
-local windowed = tonumber(ARGV[5])
-for k = 1, windowed do
-  windows[ARGV[4 + 2 * k]] = { list = KEYS[3 + k], keep = tonumber(ARGV[5 + 2 * k]) }
-end
 local out = {}
-for i = 6 + 2 * windowed, #ARGV, 3 do
-  local topic = ARGV[i]
-  local expect = tonumber(ARGV[i + 2])
-  local newest = tonumber(redis.call('HGET', KEYS[3], topic) or '0')
-  if expect >= 0 and newest > expect then
+for i = 6, #ARGV, 6 do
+  local name, data, condition = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+  local conflict, window, size = ARGV[i + 3], ARGV[i + 4], tonumber(ARGV[i + 5])
+  local newest = tonumber(redis.call('HGET', KEYS[3], conflict) or '0')
+  if condition >= 0 and newest > condition then
     out[#out + 1] = -newest
   else
-    redis.call('XADD', KEYS[1], '0-' .. fmt(id), 't', topic, 'd', ARGV[i + 1], 'ms', ARGV[3])
-    redis.call('HSET', KEYS[3], topic, fmt(id))
-    local window = windows[topic]
-    if window then
-      redis.call('RPUSH', window.list, fmt(id))
-      local excess = redis.call('LLEN', window.list) - window.keep
+    local entry = '0-' .. fmt(id)
+    if window == '' then
+      redis.call('XADD', KEYS[1], entry, 't', name, 'd', data, 'ms', ARGV[3])
+    else
+      redis.call('XADD', KEYS[1], entry, 't', name, 'd', data, 'ms', ARGV[3], 'w', window)
+      local list = ARGV[5] .. window
+      redis.call('RPUSH', list, fmt(id))
+      redis.call('HINCRBY', KEYS[2], 'windowed', 1)
+      local excess = redis.call('LLEN', list) - size
       if excess > 0 then
-        for _, old in ipairs(redis.call('LPOP', window.list, excess)) do
-          redis.call('XDEL', KEYS[1], '0-' .. old)
+        local gone = 0
+        for _, old in ipairs(redis.call('LPOP', list, excess)) do
+          gone = gone + redis.call('XDEL', KEYS[1], '0-' .. old)
         end
+        redis.call('HINCRBY', KEYS[2], 'windowed', -gone)
       end
     end
+    redis.call('HSET', KEYS[3], conflict, fmt(id))
     out[#out + 1] = id
     last = id
     id = id + 1

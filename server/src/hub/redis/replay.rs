@@ -12,7 +12,7 @@ use super::link::Link;
 use super::scripts::{entry_id, LOG};
 use crate::event::Event;
 use crate::hub::{Fanout, ReplayGone, ReplaySource};
-use app::contract::TopicSet;
+use app::contract::{Payload, TopicSet};
 use futures::future::BoxFuture;
 use redis::Value;
 use std::sync::Arc;
@@ -94,11 +94,12 @@ pub async fn read_log(
     Ok(Vec::new())
 }
 
-/// The events of `topics` among `entries`, at most `max`; an entry that cannot be read is logged and skipped
-/// (it was written by something other than Hearth).
+/// The events of `topics` among `entries`, at most `max`; an entry is decoded only once its name says it is
+/// wanted, and one that cannot be read is logged and skipped (it was written by something other than Hearth).
 fn wanted(entries: &[Entry], topics: TopicSet, max: usize) -> Vec<Arc<Event>> {
     entries
         .iter()
+        .filter(|entry| Payload::topic_of(&entry.name).is_some_and(|t| topics.contains(t)))
         .filter_map(|entry| match entry.event() {
             Ok(event) => Some(event),
             Err(e) => {
@@ -106,7 +107,6 @@ fn wanted(entries: &[Entry], topics: TopicSet, max: usize) -> Vec<Arc<Event>> {
                 None
             }
         })
-        .filter(|event| topics.contains(event.topic))
         .take(max)
         .collect()
 }

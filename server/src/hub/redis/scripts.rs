@@ -5,17 +5,18 @@
 //! so assigning an id and appending the event, or comparing and setting, is one step no other instance can
 //! interleave with. They are sent by hash (`EVALSHA`), loaded on first use and again after a broker restart.
 
-use app::contract::{Persistence, Topic};
 use redis::Script;
 use std::sync::LazyLock;
 
-/// The event log: a stream whose entry ids are `0-<event id>`, with fields `t` (topic), `d` (the payload's
-/// JSON, without its id) and `ms` (publish time, for retention by age).
+/// The event log: a stream whose entry ids are `0-<event id>`, with fields `t` (the event's name), `d` (the
+/// payload's JSON, without its id), `ms` (publish time, for retention by age) and, for an event of which only a
+/// window is kept (a sensor's readings), `w` (the window's key).
 pub const LOG: &str = "{hearth}:log";
-/// `last` (the highest id ever assigned) and `epoch` (a random identity of this data set: when it changes,
-/// the broker lost its data).
+/// `last` (the highest id ever assigned), `epoch` (a random identity of this data set: when it changes, the
+/// broker lost its data) and `windowed` (how many entries of the log belong to a window).
 pub const META: &str = "{hearth}:meta";
-/// Topic -> id of its newest event: what a compare-and-set update is checked against.
+/// Conflict key (a topic, or one entity) -> id of its newest event: what a compare-and-set update is checked
+/// against.
 pub const VERSIONS: &str = "{hearth}:versions";
 /// `seq` and `state`: the dashboard's state as of `seq`, where a new instance starts.
 pub const CHECKPOINT: &str = "{hearth}:checkpoint";
@@ -27,21 +28,9 @@ pub fn lease(name: &str) -> String {
     format!("{{hearth}}:lease:{name}")
 }
 
-/// The ids a windowed topic (sensor readings) has in the log, oldest first: the publish script keeps the log to
-/// the topic's window with it, and the trim script leaves those entries out of the retention count.
-pub fn window(topic: Topic) -> String {
-    format!("{{hearth}}:window:{}", topic.name())
-}
-
-/// The topics that keep only their newest events in the log, with how many.
-pub fn windowed() -> impl Iterator<Item = (Topic, usize)> {
-    Topic::ALL
-        .into_iter()
-        .filter_map(|topic| match topic.persistence() {
-            Persistence::Window(keep) => Some((topic, keep)),
-            Persistence::Durable | Persistence::Ephemeral => None,
-        })
-}
+/// The prefix of the lists that hold each window's ids in the log, oldest first (`<prefix><window key>`): the
+/// publish script keeps the log to the window with it, and the trim script removes what it trims by age.
+pub const WINDOW_PREFIX: &str = "{hearth}:window:";
 
 /// The key of a dashboard session.
 pub fn session(id: &str) -> String {

@@ -1,5 +1,5 @@
 //! What instances share besides the event log: each one's viewer count, leases (who runs the simulator, who
-//! runs a job) and dashboard sessions. [`Shared`] offers them as plain operations on the broker; the parts that
+//! runs a job) and dashboard sessions. [`RedisShared`] offers them as plain operations on the broker; the parts that
 //! need them (viewers, leases, sessions) say what they need as traits of their own and are given this.
 //!
 //! Every operation is one short command or script on the command connection, refused at once while the broker
@@ -14,15 +14,15 @@ use std::time::Duration;
 
 /// A handle on the shared data; cheap to clone.
 #[derive(Clone)]
-pub struct Shared {
+pub struct RedisShared {
     link: Arc<Link>,
     /// This process's name among the instances (random, new at every start).
     instance: Arc<str>,
 }
 
-impl Shared {
+impl RedisShared {
     pub(super) fn new(link: Arc<Link>) -> Self {
-        Shared {
+        RedisShared {
             link,
             instance: format!("{:016x}", rand::rng().random::<u64>()).into(),
         }

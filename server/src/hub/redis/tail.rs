@@ -10,7 +10,7 @@
 use super::entry::{from_read, Entry};
 use super::link::{back_off, connect, RESPONSE_TIMEOUT};
 use super::scripts::{entry_id, LOG, META};
-use super::Core;
+use super::RedisCore;
 use crate::clock::now_ms;
 use crate::event::Event;
 use redis::aio::MultiplexedConnection;
@@ -26,7 +26,7 @@ pub const BLOCK: Duration = Duration::from_millis(1000);
 const COUNT: usize = 1000;
 
 /// Follows the log from `cursor` until `stop`.
-pub async fn run(core: Arc<Core>, mut cursor: u64, stop: CancellationToken) {
+pub async fn run(core: Arc<RedisCore>, mut cursor: u64, stop: CancellationToken) {
     let mut attempt = 0usize;
     loop {
         let connected = tokio::select! {
@@ -101,7 +101,7 @@ pub async fn run(core: Arc<Core>, mut cursor: u64, stop: CancellationToken) {
 
 /// Commits what was read, in order, skipping what this instance already has (a log read again from its start
 /// after the broker lost its data).
-fn deliver(core: &Core, entries: &[Entry]) {
+fn deliver(core: &RedisCore, entries: &[Entry]) {
     let have = core.fanout.last_seq();
     let events: Vec<Arc<Event>> = entries
         .iter()
@@ -132,7 +132,7 @@ fn deliver(core: &Core, entries: &[Entry]) {
 
 /// Reads the data set's epoch (creating one if it has none); true when it is not the one this instance knew:
 /// the ring is then forgotten.
-async fn check_epoch(core: &Core, conn: &mut MultiplexedConnection) -> RedisResult<bool> {
+async fn check_epoch(core: &RedisCore, conn: &mut MultiplexedConnection) -> RedisResult<bool> {
     let (_, epoch): (Value, Option<String>) = redis::pipe()
         .cmd("HSETNX")
         .arg(META)

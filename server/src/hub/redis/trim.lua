@@ -1,22 +1,16 @@
 -- One bounded step of retention: drops the oldest entries that are over the count limit or older than the age
 -- limit, but never the checkpoint's own entry or anything after it (a new instance starts from the checkpoint
--- and reads forward, so that part of the log must stay). Entries of windowed topics (sensor readings, which the
--- publish script already keeps to their window) are not counted against the count limit and go only by age, so
--- the step steps over them and the next one carries on after the last entry it looked at.
+-- and reads forward, so that part of the log must stay). Entries of a window (a sensor's readings, which the
+-- publish script already keeps to their window; field `w`) are not counted against the count limit and go only
+-- by age, so the step steps over them and the next one carries on after the last entry it looked at.
 --
--- KEYS[1] the log, KEYS[2] the checkpoint, then one list per windowed topic (its events' ids, oldest first).
--- ARGV[1] the most entries of other topics kept, ARGV[2] the oldest publish time kept (milliseconds), ARGV[3]
+-- KEYS[1] the log, KEYS[2] the checkpoint, KEYS[3] meta (its `windowed` counts the log's windowed entries).
+-- ARGV[1] the most entries of other events kept, ARGV[2] the oldest publish time kept (milliseconds), ARGV[3]
 -- the most entries looked at in this step, ARGV[4] the id of the entry the previous step stopped after ('' for
--- the start of the log), then the windowed topics' names, in the order of their lists.
+-- the start of the log), ARGV[5] the prefix of window lists (see the publish script).
 -- Returns {entries dropped, 1 if the next step should carry on, the id of the last entry looked at}.
 local log = KEYS[1]
-local lists = {}
-local windowed = 0
-for k = 5, #ARGV do
-  local list = KEYS[k - 2]
-  lists[ARGV[k]] = list
-  windowed = windowed + redis.call('LLEN', list)
-end
+local windowed = tonumber(redis.call('HGET', KEYS[3], 'windowed') or '0')
 local checkpoint = tonumber(redis.call('HGET', KEYS[2], 'seq') or '0')
 local over = redis.call('XLEN', log) - windowed - tonumber(ARGV[1])
 local oldest = tonumber(ARGV[2])
@@ -25,7 +19,7 @@ if ARGV[4] ~= '' then
   from = '(' .. ARGV[4]
 end
 local entries = redis.call('XRANGE', log, from, '+', 'COUNT', ARGV[3])
-local dropped, counted = 0, 0
+local dropped, counted, unwindowed = 0, 0, 0
 local stopped = false
 local last = ''
 for _, entry in ipairs(entries) do
@@ -34,25 +28,25 @@ for _, entry in ipairs(entries) do
     stopped = true
     break
   end
-  local topic, ms = nil, 0
+  local window, ms = nil, 0
   local fields = entry[2]
   for j = 1, #fields, 2 do
-    if fields[j] == 't' then
-      topic = fields[j + 1]
+    if fields[j] == 'w' then
+      window = fields[j + 1]
     elseif fields[j] == 'ms' then
       ms = tonumber(fields[j + 1]) or 0
     end
   end
-  local list = topic and lists[topic]
   if ms < oldest then
     redis.call('XDEL', log, entry[1])
-    if list then
-      redis.call('LREM', list, 1, id)
+    if window then
+      redis.call('LREM', ARGV[5] .. window, 1, id)
+      unwindowed = unwindowed + 1
     else
       counted = counted + 1
     end
     dropped = dropped + 1
-  elseif list then
+  elseif window then
     -- A reading within its window and its age: it stays, and does not count.
   elseif counted < over then
     redis.call('XDEL', log, entry[1])
@@ -63,6 +57,9 @@ for _, entry in ipairs(entries) do
     break
   end
   last = entry[1]
+end
+if unwindowed > 0 then
+  redis.call('HINCRBY', KEYS[3], 'windowed', -unwindowed)
 end
 local more = 0
 if not stopped and #entries == tonumber(ARGV[3]) then
