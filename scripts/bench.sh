@@ -22,8 +22,8 @@
 # same machine at the same time; the baseline's results are labelled <scenario>@baseline.
 #
 # Results go to $BENCH_OUT (default target/bench/<UTC time>/): one JSON object per run (<scenario>-<n>.json), the
-# one-line summaries (summary.txt), the machine (machine.txt) and, when python3 is present, a table of medians
-# (medians.md).
+# one-line summaries (summary.txt), the machine (machine.txt) and a table of medians (medians.md, from
+# `ssebench report --medians`).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -134,41 +134,7 @@ for entry in "${scenarios[@]}"; do
   done
 done
 
-if command -v python3 >/dev/null; then
-  python3 - "$out" >"$out/medians.md" <<'EOF'
-import json, pathlib, statistics, sys
-out = pathlib.Path(sys.argv[1])
-runs = {}
-for f in sorted(out.glob("*-[0-9]*.json")):
-    try:
-        d = json.loads(f.read_text())
-    except ValueError:
-        continue
-    if "error" in d:
-        continue
-    runs.setdefault(d["label"], []).append(d)
-def med(values):
-    values = [v for v in values if v is not None]
-    return round(statistics.median(values), 3) if values else None
-print("| scenario | runs | opened | msgs/s sent | lost | p50 ms | p99 ms | max ms | deliveries/s | per server CPU-s | server cores | client cores | other cores | server KiB/conn |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-for label, ds in runs.items():
-    if ds[0]["mode"] == "idle":
-        cpu = [d["hold"]["cpu_while_held"] for d in ds]
-        print(f"| {label} | {len(ds)} | {med([d['connect']['opened'] for d in ds])} | | | | | | | | "
-              f"{med([c['server_cores'] for c in cpu])} | {med([c['client_cores'] for c in cpu])} | "
-              f"{med([c['other_processes_cores'] for c in cpu])} | {med([d['hold']['server_rss_per_conn_kib'] for d in ds])} |")
-    else:
-        cpu = [d["cpu_while_publishing"] for d in ds]
-        lat = [d["delivery"]["latency_ms"] for d in ds]
-        print(f"| {label} | {len(ds)} | {med([d['connect']['opened'] for d in ds])} | "
-              f"{med([d['publish']['rate_achieved'] for d in ds])} | {med([d['delivery']['lost'] for d in ds])} | {med([l['p50'] for l in lat])} | "
-              f"{med([l['p99'] for l in lat])} | {med([l['max'] for l in lat])} | "
-              f"{med([d['delivery']['deliveries_per_s'] for d in ds])} | "
-              f"{med([d['delivery']['deliveries_per_server_cpu_s'] for d in ds])} | {med([c['server_cores'] for c in cpu])} | "
-              f"{med([c['client_cores'] for c in cpu])} | {med([c['other_processes_cores'] for c in cpu])} | "
-              f"{med([d['server']['rss_per_conn_at_n_kib'] for d in ds])} |")
-EOF
-  cat "$out/medians.md" >&2
-fi
+# The table of medians (ssebench reads back what it wrote).
+"$bench_bin" report --medians "$out" >"$out/medians.md"
+cat "$out/medians.md" >&2
 log "results in $out"

@@ -72,7 +72,6 @@ for s in "${servers[@]}"; do
 done
 
 command -v curl >/dev/null || { log "curl is needed to wait for the servers"; exit 2; }
-command -v python3 >/dev/null || { log "python3 is needed for the tables"; exit 2; }
 
 # --- installing what is missing; each returns non-zero (with a message) when its server cannot run here ---------
 
@@ -290,123 +289,7 @@ for name in "${selected[@]}"; do
   done
 done
 
-python3 - "$out" "${selected[@]}" >"$out/table.md" <<'EOF'
-import json, pathlib, statistics, sys
-
-out, order = pathlib.Path(sys.argv[1]), sys.argv[2:]
-SERVERS = ["hearth", "nchan", "node", "python"]
-runs, failed = {}, []
-for f in sorted(out.glob("*.json")):
-    try:
-        d = json.loads(f.read_text())
-    except ValueError:
-        failed.append(f"{f.name}: no JSON (see summary.txt)")
-        continue
-    if "error" in d:
-        failed.append(f"{f.name}: {d['error']}")
-        continue
-    scenario, _, server = d["label"].partition(":")
-    runs.setdefault(scenario, {}).setdefault(server, []).append(d)
-
-def med(values):
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else None
-
-def num(v, digits=1):
-    return "?" if v is None else f"{v:,.{digits}f}"
-
-def ratio(h, o, better, worse, higher_is_better=False, noise=0.0):
-    """Hearth's figure h against another server's o, in words: '3.1× lower'. Differences up to `noise` are none."""
-    if h is None or o is None:
-        return "n/a"
-    if abs(h - o) <= noise:
-        return "same" if h == o else "≈ same"
-    good, bad = (h, o) if higher_is_better else (o, h)  # good / bad > 1: Hearth does better
-    if bad <= 0 or good <= 0:
-        return f"{better if bad <= 0 else worse} ({h:g} vs {o:g})"
-    r = good / bad
-    if abs(r - 1) < 0.05:
-        return "≈ same"
-    return f"{r:.1f}× {better}" if r >= 1 else f"{1 / r:.1f}× {worse}"
-
-machine = (out / "machine.txt").read_text() if (out / "machine.txt").exists() else ""
-print("# Hearth against other SSE servers\n")
-print("Made by `scripts/compare.sh`; medians over the runs; every figure from ssebench on this machine. Ratios read")
-print("\"Hearth's figure is N× lower/higher than that server's\". The machine is shared: \"other cores\" is what the")
-print("rest of the machine used during the measurement.\n")
-print("```\n" + machine.strip() + "\n```\n")
-for scenario in order:
-    by_server = runs.get(scenario, {})
-    if not by_server:
-        continue
-    servers = [s for s in SERVERS if s in by_server]
-    first = next(iter(by_server.values()))[0]
-    cfg = first["config"]
-    if first["mode"] == "idle":
-        print(f"## {scenario}: {cfg['subscribers']} idle streams held {cfg['duration_s']:g} s\n")
-        print("| server | runs | opened | server KiB/conn | server cores while held | other cores |")
-        print("|---|---|---|---|---|---|")
-        figs = {}
-        for s in servers:
-            ds = by_server[s]
-            cpu = [d["hold"]["cpu_while_held"] for d in ds]
-            f = figs[s] = {
-                "opened": med([d["connect"]["opened"] for d in ds]),
-                "kib": med([d["hold"]["server_rss_per_conn_kib"] for d in ds]),
-                "cores": med([c["server_cores"] for c in cpu]),
-                "others": med([c["other_processes_cores"] for c in cpu]),
-            }
-            print(f"| {s} | {len(ds)} | {num(f['opened'], 0)} | {num(f['kib'], 2)} | {num(f['cores'], 3)} | {num(f['others'], 2)} |")
-        if "hearth" in figs and len(figs) > 1:
-            h = figs["hearth"]
-            print("\n| Hearth vs | memory/conn | server cores while held |")
-            print("|---|---|---|")
-            for s in servers:
-                if s != "hearth":
-                    o = figs[s]
-                    print(f"| {s} | {ratio(h['kib'], o['kib'], 'less', 'more')} | {ratio(h['cores'], o['cores'], 'less', 'more', noise=0.01)} |")
-    else:
-        print(f"## {scenario}: {cfg['subscribers']} streams, {cfg['rate']:g} msg/s for {cfg['duration_s']:g} s\n")
-        print("| server | runs | opened | msgs/s sent | lost | p50 ms | p99 ms | max ms | deliveries/s | deliveries per server CPU-s | server cores | other cores | server KiB/conn |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-        figs = {}
-        for s in servers:
-            ds = by_server[s]
-            lat = [d["delivery"]["latency_ms"] for d in ds]
-            cpu = [d["cpu_while_publishing"] for d in ds]
-            f = figs[s] = {
-                "opened": med([d["connect"]["opened"] for d in ds]),
-                "sent": med([d["publish"]["rate_achieved"] for d in ds]),
-                "lost": med([d["delivery"]["lost"] for d in ds]),
-                "p50": med([l["p50"] for l in lat]),
-                "p99": med([l["p99"] for l in lat]),
-                "max": med([l["max"] for l in lat]),
-                "dps": med([d["delivery"]["deliveries_per_s"] for d in ds]),
-                "per_cpu": med([d["delivery"]["deliveries_per_server_cpu_s"] for d in ds]),
-                "cores": med([c["server_cores"] for c in cpu]),
-                "others": med([c["other_processes_cores"] for c in cpu]),
-                "kib": med([d["server"]["rss_per_conn_at_n_kib"] for d in ds]),
-            }
-            print(f"| {s} | {len(ds)} | {num(f['opened'], 0)} | {num(f['sent'])} | {num(f['lost'], 0)} | {num(f['p50'], 2)} | "
-                  f"{num(f['p99'], 2)} | {num(f['max'], 2)} | {num(f['dps'], 0)} | {num(f['per_cpu'], 0)} | "
-                  f"{num(f['cores'], 3)} | {num(f['others'], 2)} | {num(f['kib'], 2)} |")
-        if "hearth" in figs and len(figs) > 1:
-            h = figs["hearth"]
-            print("\n| Hearth vs | lost (Hearth / it) | p50 | p99 | max | deliveries/s | deliveries per CPU-s | server cores | memory/conn |")
-            print("|---|---|---|---|---|---|---|---|---|")
-            for s in servers:
-                if s == "hearth":
-                    continue
-                o = figs[s]
-                print(f"| {s} | {num(h['lost'], 0)} / {num(o['lost'], 0)} | {ratio(h['p50'], o['p50'], 'lower', 'higher')} | "
-                      f"{ratio(h['p99'], o['p99'], 'lower', 'higher')} | {ratio(h['max'], o['max'], 'lower', 'higher')} | "
-                      f"{ratio(h['dps'], o['dps'], 'more', 'fewer', True)} | {ratio(h['per_cpu'], o['per_cpu'], 'more', 'fewer', True)} | "
-                      f"{ratio(h['cores'], o['cores'], 'less', 'more', noise=0.01)} | {ratio(h['kib'], o['kib'], 'less', 'more')} |")
-    print()
-if failed:
-    print("## Failed runs\n")
-    for line in failed:
-        print(f"- {line}")
-EOF
+# The tables: medians per server and Hearth's ratio to each other server (ssebench reads back what it wrote).
+"$bench_bin" report "$out" "${selected[@]}" >"$out/table.md"
 cat "$out/table.md" >&2
 log "results in $out"

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The soak: hostile and heavy clients at once for a bounded time (default 60 s), loopback only, while a normal
-# logged-in client keeps using the dashboard's stream and posting (bench/soak.py says what runs). Builds the
-# release server, starts it on a fresh data directory with the default limits, prints the figures (JSON) and
-# exits non-zero if the normal client was refused or lost anything, or the server's memory or database went past
-# their bounds.
-# Usage: scripts/soak.sh [seconds] [bench/soak.py options, e.g. --max-rss-mib 64 --max-db-mb 160]
+# logged-in client keeps using the dashboard's stream and posting (`ssebench soak`, bench/ssebench/src/soak/, says
+# what runs). Builds the release server and ssebench, starts the server on a fresh data directory with the default
+# limits, prints the figures (JSON) and exits non-zero if the normal client was refused or lost anything, or the
+# server's memory or database went past their bounds.
+# Usage: scripts/soak.sh [seconds] [ssebench soak options, e.g. --max-rss-mib 64 --max-db-mb 160]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-60}
@@ -14,7 +14,7 @@ token="soak-$RANDOM$RANDOM$RANDOM$RANDOM"
 data_dir=$(mktemp -d)
 log=$(mktemp)
 
-(cd "$root" && cargo build --release -p server >&2)
+(cd "$root" && cargo build --release -p server -p ssebench >&2)
 (cd "$root" && exec env LEPTOS_SITE_ADDR="127.0.0.1:$port" HEARTH_TOKEN="$token" HEARTH_DATA_DIR="$data_dir" \
   HEARTH_LOG=warn "$root/target/release/server" --no-simulator) >"$log" 2>&1 &
 server_pid=$!
@@ -29,7 +29,7 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 status=0
-python3 "$root/bench/soak.py" --port "$port" --token "$token" --pid "$server_pid" --data-dir "$data_dir" \
+"$root/target/release/ssebench" soak --port "$port" --token "$token" --pid "$server_pid" --data-dir "$data_dir" \
   --seconds "$seconds" "$@" || status=$?
 echo "server log (warnings and errors), last lines:" >&2
 tail -n 5 "$log" >&2

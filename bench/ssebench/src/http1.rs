@@ -91,6 +91,8 @@ pub struct Head {
     /// The connection ends after this response (`Connection: close`, or HTTP/1.0 without keep-alive).
     pub close: bool,
     pub content_type: String,
+    /// The first `Set-Cookie` value, as sent (a login's session cookie, for the soak's logged-in client).
+    pub set_cookie: Option<String>,
 }
 
 impl Head {
@@ -127,6 +129,7 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, String> {
     let mut chunked = false;
     let mut length = None;
     let mut content_type = String::new();
+    let mut set_cookie = None;
     for header in response.headers.iter() {
         let (name, value) = (header.name, String::from_utf8_lossy(header.value));
         let value = value.trim();
@@ -151,6 +154,8 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, String> {
             }
         } else if name.eq_ignore_ascii_case("content-type") {
             value.clone_into(&mut content_type);
+        } else if name.eq_ignore_ascii_case("set-cookie") && set_cookie.is_none() {
+            set_cookie = Some(value.to_owned());
         }
     }
     // RFC 9112 6.3: chunked wins over Content-Length; without either the body runs to the end of the connection
@@ -170,6 +175,7 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, String> {
         framing,
         close,
         content_type,
+        set_cookie,
     };
     Ok(Some((head, len)))
 }
@@ -436,6 +442,18 @@ mod tests {
         .unwrap();
         assert_eq!((head.status, head.framing), (201, Framing::Length(12)));
         assert!(!head.is_event_stream());
+        assert_eq!(head.set_cookie, None);
+
+        let (head, _) = parse_head(
+            b"HTTP/1.1 200 OK\r\nset-cookie: hearth_session=abc; HttpOnly; Path=/\r\nSet-Cookie: other=1\r\n\r\n",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            head.set_cookie.as_deref(),
+            Some("hearth_session=abc; HttpOnly; Path=/"),
+            "the first cookie, as sent"
+        );
 
         let (head, _) = parse_head(b"HTTP/1.0 200 OK\nContent-Type: text/event-stream\n\n")
             .unwrap()

@@ -3,12 +3,13 @@
 //! delays only its own publisher's next message instead of the whole stream. A message late for its slot goes
 //! at once; the lag is reported.
 
+use crate::conn;
 use crate::extract::{unix_micros, Template};
-use crate::http1::{parse_head, post_head, Body};
+use crate::http1::{parse_head, post_head};
 use crate::target::{source_addr, Target};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -149,20 +150,14 @@ async fn send(
             break parsed;
         }
     };
-    let mut body = Body::new(head.framing);
-    let mut done = body.feed(&response[head_len..filled], |_| {})?;
-    // Read the rest of the body (into the buffer's tail, keeping the head and first bytes for error messages).
-    let mut scratch = [0u8; 1024];
-    while !done {
-        let n = stream
-            .read(&mut scratch)
-            .await
-            .map_err(|e| format!("reading the response body: {e}"))?;
-        if n == 0 {
-            break;
-        }
-        done = body.feed(&scratch[..n], |_| {})?;
-    }
+    // The rest of the body is read and dropped; the buffer keeps the head and first bytes for error messages.
+    let done = conn::read_body(
+        &mut stream,
+        head.framing,
+        &response[head_len..filled],
+        |_| {},
+    )
+    .await?;
     if !head.close && done {
         *conn = Some(stream);
     }
@@ -171,19 +166,7 @@ async fn send(
 
 async fn connect(k: usize, ctx: &Ctx) -> Result<TcpStream, String> {
     let to = ctx.target.addr;
-    let from = source_addr(&to, k, ctx.source_addrs);
-    let socket = if to.is_ipv4() {
-        TcpSocket::new_v4()
-    } else {
-        TcpSocket::new_v6()
-    }
-    .map_err(|e| format!("socket: {e}"))?;
-    let _ = socket.set_reuseaddr(true);
-    socket.bind(from).map_err(|e| format!("bind {from}: {e}"))?;
-    let stream = socket
-        .connect(to)
-        .await
-        .map_err(|e| format!("connect {from} -> {to}: {e}"))?;
+    let stream = conn::connect(to, source_addr(&to, k, ctx.source_addrs)).await?;
     let _ = stream.set_nodelay(true);
     Ok(stream)
 }

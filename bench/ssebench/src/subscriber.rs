@@ -4,14 +4,15 @@
 //! Kept small on purpose: one task, one 4 KiB read buffer, the parser's own state and one bit per expected
 //! message. Nothing is allocated per event beyond what the parser itself builds.
 
+use crate::conn::{self, HeadError, ReadHead};
 use crate::extract::{extract, unix_micros};
 use crate::histogram;
-use crate::http1::{parse_head, Body, Framing};
+use crate::http1::Body;
 use crate::target::{source_addr, Target};
 use sse::Parser;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 const READ_BUFFER: usize = 4096;
@@ -91,7 +92,7 @@ pub async fn run(
         };
         tokio::time::timeout(ctx.connect_timeout, open(i, &ctx)).await
     };
-    let mut open = match connection {
+    let open = match connection {
         Ok(Ok(open)) => open,
         Ok(Err((failure, detail))) => {
             let _ = opened.send(Opened::No { failure, detail });
@@ -109,14 +110,19 @@ pub async fn run(
     let _ = opened.send(Opened::Yes { micros });
     drop(opened);
     // Body bytes that came with the head go to the front of the buffer, to be decoded first.
-    open.buf.copy_within(open.head_len..open.filled, 0);
-    let filled = open.filled - open.head_len;
+    let ReadHead {
+        head,
+        mut buf,
+        head_len,
+        filled,
+    } = open.head;
+    buf.copy_within(head_len..filled, 0);
     read_events(
         open.stream,
         &ctx,
-        Body::new(open.framing),
-        open.buf,
-        filled,
+        Body::new(head.framing),
+        buf,
+        filled - head_len,
         stop,
     )
     .await
@@ -125,11 +131,7 @@ pub async fn run(
 /// A subscription whose response head has been read.
 struct Open {
     stream: TcpStream,
-    buf: Vec<u8>,
-    head_len: usize,
-    /// `buf[..filled]` has been read: the head, then perhaps the first body bytes.
-    filled: usize,
-    framing: Framing,
+    head: ReadHead,
 }
 
 /// Connects from this subscription's source address, sends the request and reads the response head.
@@ -137,70 +139,29 @@ async fn open(i: usize, ctx: &Ctx) -> Result<Open, (Failure, String)> {
     let (target, request) = &ctx.targets[i % ctx.targets.len().max(1)];
     let to = target.addr;
     let from = source_addr(&to, i, ctx.source_addrs);
-    let socket = if to.is_ipv4() {
-        TcpSocket::new_v4()
-    } else {
-        TcpSocket::new_v6()
-    }
-    .map_err(|e| (Failure::Connect, format!("socket: {e}")))?;
-    // Ports of connections closed by earlier runs may still be in TIME_WAIT; let the kernel reuse them.
-    let _ = socket.set_reuseaddr(true);
-    socket
-        .bind(from)
-        .map_err(|e| (Failure::Connect, format!("bind {from}: {e}")))?;
-    let mut stream = socket
-        .connect(to)
+    let mut stream = conn::connect(to, from)
         .await
-        .map_err(|e| (Failure::Connect, format!("connect {from} -> {to}: {e}")))?;
+        .map_err(|e| (Failure::Connect, e))?;
     stream
         .write_all(request)
         .await
         .map_err(|e| (Failure::Connect, format!("send request: {e}")))?;
-    let mut buf = vec![0u8; READ_BUFFER];
-    let mut filled = 0;
-    let (head, head_len) = loop {
-        if filled == buf.len() {
-            if buf.len() >= MAX_HEAD {
-                return Err((
-                    Failure::Protocol,
-                    format!("no end of the response head in {MAX_HEAD} bytes"),
-                ));
-            }
-            buf.resize(buf.len() * 2, 0);
-        }
-        let n = stream
-            .read(&mut buf[filled..])
-            .await
-            .map_err(|e| (Failure::Closed, format!("reading the response head: {e}")))?;
-        if n == 0 {
-            return Err((
-                Failure::Closed,
-                "connection closed before a response head".to_owned(),
-            ));
-        }
-        filled += n;
-        if let Some(parsed) = parse_head(&buf[..filled]).map_err(|e| (Failure::Protocol, e))? {
-            break parsed;
-        }
-    };
-    if head.status != 200 {
-        let line = String::from_utf8_lossy(&buf[..head_len]);
-        let status_line = line.lines().next().unwrap_or("").to_owned();
-        return Err((Failure::Status, status_line));
+    let head = conn::read_head(&mut stream, READ_BUFFER, MAX_HEAD)
+        .await
+        .map_err(|e| match e {
+            HeadError::Closed(e) => (Failure::Closed, e),
+            HeadError::Protocol(e) => (Failure::Protocol, e),
+        })?;
+    if head.head.status != 200 {
+        return Err((Failure::Status, head.status_line()));
     }
-    if !head.is_event_stream() {
+    if !head.head.is_event_stream() {
         return Err((
             Failure::NotEventStream,
-            format!("Content-Type {:?}", head.content_type),
+            format!("Content-Type {:?}", head.head.content_type),
         ));
     }
-    Ok(Open {
-        stream,
-        buf,
-        head_len,
-        filled,
-        framing: head.framing,
-    })
+    Ok(Open { stream, head })
 }
 
 /// Per-subscription bookkeeping while events arrive.

@@ -1,6 +1,7 @@
 //! `use_event_source`: a typed, SSR-safe, self-healing subscription to a Server-Sent Events stream.
 //!
-//! What it adds over a bare `EventSource` (and over leptos-use's hook; see the README's comparison):
+//! What it adds over a bare `EventSource` (and over leptos-use's hook; `docs/comparison.md` compares them point by
+//! point):
 //! - it owns reconnection: exponential backoff with jitter, reset after a successful open, limited or infinite,
 //!   with `on_failed`; the ready state says *when* the next try is;
 //! - it resumes where it stopped: reconnecting itself, it passes the last event id as `?lastEventId=`, because a
@@ -19,6 +20,42 @@
 //! let viewers = move || sse.latest("viewers").get().and_then(|m| m.json::<u64>().ok());
 //! view! { <span>{move || sse.ready_state.get().label()}</span> <span>{viewers}</span> }
 //! ```
+//!
+//! It returns signals ([`UseEventSource`]: `ready_state`, `message`, `latest(name)`, `error`, `last_event_id`) and
+//! `open()` / `close()`. Options are chained setters on `UseEventSourceOptions::default()`; each field of
+//! [`UseEventSourceOptions`] says what it does, [`ReconnectPolicy`] when to retry. `docs/hook.md` is the same
+//! reference as a page, with a table of the options and their defaults.
+//!
+//! # One connection per browser
+//!
+//! Browsers allow six HTTP/1.1 connections per origin, so with one `EventSource` per tab the seventh tab of an
+//! app hangs, its page and writes queued behind the streams. With `share_across_tabs(true)` (the dashboard turns
+//! it on) one tab, the leader, elected with the Web Locks API, holds the `EventSource`; it relays every event,
+//! numbered, and every change of its state over a `BroadcastChannel`. Every tab decodes and folds events itself
+//! and sees the same signals and the same `on_message` order as if it held the stream. Where either API is
+//! missing, each tab connects on its own. The pure rules live in `handover` (tested without a browser), the
+//! browser half in `browser`, the channel and locks in `tabs`.
+//!
+//! - *Hand-over.* When the leader closes, navigates or crashes, the browser frees the lock and the next tab in
+//!   its queue leads; a leader about to be frozen or put in the back-forward cache hands over first. A leader
+//!   frozen without warning keeps its lock, so it also sends a heartbeat every 2 s: a follower that hears nothing
+//!   for 6 s (75 s when the leader said it is hidden, since hidden tabs' timers are throttled to once a minute)
+//!   takes the lock from it (`steal`), one follower at a time (a second lock decides which); the old leader,
+//!   when it runs again, sees a newer term and follows.
+//! - *Nothing lost, nothing twice.* The new leader resumes the stream (`?lastEventId=`) from the last id it
+//!   delivered. Each tab drops events at or below its own last id (unless below the stream's resume point: that
+//!   is the server starting over), so tabs that were ahead see no repeats, and tabs that were behind ask the
+//!   leader for the difference (judged by how far each got in the old leader's feed), which it serves from its
+//!   ring of the last 512 events, or, if that does not reach back far enough, by reopening the stream further
+//!   back. A tab that opens late asks for what came after `resume_from` (the snapshot it was rendered from) and
+//!   then takes the live feed, with no gap.
+//! - *State.* Backoff with jitter, stale detection and `online` recovery run in the leader; its `ready_state`
+//!   (`reconnecting in 3 s` included) and errors reach every tab; `on_failed` fires in every tab.
+//! - *Visibility.* A hidden leader keeps the stream while any tab of the browser is visible (each tab tells the
+//!   leader when it is shown or hidden); the stream closes only when every tab is hidden, and reopens, resuming,
+//!   when one is shown again.
+//! - *`close()`* of one tab's hook takes that tab out; if it led, another tab resumes the stream.
+//! - The viewer count counts open streams, so it counts browsers, not tabs.
 
 #[cfg(feature = "hydrate")]
 mod browser;
