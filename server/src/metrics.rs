@@ -219,6 +219,89 @@ mod tests {
         assert!(text.contains("\nhearth_streams_direct 0\n"));
     }
 
+    /// The whole exposition for a known state, byte for byte: what dashboards and alerts scrape must not move
+    /// when the code behind it does.
+    #[test]
+    fn the_exposition_is_pinned() {
+        let m = Metrics::default();
+        let _subscribers = (m.subscribers.hold(), m.subscribers.hold());
+        let _viewer = m.viewers.hold();
+        m.events_published.add(7);
+        m.events_delivered.add(11);
+        m.slow_consumers_dropped.inc();
+        m.replay_hits.add(2);
+        m.replay_resets.add(3);
+        m.subscribers_refused.add(4);
+        m.broker.enabled.store(true, Ordering::Relaxed);
+        m.broker.connected.store(1, Ordering::Relaxed);
+        m.broker.tail_lag_ms.store(42, Ordering::Relaxed);
+        m.broker.last_id.fetch_max(99, Ordering::Relaxed);
+
+        let text = m.render();
+
+        assert_eq!(text, PINNED, "got:\n{text}");
+    }
+
+    const PINNED: &str = "\
+# HELP hearth_subscribers Open SSE streams.
+# TYPE hearth_subscribers gauge
+hearth_subscribers 2
+# HELP hearth_viewers Open dashboard streams.
+# TYPE hearth_viewers gauge
+hearth_viewers 1
+# HELP hearth_events_published_total Events published to the hub.
+# TYPE hearth_events_published_total counter
+hearth_events_published_total 7
+# HELP hearth_events_delivered_total Events written to subscriber streams.
+# TYPE hearth_events_delivered_total counter
+hearth_events_delivered_total 11
+# HELP hearth_slow_consumers_dropped_total Streams ended because the subscriber fell a whole queue behind.
+# TYPE hearth_slow_consumers_dropped_total counter
+hearth_slow_consumers_dropped_total 1
+# HELP hearth_replay_hits_total Resumes served from the replay buffer.
+# TYPE hearth_replay_hits_total counter
+hearth_replay_hits_total 2
+# HELP hearth_replay_resets_total Resumes answered with a reset.
+# TYPE hearth_replay_resets_total counter
+hearth_replay_resets_total 3
+# HELP hearth_subscribers_refused_total Subscriptions refused at the limit.
+# TYPE hearth_subscribers_refused_total counter
+hearth_subscribers_refused_total 4
+# HELP hearth_connections Open client connections.
+# TYPE hearth_connections gauge
+hearth_connections 0
+# HELP hearth_streams_direct Open SSE streams held outside hyper by the direct writer.
+# TYPE hearth_streams_direct gauge
+hearth_streams_direct 0
+# HELP hearth_connections_refused_total Connections refused at the connection limit (not logged in, or the reserve full).
+# TYPE hearth_connections_refused_total counter
+hearth_connections_refused_total 0
+# HELP hearth_connections_refused_per_client_total Connections refused because their client address held its share.
+# TYPE hearth_connections_refused_per_client_total counter
+hearth_connections_refused_per_client_total 0
+# HELP hearth_connections_let_in_over_limit_total Connections over a limit let in because their request carried a credential.
+# TYPE hearth_connections_let_in_over_limit_total counter
+hearth_connections_let_in_over_limit_total 0
+# HELP hearth_connections_timed_out_total Connections closed waiting for a request head (idle keep-alive, slow or no head).
+# TYPE hearth_connections_timed_out_total counter
+hearth_connections_timed_out_total 0
+# HELP hearth_connections_stalled_total Connections cut because the client stopped reading.
+# TYPE hearth_connections_stalled_total counter
+hearth_connections_stalled_total 0
+# HELP hearth_accept_errors_total Failed accepts (most likely out of file descriptors).
+# TYPE hearth_accept_errors_total counter
+hearth_accept_errors_total 0
+# HELP hearth_broker_connected 1 while the broker's log is followed.
+# TYPE hearth_broker_connected gauge
+hearth_broker_connected 1
+# HELP hearth_broker_tail_lag_ms How far behind the broker's log delivery ran on the last read.
+# TYPE hearth_broker_tail_lag_ms gauge
+hearth_broker_tail_lag_ms 42
+# HELP hearth_broker_last_id The newest id seen in the broker's log.
+# TYPE hearth_broker_last_id gauge
+hearth_broker_last_id 99
+";
+
     #[tokio::test]
     async fn a_gauge_counts_what_is_held_and_says_when_it_changes() {
         let gauge = Arc::new(Gauge::default());

@@ -175,4 +175,54 @@ mod tests {
         assert!(text.contains("\napp_connections 1\n"));
         assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 8);
     }
+
+    /// Every row for a known state, byte for byte, each count different so that no two rows can swap unseen.
+    #[test]
+    fn the_exposition_is_pinned() {
+        let m = ServeMetrics::default();
+        let _connections = (m.connections.open(), m.connections.open());
+        let _direct = m.streams_direct.open();
+        let counts = [
+            (&m.refused_total_limit, 3),
+            (&m.refused_per_client, 4),
+            (&m.let_in_over_limit, 5),
+            (&m.timed_out, 6),
+            (&m.stalled, 7),
+            (&m.accept_errors, 8),
+        ];
+        for (count, n) in counts {
+            (0..n).for_each(|_| count.inc());
+        }
+
+        let text = m.render("app");
+
+        assert_eq!(text, PINNED, "got:\n{text}");
+    }
+
+    const PINNED: &str = "\
+# HELP app_connections Open client connections.
+# TYPE app_connections gauge
+app_connections 2
+# HELP app_streams_direct Open SSE streams held outside hyper by the direct writer.
+# TYPE app_streams_direct gauge
+app_streams_direct 1
+# HELP app_connections_refused_total Connections refused at the connection limit (not logged in, or the reserve full).
+# TYPE app_connections_refused_total counter
+app_connections_refused_total 3
+# HELP app_connections_refused_per_client_total Connections refused because their client address held its share.
+# TYPE app_connections_refused_per_client_total counter
+app_connections_refused_per_client_total 4
+# HELP app_connections_let_in_over_limit_total Connections over a limit let in because their request carried a credential.
+# TYPE app_connections_let_in_over_limit_total counter
+app_connections_let_in_over_limit_total 5
+# HELP app_connections_timed_out_total Connections closed waiting for a request head (idle keep-alive, slow or no head).
+# TYPE app_connections_timed_out_total counter
+app_connections_timed_out_total 6
+# HELP app_connections_stalled_total Connections cut because the client stopped reading.
+# TYPE app_connections_stalled_total counter
+app_connections_stalled_total 7
+# HELP app_accept_errors_total Failed accepts (most likely out of file descriptors).
+# TYPE app_accept_errors_total counter
+app_accept_errors_total 8
+";
 }
