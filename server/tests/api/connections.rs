@@ -407,7 +407,7 @@ async fn writes_cut_short_by_a_full_socket_resume_exactly_where_they_stopped() {
     // Assert: every event arrived whole and in order.
     let at = read.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
     let body = dechunk(&read[at..]);
-    let events = server::sse::Parser::default().feed(&body);
+    let events = sse::Parser::default().feed(&body);
     let messages: Vec<String> = events
         .iter()
         .filter(|e| e.event == "message")

@@ -4,8 +4,8 @@
 // A failed unwrap in a test is a failed test, with its location: exactly what is wanted here.
 #![allow(clippy::unwrap_used)]
 
-#[path = "../common/flags.rs"]
-mod flags;
+#[path = "../common/mod.rs"]
+mod common;
 mod helpers;
 
 mod connections;

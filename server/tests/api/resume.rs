@@ -193,7 +193,7 @@ async fn publish_six(app: &TestApp) -> Vec<Arc<Event>> {
 }
 
 /// Checks `event` is an explicit reset carrying a snapshot at least as new as `newest_seq`.
-fn assert_reset(event: &server::sse::SseEvent, newest_seq: u64, why: &str) -> Snapshot {
+fn assert_reset(event: &sse::SseEvent, newest_seq: u64, why: &str) -> Snapshot {
     assert_eq!(
         event.event, "reset",
         "{why}: the first event must be an explicit reset, got {event:?}"
