@@ -1,13 +1,14 @@
 //! Hearth's server library: everything testable lives here; `main` only parses config, starts tracing, binds and
 //! calls [`run`].
 //!
-//! Reading order, arrows pointing down: [`config`], [`clock`], [`metrics`] and [`event`] are leaves; [`hub`]
+//! Reading order, arrows pointing down: [`config`], [`clock`], [`client_key`], [`metrics`] and [`event`] are leaves; [`hub`]
 //! assigns ids, replays and fans out (with its journal in front of [`store`]); [`stream`] is one subscriber's
 //! stream; [`auth`], [`jobs`], [`viewers`] and [`simulator`] are parts that take what they need; [`state`] holds
 //! them; [`routes`] is the HTTP surface; [`serve`] holds connections; [`startup`] wires it all together.
 
 pub mod auth;
 pub mod camera;
+pub mod client_key;
 pub mod clock;
 pub mod config;
 pub mod data_dir;

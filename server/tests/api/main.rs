@@ -9,6 +9,7 @@ mod common;
 mod helpers;
 
 mod connections;
+mod dual_stack;
 mod durability;
 mod framing;
 mod hardening_connections;
