@@ -3,7 +3,7 @@
 //! dashboard out: the last `reserved` slots are for requests carrying the token or a session.
 
 use crate::client_key::ClientKey;
-use crate::metrics::{Gauge, Held};
+use crate::meters::{Held, HeldGauge};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -32,7 +32,7 @@ type PerClient = Arc<Mutex<HashMap<ClientKey, u32>>>;
 
 pub struct StreamSlots {
     limits: StreamLimits,
-    open: Arc<Gauge>,
+    open: Arc<HeldGauge>,
     per_client: PerClient,
 }
 
@@ -44,7 +44,7 @@ pub struct Slot {
 
 impl StreamSlots {
     /// Slots counted in `open` (the `subscribers` gauge).
-    pub fn new(limits: StreamLimits, open: Arc<Gauge>) -> Self {
+    pub fn new(limits: StreamLimits, open: Arc<HeldGauge>) -> Self {
         StreamSlots {
             limits,
             open,
