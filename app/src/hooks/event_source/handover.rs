@@ -114,7 +114,7 @@ pub enum Note {
 /// derived code for these types cost the WASM bundle about 45 KB; this costs a few.
 impl Note {
     pub fn encode(&self) -> String {
-        let mut w = Writer(String::new());
+        let mut w = NoteWriter(String::new());
         match self {
             Note::Lead {
                 term,
@@ -174,7 +174,7 @@ impl Note {
     /// `None` for anything that is not a whole note of ours (another library on the same channel name, a
     /// truncated or garbled message).
     pub fn decode(text: &str) -> Option<Note> {
-        let mut r = Reader(text);
+        let mut r = NoteReader(text);
         let note = match r.byte()? {
             b'L' => Note::Lead {
                 term: r.term()?,
@@ -198,7 +198,7 @@ impl Note {
             },
             b'W' => Note::Want {
                 tab: r.num()?,
-                after: r.optional(Reader::text)?,
+                after: r.optional(NoteReader::text)?,
                 events: r.texts()?,
             },
             b'R' => Note::Replay {
@@ -230,9 +230,9 @@ impl Note {
 }
 
 /// Writes a note's fields; see [`Note::encode`] for the format.
-struct Writer(String);
+struct NoteWriter(String);
 
-impl Writer {
+impl NoteWriter {
     fn tag(&mut self, tag: u8) -> &mut Self {
         self.0.push(char::from(tag));
         self
@@ -318,9 +318,9 @@ impl Writer {
 }
 
 /// Reads a note's fields back; every method gives `None` on anything malformed, and nothing panics.
-struct Reader<'a>(&'a str);
+struct NoteReader<'a>(&'a str);
 
-impl Reader<'_> {
+impl NoteReader<'_> {
     fn byte(&mut self) -> Option<u8> {
         let first = *self.0.as_bytes().first()?;
         self.0 = self.0.get(1..)?;
@@ -388,7 +388,7 @@ impl Reader<'_> {
             data: self.text()?,
             id: self.text()?,
             fresh: self.flag()?,
-            from: self.optional(Reader::text)?,
+            from: self.optional(NoteReader::text)?,
         })
     }
 
