@@ -80,7 +80,7 @@ pub fn spawn_all(
 }
 
 /// A background update in flight.
-type Publish = Pin<Box<dyn Future<Output = Result<(), HubError>> + Send>>;
+type Produce = Pin<Box<dyn Future<Output = Result<(), HubError>> + Send>>;
 
 /// Publishes what `tick` makes every `period` until shutdown. An update that cannot be stored is logged and
 /// skipped: the next one follows.
@@ -89,7 +89,7 @@ async fn every(
     period: Duration,
     shutdown: CancellationToken,
     mut held: Option<watch::Receiver<bool>>,
-    mut tick: impl FnMut(Hub) -> Publish,
+    mut tick: impl FnMut(Hub) -> Produce,
 ) {
     let mut interval = tokio::time::interval(period.max(Duration::from_millis(10)));
     interval.set_missed_tick_behavior(MissedTickBehavior::Delay);

@@ -12,14 +12,14 @@ use std::time::{Duration, Instant};
 const MAX_TRACKED: usize = 10_000;
 
 pub struct Throttle {
-    windows: Mutex<HashMap<ClientKey, Window>>,
+    windows: Mutex<HashMap<ClientKey, FailureWindow>>,
     /// Failures allowed per window.
     limit: u32,
     window: Duration,
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Window {
+struct FailureWindow {
     started: Instant,
     failures: u32,
 }
@@ -66,12 +66,12 @@ impl Throttle {
                 }
             }
         }
-        let w = windows.entry(client).or_insert(Window {
+        let w = windows.entry(client).or_insert(FailureWindow {
             started: now,
             failures: 0,
         });
         if now.duration_since(w.started) >= self.window {
-            *w = Window {
+            *w = FailureWindow {
                 started: now,
                 failures: 0,
             };
@@ -79,7 +79,7 @@ impl Throttle {
         w.failures = w.failures.saturating_add(1);
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<ClientKey, Window>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<ClientKey, FailureWindow>> {
         self.windows.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

@@ -97,7 +97,7 @@ pub struct Connections {
 }
 
 /// A connection's share of everything: the settings, and its counted place, given back when it is dropped.
-struct Slot {
+struct ConnectionSlot {
     shared: Arc<Shared>,
     ticket: Ticket,
     _open: Held,
@@ -108,7 +108,7 @@ struct Shared {
     admission: Admission,
 }
 
-impl Drop for Slot {
+impl Drop for ConnectionSlot {
     fn drop(&mut self) {
         self.shared.admission.release(self.ticket);
     }
@@ -153,7 +153,7 @@ pub async fn serve(listener: TcpListener, connections: Connections) {
         match accepted {
             Ok((socket, peer)) => {
                 let (ticket, probation) = shared.admission.admit(peer.ip());
-                let slot = Slot {
+                let slot = ConnectionSlot {
                     _open: shared.c.metrics.connections.hold(),
                     shared: shared.clone(),
                     ticket,
@@ -196,7 +196,7 @@ fn is_connection_error(e: &io::Error) -> bool {
     )
 }
 
-async fn connection(socket: TcpStream, mut slot: Slot, probation: Option<Probation>) {
+async fn connection(socket: TcpStream, mut slot: ConnectionSlot, probation: Option<Probation>) {
     // Events are small writes that must leave at once: Nagle's algorithm would hold one back until the
     // previous one is acknowledged (up to the peer's delayed-ACK time, ~40 ms).
     if let Err(e) = socket.set_nodelay(true) {
@@ -225,11 +225,11 @@ async fn connection(socket: TcpStream, mut slot: Slot, probation: Option<Probati
 /// Serves the connection until a stream request comes (returned with the socket) or the connection ends.
 async fn until_stream(
     socket: TcpStream,
-    slot: &mut Slot,
+    slot: &mut ConnectionSlot,
     probation: Option<Probation>,
     peer: Option<SocketAddr>,
 ) -> Option<(TcpStream, Box<Request<Body>>)> {
-    let Slot { shared, ticket, .. } = slot;
+    let ConnectionSlot { shared, ticket, .. } = slot;
     let s = &**shared;
     let io = StallGuard::new(socket, s.c.limits.stall, s.c.metrics.clone());
     if s.c.mode == Mode::Hyper {
@@ -543,7 +543,7 @@ mod tests {
             },
         });
         let (ticket, _) = shared.admission.admit(socket.peer_addr().unwrap().ip());
-        let slot = Slot {
+        let slot = ConnectionSlot {
             _open: shared.c.metrics.connections.hold(),
             shared,
             ticket,
