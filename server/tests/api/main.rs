@@ -11,6 +11,7 @@ mod helpers;
 mod connections;
 mod dual_stack;
 mod durability;
+mod entities;
 mod framing;
 mod hardening_connections;
 mod jobs;
