@@ -23,6 +23,33 @@ pub fn frame(id: Option<u64>, event: Option<&str>, data: &str) -> Bytes {
     out.freeze()
 }
 
+/// Encodes one event whose id is any text (not only a number), with an optional `retry:` field: what a hub
+/// that lets publishers choose ids sends. `id` and `event` lose any CR/LF (and `id` any NUL, which a client would
+/// take as no id at all).
+pub fn frame_text(id: Option<&str>, event: Option<&str>, retry: Option<u64>, data: &str) -> Bytes {
+    let mut out = BytesMut::with_capacity(data.len() + 64);
+    if let Some(id) = id {
+        out.put_slice(b"id: ");
+        for part in id.split(['\r', '\n', '\0']) {
+            out.put_slice(part.as_bytes());
+        }
+        out.put_u8(b'\n');
+    }
+    if let Some(event) = event {
+        out.put_slice(b"event: ");
+        put_single_line(&mut out, event);
+        out.put_u8(b'\n');
+    }
+    if let Some(retry) = retry {
+        out.put_slice(b"retry: ");
+        out.put_slice(itoa::Buffer::new().format(retry).as_bytes());
+        out.put_u8(b'\n');
+    }
+    put_data(&mut out, data);
+    out.put_u8(b'\n');
+    out.freeze()
+}
+
 /// Appends `data:` lines for `data` (at least one, so even empty data is a well-formed field).
 pub fn put_data(out: &mut BytesMut, data: &str) {
     let mut rest = data;
@@ -71,6 +98,25 @@ mod tests {
 
     fn text(b: &Bytes) -> &str {
         std::str::from_utf8(b).unwrap()
+    }
+
+    #[test]
+    fn a_text_id_event_reads_back_with_its_fields_and_cannot_forge_one() {
+        let f = frame_text(
+            Some("urn:uuid:1\nevent: forged"),
+            Some("book"),
+            Some(500),
+            "a\nb",
+        );
+        assert_eq!(
+            text(&f),
+            "id: urn:uuid:1event: forged\nevent: book\nretry: 500\ndata: a\ndata: b\n\n"
+        );
+        let events = Parser::default().feed(&f);
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].id, "urn:uuid:1event: forged");
+        assert_eq!(events[0].event, "book");
+        assert_eq!(events[0].data, "a\nb");
     }
 
     #[test]

@@ -8,5 +8,5 @@
 pub mod frame;
 pub mod parse;
 
-pub use frame::{comment, frame, retry};
+pub use frame::{comment, frame, frame_text, retry};
 pub use parse::{Parser, SseEvent};

@@ -4,13 +4,15 @@
 //!
 //! Wire format of one event: `id: <seq>`, `event: <name>`, `data: <json>` (ephemeral topics carry no id: see
 //! [`Persistence`]). Most topics have one event of their own name; the home's `entities` topic has `entity`,
-//! `entity-removed` and `command`. [`api`] holds the HTTP API's paths and write bodies.
+//! `entity-removed` and `command`; Mercure updates travel on the `mercure` topic ([`MercureUpdate`]). [`api`]
+//! holds the HTTP API's paths and write bodies.
 
 pub mod api;
 mod camera;
 mod entity;
 mod home;
 mod input;
+mod mercure;
 mod payload;
 mod snapshot;
 mod time;
@@ -24,9 +26,10 @@ pub use entity::{
 };
 pub use home::{Device, DeviceState, Room, RoomState};
 pub use input::{InputError, MessageBody};
+pub use mercure::{generated_id, parse_generated_id, MercureUpdate, EARLIEST, GENERATED_ID_PREFIX};
 pub use payload::{
     DecodeError, JobId, JobUpdate, Message, Payload, Published, RandomNumber, Temperature, Window,
-    SENSOR_WINDOW,
+    MERCURE_EVENT, SENSOR_WINDOW,
 };
 pub use snapshot::{
     Area, Snapshot, TrendPoint, MAX_CAMERA_SHOTS, MAX_MESSAGES, MAX_TEMPERATURES, TREND_STEP_MS,

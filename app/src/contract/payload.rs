@@ -1,7 +1,8 @@
 //! One payload type per topic, and [`Payload`], the sum of them that the hub carries.
 
 use super::{
-    BridgeState, CameraShot, CommandOutcome, Entity, EntityKind, EntityRemoved, Seq, Topic,
+    BridgeState, CameraShot, CommandOutcome, Entity, EntityKind, EntityRemoved, MercureUpdate, Seq,
+    Topic,
 };
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -60,6 +61,8 @@ pub enum Payload {
     Message(Message),
     Job(JobUpdate),
     Camera(CameraShot),
+    /// `mercure`: an update published at `/.well-known/mercure` (never sent on the dashboard's streams).
+    Mercure(MercureUpdate),
 }
 
 /// A payload type that a write publishes and answers with, typed end to end: the route hands the hub a value
@@ -88,6 +91,13 @@ impl Published for CameraShot {
 }
 
 impl Published for JobUpdate {}
+impl Published for MercureUpdate {}
+
+impl From<MercureUpdate> for Payload {
+    fn from(update: MercureUpdate) -> Self {
+        Payload::Mercure(update)
+    }
+}
 
 impl From<Message> for Payload {
     fn from(message: Message) -> Self {
@@ -141,6 +151,10 @@ impl Published for Entity {}
 impl Published for CommandOutcome {}
 impl Published for EntityRemoved {}
 
+/// The name a Mercure update is journaled under (it is never an SSE `event:` name: on the Mercure stream an
+/// update's event name is its own `type`).
+pub const MERCURE_EVENT: &str = "mercure";
+
 /// Why an event's data could not be turned into its topic's payload.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
@@ -154,7 +168,8 @@ pub enum DecodeError {
 }
 
 impl Payload {
-    /// Every event name the hub sends for a topic, in the order of [`Topic::ALL`].
+    /// Every event name the hub sends on the dashboard's streams, in the order of [`Topic::ALL`] (Mercure
+    /// updates, journaled as [`MERCURE_EVENT`], are not among them).
     pub const EVENT_NAMES: [&'static str; 10] = [
         "entity",
         "entity-removed",
@@ -180,6 +195,7 @@ impl Payload {
             Payload::Message(_) => Topic::Message,
             Payload::Job(_) => Topic::Job,
             Payload::Camera(_) => Topic::Camera,
+            Payload::Mercure(_) => Topic::Mercure,
         }
     }
 
@@ -198,6 +214,7 @@ impl Payload {
     pub fn topic_of(event: &str) -> Option<Topic> {
         match event {
             "entity" | "entity-removed" | "command" | "bridge" => Some(Topic::Entities),
+            MERCURE_EVENT => Some(Topic::Mercure),
             other => Topic::parse(other).ok(),
         }
     }
@@ -253,6 +270,7 @@ impl Payload {
             Payload::Message(m) => serde_json::to_string(m),
             Payload::Job(j) => serde_json::to_string(j),
             Payload::Camera(c) => serde_json::to_string(c),
+            Payload::Mercure(m) => serde_json::to_string(m),
         };
         // Serialising these plain structs cannot fail: no maps with non-string keys, no custom Serialize.
         json.unwrap_or_else(|_| String::from("null"))
@@ -269,6 +287,9 @@ impl Payload {
                 event,
                 reason: e.to_string(),
             })
+        }
+        if event == MERCURE_EVENT {
+            return Ok(Payload::Mercure(parse(MERCURE_EVENT, data)?));
         }
         let Some(name) = Payload::EVENT_NAMES.into_iter().find(|n| *n == event) else {
             return Err(DecodeError::UnknownEvent(event.to_owned()));
@@ -356,6 +377,37 @@ mod tests {
         let mut got = names.clone();
         got.retain(|n| *n != "random");
         assert_eq!(got, expected, "one sample per event name, in order");
+    }
+
+    #[test]
+    fn a_mercure_update_round_trips_and_stays_out_of_the_dashboards_names() {
+        let update = Payload::Mercure(MercureUpdate {
+            topics: vec!["https://example.com/books/1".into(), "alt".into()],
+            data: "line one\nline two".into(),
+            private: true,
+            id: Some("urn:uuid:1".into()),
+            event_type: Some("book".into()),
+            retry: Some(5),
+        });
+        assert_eq!(update.event_name(), MERCURE_EVENT);
+        assert_eq!(
+            Payload::decode_named(MERCURE_EVENT, &update.to_json()),
+            Ok(update.clone())
+        );
+        assert_eq!(Payload::topic_of(MERCURE_EVENT), Some(Topic::Mercure));
+        assert!(!Payload::EVENT_NAMES.contains(&MERCURE_EVENT));
+        assert_eq!(update.window(), None);
+        assert_eq!(update.conflict_key(), "mercure");
+        let mut state = crate::contract::Snapshot::default();
+        assert!(state.apply(Some(9), &update));
+        assert_eq!(state.seq, 9, "the state stands at its id");
+        assert_eq!(
+            state,
+            crate::contract::Snapshot {
+                seq: 9,
+                ..Default::default()
+            }
+        );
     }
 
     #[test]

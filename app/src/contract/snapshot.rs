@@ -130,7 +130,8 @@ impl Snapshot {
                 let excess = self.temperatures.len().saturating_sub(MAX_TEMPERATURES);
                 self.temperatures.drain(..excess);
             }
-            Payload::Random(_) => {}
+            // Neither is the home's state; a Mercure update only moves the id the state stands at.
+            Payload::Random(_) | Payload::Mercure(_) => {}
             Payload::Message(message) => {
                 if self.messages.iter().all(|m| m.id != message.id) {
                     self.messages.insert(0, message.clone());

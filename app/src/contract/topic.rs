@@ -17,6 +17,9 @@ pub enum Topic {
     Job,
     /// The front-door camera's snapshots. Its events carry the URL of an image, never the image itself.
     Camera,
+    /// Mercure updates, published and read at `/.well-known/mercure` only. Not in [`Topic::ALL`]: the
+    /// dashboard's streams never carry them (some are private), and no client may name it there.
+    Mercure,
 }
 
 /// What the hub keeps of a topic's events. Chosen per topic here, in the contract, because the browser relies on
@@ -57,6 +60,7 @@ impl Topic {
             Topic::Message => "message",
             Topic::Job => "job",
             Topic::Camera => "camera",
+            Topic::Mercure => "mercure",
         }
     }
 
@@ -64,9 +68,12 @@ impl Topic {
     pub const fn persistence(self) -> Persistence {
         match self {
             // The camera is durable: a resuming client must still find the image its last event named.
-            Topic::Entities | Topic::Temperature | Topic::Message | Topic::Job | Topic::Camera => {
-                Persistence::Durable
-            }
+            Topic::Entities
+            | Topic::Temperature
+            | Topic::Message
+            | Topic::Job
+            | Topic::Camera
+            | Topic::Mercure => Persistence::Durable,
             Topic::Viewers | Topic::Random => Persistence::Ephemeral,
         }
     }
@@ -117,6 +124,14 @@ impl TopicSet {
             i += 1;
         }
         TopicSet(bits)
+    }
+
+    /// The Mercure updates alone.
+    pub const MERCURE: TopicSet = TopicSet::of(&[Topic::Mercure]);
+
+    /// Both sets' topics.
+    pub const fn union(self, other: TopicSet) -> TopicSet {
+        TopicSet(self.0 | other.0)
     }
 
     pub const fn contains(self, topic: Topic) -> bool {
@@ -178,6 +193,15 @@ mod tests {
             .filter(|t| t.is_ephemeral())
             .collect();
         assert_eq!(ephemeral, [Topic::Viewers, Topic::Random]);
+    }
+
+    #[test]
+    fn mercure_updates_cannot_be_named_on_the_dashboards_streams() {
+        assert_eq!(Topic::parse("mercure"), Err(UnknownTopic("mercure".into())));
+        assert!(!TopicSet::DASHBOARD.contains(Topic::Mercure));
+        let both = TopicSet::MERCURE.union(TopicSet::of(&[Topic::Message]));
+        assert!(both.contains(Topic::Mercure) && both.contains(Topic::Message));
+        assert!(!Topic::Mercure.is_ephemeral());
     }
 
     #[test]

@@ -273,6 +273,18 @@ impl Fanout {
         seq == inner.committed.seq || inner.ring.binary_search_by_key(&seq, |(id, _)| *id).is_ok()
     }
 
+    /// The id of the newest event in the ring that passes `test` (newest first, so a client id used twice finds
+    /// its latest use). A scan: it runs once per resume by an id the hub did not assign, never per delivery.
+    pub fn find(&self, test: &dyn Fn(&Event) -> bool) -> Option<Seq> {
+        let inner = self.lock();
+        inner
+            .ring
+            .iter()
+            .rev()
+            .find(|(_, event)| test(event))
+            .map(|(id, _)| *id)
+    }
+
     /// The ids the ring can replay from: every event after the first number up to the second (the newest).
     pub fn bounds(&self) -> (u64, u64) {
         let inner = self.lock();
@@ -453,6 +465,16 @@ mod tests {
             Start::Reset(_)
         ));
         assert!(matches!(f.subscribe_reset().start, Start::Reset(ref s) if s.seq == 30));
+    }
+
+    #[test]
+    fn find_returns_the_newest_retained_match_and_nothing_once_trimmed() {
+        let f = fanout(3);
+        f.commit(&(1..=5).map(event).collect::<Vec<_>>());
+        let text_is = |text: &'static str| move |e: &Event| matches!(&e.payload, Payload::Message(m) if m.message == text);
+        assert_eq!(f.find(&text_is("m4")), Some(4));
+        assert_eq!(f.find(&text_is("m1")), None, "out of the ring");
+        assert_eq!(f.find(&|_| true), Some(5), "newest first");
     }
 
     #[tokio::test]

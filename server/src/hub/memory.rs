@@ -309,6 +309,14 @@ impl Backend for MemoryBackend {
             broker: None,
         }
     }
+
+    fn find_retained(&self, test: &dyn Fn(&Event) -> bool) -> Option<Seq> {
+        self.core.fanout.find(test)
+    }
+
+    fn replayable(&self) -> (Seq, Seq) {
+        self.core.fanout.bounds()
+    }
 }
 
 #[cfg(test)]

@@ -125,6 +125,11 @@ pub trait Backend: Send + Sync + 'static {
     /// The committed state.
     fn snapshot(&self) -> Snapshot;
     fn health(&self) -> Health;
+    /// The id of the newest event retained for replay that passes `test` (how an id a client chose, such as a
+    /// Mercure publisher's, is turned back into the sequence id to resume from).
+    fn find_retained(&self, test: &dyn Fn(&Event) -> bool) -> Option<Seq>;
+    /// The ids this hub replays from without a reset: every event after the first up to the second.
+    fn replayable(&self) -> (Seq, Seq);
 }
 
 /// A typed write, committed: the value as published (given its event id, when it names it) and that id.
@@ -237,6 +242,16 @@ impl Hub {
 
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// See [`Backend::find_retained`].
+    pub fn find_retained(&self, test: &dyn Fn(&Event) -> bool) -> Option<Seq> {
+        self.backend.find_retained(test)
+    }
+
+    /// See [`Backend::replayable`].
+    pub fn replayable(&self) -> (Seq, Seq) {
+        self.backend.replayable()
     }
 }
 

@@ -228,7 +228,7 @@ pub fn current_values(snapshot: &Snapshot, topics: TopicSet) -> Vec<Payload> {
             Topic::Temperature => snapshot.temperature().cloned().map(Payload::Temperature),
             Topic::Camera => snapshot.camera_shot().cloned().map(Payload::Camera),
             // The home's entities come whole in the snapshot; the tutorial's rooms in their own form.
-            Topic::Entities | Topic::Random | Topic::Message | Topic::Job => None,
+            Topic::Entities | Topic::Random | Topic::Message | Topic::Job | Topic::Mercure => None,
         })
         .collect()
 }

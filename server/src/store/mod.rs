@@ -250,7 +250,8 @@ impl Store {
                     | Payload::Viewers(_)
                     | Payload::Temperature(_)
                     | Payload::Random(_)
-                    | Payload::Camera(_) => {}
+                    | Payload::Camera(_)
+                    | Payload::Mercure(_) => {}
                 }
             }
             let json = serde_json::to_string(snapshot)?;

@@ -469,6 +469,14 @@ impl Backend for RedisBackend {
         self.core.fanout.snapshot()
     }
 
+    fn find_retained(&self, test: &dyn Fn(&Event) -> bool) -> Option<Seq> {
+        self.core.fanout.find(test)
+    }
+
+    fn replayable(&self) -> (Seq, Seq) {
+        self.core.fanout.bounds()
+    }
+
     fn health(&self) -> Health {
         let core = &self.core;
         let tail_up = core.tail.up.load(Ordering::Relaxed);
