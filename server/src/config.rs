@@ -54,6 +54,17 @@ pub enum ServeMode {
     Hyper,
 }
 
+/// How Mercure tokens are signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum JwtAlgorithm {
+    /// HMAC with SHA-256: the key is a shared secret.
+    #[value(name = "HS256")]
+    Hs256,
+    /// RSA with SHA-256: the key is the signer's public key (PEM).
+    #[value(name = "RS256")]
+    Rs256,
+}
+
 /// A credential: compared in constant time, never printed (`Debug` says it is redacted).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -267,6 +278,33 @@ pub struct Config {
     /// Seconds a write waits for the store to take it before it is refused (503) and not applied.
     #[arg(long, env = "HEARTH_WRITE_TIMEOUT_SECS", default_value_t = DEFAULT_WRITE_TIMEOUT_SECS)]
     pub write_timeout_secs: u64,
+    /// Mercure: the key publishers' tokens are signed with (HS256: the shared secret; RS256: the PEM public
+    /// key). Unset: only Hearth's own credential may publish at `/.well-known/mercure`.
+    #[arg(long, env = "HEARTH_MERCURE_PUBLISHER_JWT_KEY", hide_env_values = true)]
+    pub mercure_publisher_jwt_key: Option<Secret>,
+    /// Mercure: a file holding the publishers' key (instead of `--mercure-publisher-jwt-key`).
+    #[arg(long, env = "HEARTH_MERCURE_PUBLISHER_JWT_KEY_FILE")]
+    pub mercure_publisher_jwt_key_file: Option<PathBuf>,
+    /// Mercure: the key subscribers' tokens are signed with. Unset: the publishers' key.
+    #[arg(
+        long,
+        env = "HEARTH_MERCURE_SUBSCRIBER_JWT_KEY",
+        hide_env_values = true
+    )]
+    pub mercure_subscriber_jwt_key: Option<Secret>,
+    /// Mercure: a file holding the subscribers' key (instead of `--mercure-subscriber-jwt-key`).
+    #[arg(long, env = "HEARTH_MERCURE_SUBSCRIBER_JWT_KEY_FILE")]
+    pub mercure_subscriber_jwt_key_file: Option<PathBuf>,
+    /// Mercure: how tokens are signed, `HS256` or `RS256`.
+    #[arg(long, env = "HEARTH_MERCURE_JWT_ALGORITHM", value_enum, default_value_t = JwtAlgorithm::Hs256)]
+    pub mercure_jwt_algorithm: JwtAlgorithm,
+    /// Mercure: let subscribers without a token in (they receive public updates only).
+    #[arg(long, env = "HEARTH_MERCURE_ANONYMOUS", default_value_t = false, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub mercure_anonymous: bool,
+    /// Mercure: keep the list of active subscriptions (`/.well-known/mercure/subscriptions`) and publish a
+    /// private update each time a subscription starts or ends.
+    #[arg(long, env = "HEARTH_MERCURE_SUBSCRIPTIONS", default_value_t = false, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub mercure_subscriptions: bool,
     /// Log filter (`RUST_LOG` syntax).
     #[arg(long, env = "HEARTH_LOG", default_value = "info")]
     pub log: String,
@@ -374,6 +412,25 @@ mod tests {
             logged.contains("replay_size"),
             "every field is logged: {logged}"
         );
+    }
+
+    #[test]
+    fn mercure_keys_are_never_logged_and_the_algorithm_is_named_as_the_spec_does() {
+        let c = Config::parse_from([
+            "hearth",
+            "--mercure-publisher-jwt-key",
+            "publisher-s3cret",
+            "--mercure-subscriber-jwt-key",
+            "subscriber-s3cret",
+            "--mercure-jwt-algorithm",
+            "RS256",
+            "--mercure-anonymous",
+        ]);
+        let logged = format!("{c:?}");
+        assert!(!logged.contains("s3cret"), "{logged}");
+        assert_eq!(c.mercure_jwt_algorithm, JwtAlgorithm::Rs256);
+        assert!(c.mercure_anonymous && !c.mercure_subscriptions);
+        assert!(Config::try_parse_from(["hearth", "--mercure-jwt-algorithm", "none"]).is_err());
     }
 
     #[test]

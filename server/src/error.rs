@@ -16,6 +16,9 @@ pub enum ApiError {
     },
     #[error("missing or wrong credential: send Authorization: Bearer <token> or log in")]
     Unauthorized,
+    /// 401 at `/.well-known/mercure`: no credential where one is needed, or a token that did not verify (why).
+    #[error("{0}")]
+    MercureUnauthorized(String),
     /// A login with the wrong token: 401, with a message for the person at the form.
     #[error("{0}")]
     WrongToken(String),
@@ -42,6 +45,9 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("expected Content-Type: application/json")]
     UnsupportedMediaType,
+    /// 415 for a body of another type than the route reads (named).
+    #[error("expected Content-Type: {0}")]
+    ExpectedContentType(&'static str),
     /// 503 with `Retry-After`: the server cannot take this now (at a limit, or storage not answering).
     #[error("{reason}; retry in {retry_after} s")]
     Unavailable { reason: String, retry_after: u64 },
@@ -63,7 +69,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized | ApiError::WrongToken(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::WrongToken(_) | ApiError::MercureUnauthorized(_) => {
+                StatusCode::UNAUTHORIZED
+            }
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -71,7 +79,9 @@ impl ApiError {
             ApiError::UnknownHost(_) => StatusCode::MISDIRECTED_REQUEST,
             ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::UnsupportedMediaType | ApiError::ExpectedContentType(_) => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -152,7 +162,7 @@ impl IntoResponse for ApiError {
         )
             .into_response();
         match self {
-            ApiError::Unauthorized => {
+            ApiError::Unauthorized | ApiError::MercureUnauthorized(_) => {
                 response
                     .headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -3,8 +3,8 @@
 //!
 //! Reading order, arrows pointing down: [`config`], [`clock`], [`client_key`], [`meters`] and [`event`] are
 //! leaves; [`metrics`] registers every meter; [`hub`] assigns ids, replays and fans out (with its journal in front
-//! of [`store`]); [`stream`] is one subscriber's stream; [`auth`], [`jobs`], [`viewers`] and [`simulator`] are
-//! parts that take what they need; [`state`] holds them; [`routes`] is the HTTP surface; [`serve`] holds
+//! of [`store`]); [`stream`] is one subscriber's stream; [`auth`], [`jobs`], [`viewers`], [`simulator`] and
+//! [`mercure`] (the Mercure protocol's rules) are parts that take what they need; [`state`] holds them; [`routes`] is the HTTP surface; [`serve`] holds
 //! connections; [`startup`] wires it all together.
 
 pub mod auth;
@@ -21,6 +21,7 @@ pub mod hosts;
 pub mod hub;
 pub mod jobs;
 pub mod lease;
+pub mod mercure;
 pub mod meters;
 pub mod metrics;
 pub mod routes;

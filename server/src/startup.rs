@@ -10,6 +10,7 @@ use crate::data_dir;
 use crate::hub::{Durability, Hub, MemoryBackend, RedisBackend, RedisOptions, RedisShared};
 use crate::jobs::Jobs;
 use crate::lease::{self, Leases};
+use crate::mercure::{Mercure, SharedLists};
 use crate::metrics::Metrics;
 use crate::routes;
 use crate::serve;
@@ -177,6 +178,8 @@ pub fn build(config: Config, token: Secret, leptos: LeptosOptions) -> anyhow::Re
         shared,
     } = open(&config, metrics.clone())?;
     let mut auth = Auth::new(token, auth_policy(&config));
+    let lists = shared.clone().map(|s| Arc::new(s) as Arc<dyn SharedLists>);
+    let mercure = Arc::new(Mercure::from_config(&config, lists).context("Mercure settings")?);
     let (leases, tally): (Arc<dyn Leases>, Arc<dyn ViewerTally>) = match shared {
         Some(shared) => {
             auth = auth.with_session_store(Arc::new(shared.clone()));
@@ -214,6 +217,7 @@ pub fn build(config: Config, token: Secret, leptos: LeptosOptions) -> anyhow::Re
         leases,
         tally,
         slots,
+        mercure,
         // The MQTT bridge plugs in here once a broker is configured.
         devices: None,
         leptos,
@@ -230,6 +234,11 @@ pub fn spawn_background(state: &AppState) {
         state.leases.clone(),
     );
     state.jobs.resume_unfinished();
+    if let Some(subscriptions) = &state.mercure.subscriptions {
+        state
+            .tasks
+            .spawn(Arc::clone(subscriptions).share(state.shutdown.clone()));
+    }
     state.tasks.spawn(viewers::publish_viewer_count(
         state.hub.clone(),
         state.metrics.viewers.clone(),

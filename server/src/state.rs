@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::hub::Hub;
 use crate::jobs::Jobs;
 use crate::lease::Leases;
+use crate::mercure::Mercure;
 use crate::metrics::Metrics;
 use crate::slots::StreamSlots;
 use crate::viewers::ViewerTally;
@@ -41,6 +42,8 @@ pub struct Inner {
     pub tally: Arc<dyn ViewerTally>,
     /// Who may open another event stream.
     pub slots: StreamSlots,
+    /// The Mercure hub's keys and settings, and its subscriptions list when kept.
+    pub mercure: Arc<Mercure>,
     /// What reaches the home's devices beyond the demo (the MQTT bridge), when a broker is configured.
     pub devices: Option<Arc<dyn DeviceLink>>,
     pub leptos: LeptosOptions,

@@ -182,6 +182,20 @@ impl Auth {
         Ok(ok)
     }
 
+    /// Refuses (429) a client that is over its failed attempts, before any credential of its is looked at.
+    pub fn refuse_if_blocked(&self, client: Option<IpAddr>) -> Result<(), ApiError> {
+        match self.throttle.blocked(client) {
+            Some(retry_after) => Err(ApiError::TooManyAttempts { retry_after }),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a failed attempt with a credential other than the token (a Mercure token that did not verify),
+    /// against the same allowance as a wrong token.
+    pub fn count_failure(&self, client: Option<IpAddr>) {
+        self.throttle.failed(client);
+    }
+
     /// The `Set-Cookie` value for a session (or, with an empty id, for ending one).
     pub fn session_cookie(&self, id: &str) -> String {
         let max_age = if id.is_empty() {
@@ -236,7 +250,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
 }
 
 /// The bearer token in these headers, if any.
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -246,19 +260,24 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 /// The value of the session cookie in these headers, if any.
 pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    cookie(headers, SESSION_COOKIE)
+}
+
+/// The value of the cookie `wanted` in these headers, if any.
+pub fn cookie<'a>(headers: &'a HeaderMap, wanted: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(name, _)| *name == wanted)
         .map(|(_, value)| value)
 }
 
 /// A cookie-carrying write must come from a page of ours: browsers send `Origin` on every POST, and it must
 /// name the host the request was sent to.
-fn same_origin(headers: &HeaderMap) -> bool {
+pub fn same_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         // Not a browser POST (curl, scripts): the cookie alone was not sent by a foreign page.
         return true;

@@ -6,6 +6,7 @@ pub mod camera;
 pub mod devices;
 pub mod entities;
 pub mod jobs;
+pub mod mercure;
 pub mod messages;
 pub mod ops;
 pub mod pages;
@@ -43,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::routes())
         .merge(session::routes())
         .merge(camera::routes())
+        .merge(mercure::routes())
         .layer(cors(&state.config.cors_origins));
     let site = static_files(state.leptos.site_root.as_ref());
     let hosts = Arc::new(AllowedHosts::new(&state.config.allowed_hosts));
@@ -52,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .fallback_service(site)
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .layer(axum::Extension(BodyLimit(limit)))
+        .layer(axum::middleware::map_response(link_to_the_hub))
         // Outermost: a request naming an unknown host reaches nothing, static files included.
         .layer(axum::middleware::from_fn(
             move |request: Request, next: Next| {
@@ -67,6 +70,16 @@ pub fn router(state: AppState) -> Router {
 /// which would hold bytes back.
 fn static_files(root: &str) -> Compression<ServeDir> {
     CompressionLayer::new().layer(ServeDir::new(root))
+}
+
+/// The Mercure discovery link on every answer of Hearth's (the protocol's `Link: <hub>; rel="mercure"`): any
+/// resource here can lead a client to the hub.
+async fn link_to_the_hub(mut response: Response) -> Response {
+    response.headers_mut().append(
+        header::LINK,
+        HeaderValue::from_static(r#"</.well-known/mercure>; rel="mercure""#),
+    );
+    response
 }
 
 /// Refuses a request whose `Host` could be a rebound domain ([`AllowedHosts`]).
@@ -110,7 +123,9 @@ fn cors(origins: &[CorsOrigin]) -> CorsLayer {
 /// Whether `GET path` (without its query) is an event stream: such connections are held outside hyper
 /// ([`crate::serve`]). Built from the same constants the routes are registered with, so they cannot drift.
 pub fn is_stream_path(path: &str) -> bool {
-    streams::STREAM_PATHS.contains(&path) || paths::is_job_events(path)
+    streams::STREAM_PATHS.contains(&path)
+        || paths::is_job_events(path)
+        || path == crate::mercure::HUB_PATH
 }
 
 #[cfg(test)]

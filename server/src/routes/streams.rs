@@ -95,19 +95,7 @@ pub async fn open_stream(
     spec: StreamSpec,
     customize: impl FnOnce(&mut StreamPlan, Option<&Snapshot>),
 ) -> Result<Response, ApiError> {
-    let slot = state
-        .slots
-        .take(client, state.auth.is_privileged(headers))
-        .map_err(|refused| {
-            state.metrics.subscribers_refused.inc();
-            match refused {
-                Refused::Full => ApiError::too_many_streams(),
-                Refused::ClientFull => ApiError::Unavailable {
-                    reason: "too many open streams from your address".to_owned(),
-                    retry_after: 5,
-                },
-            }
-        })?;
+    let slot = stream_slot(state, client, headers)?;
     let guards: Box<dyn Send + Sync> =
         Box::new((slot, spec.viewer.then(|| state.metrics.viewers.hold())));
     let Subscription { start, live } = state
@@ -169,6 +157,27 @@ pub async fn open_stream(
     };
     customize(&mut plan, starting_state.as_ref());
     Ok(sse_response(event_stream(plan)))
+}
+
+/// A place for one more stream from `client`, or the refusal (503) every stream route answers.
+pub fn stream_slot(
+    state: &AppState,
+    client: Option<IpAddr>,
+    headers: &HeaderMap,
+) -> Result<crate::slots::Slot, ApiError> {
+    state
+        .slots
+        .take(client, state.auth.is_privileged(headers))
+        .map_err(|refused| {
+            state.metrics.subscribers_refused.inc();
+            match refused {
+                Refused::Full => ApiError::too_many_streams(),
+                Refused::ClientFull => ApiError::Unavailable {
+                    reason: "too many open streams from your address".to_owned(),
+                    retry_after: 5,
+                },
+            }
+        })
 }
 
 /// The events that start a fresh (or reset) stream.

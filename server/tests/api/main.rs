@@ -16,6 +16,7 @@ mod framing;
 mod hardening_connections;
 mod jobs;
 mod limits;
+mod mercure;
 mod ops;
 mod privacy;
 mod resume;

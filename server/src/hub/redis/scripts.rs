@@ -23,6 +23,15 @@ pub const CHECKPOINT: &str = "{hearth}:checkpoint";
 /// Instance -> its viewer count and the deadline for its next report.
 pub const VIEWERS: &str = "{hearth}:viewers";
 
+/// The instances that have written a Mercure subscription list (a set; an instance whose list expired is
+/// dropped from it when the lists are read).
+pub const SUBSCRIPTION_LISTS: &str = "{hearth}:mercure:lists";
+
+/// The key of one instance's list of Mercure subscriptions (JSON, with an expiry).
+pub fn subscription_list(instance: &str) -> String {
+    format!("{{hearth}}:mercure:list:{instance}")
+}
+
 /// The key of the lease named `name` (the simulator, a job).
 pub fn lease(name: &str) -> String {
     format!("{{hearth}}:lease:{name}")
@@ -83,6 +92,8 @@ mod tests {
             VERSIONS,
             CHECKPOINT,
             VIEWERS,
+            SUBSCRIPTION_LISTS,
+            &subscription_list("i"),
             &lease("sim"),
             &session("s"),
         ] {

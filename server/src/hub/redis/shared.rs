@@ -1,5 +1,5 @@
 //! What instances share besides the event log: each one's viewer count, leases (who runs the simulator, who
-//! runs a job) and dashboard sessions. [`RedisShared`] offers them as plain operations on the broker; the parts that
+//! runs a job), dashboard sessions and each one's list of Mercure subscriptions. [`RedisShared`] offers them as plain operations on the broker; the parts that
 //! need them (viewers, leases, sessions) say what they need as traits of their own and are given this.
 //!
 //! Every operation is one short command or script on the command connection, refused at once while the broker
@@ -103,6 +103,62 @@ impl RedisShared {
             .query_async::<Option<i64>>(&mut conn)
             .await
             .map_err(|e| self.failed(&e))
+    }
+
+    /// Writes this instance's list of Mercure subscriptions, standing for `ttl` unless written again.
+    pub async fn put_subscriptions(&self, list: &str, ttl: Duration) -> Result<(), HubError> {
+        let mut conn = self.link.connection_within(super::LINK_WAIT).await?;
+        redis::pipe()
+            .cmd("SET")
+            .arg(scripts::subscription_list(&self.instance))
+            .arg(list)
+            .arg("PX")
+            .arg(ttl.as_millis().max(1) as u64)
+            .ignore()
+            .cmd("SADD")
+            .arg(scripts::SUBSCRIPTION_LISTS)
+            .arg(&*self.instance)
+            .ignore()
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(|e| self.failed(&e))
+    }
+
+    /// Every live instance's list of Mercure subscriptions; instances whose list expired are forgotten.
+    pub async fn all_subscriptions(&self) -> Result<Vec<String>, HubError> {
+        let mut conn = self.link.connection_within(super::LINK_WAIT).await?;
+        let instances: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(scripts::SUBSCRIPTION_LISTS)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| self.failed(&e))?;
+        if instances.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = instances
+            .iter()
+            .map(|i| scripts::subscription_list(i))
+            .collect();
+        let lists: Vec<Option<String>> = redis::cmd("MGET")
+            .arg(&keys)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| self.failed(&e))?;
+        let gone: Vec<&String> = instances
+            .iter()
+            .zip(&lists)
+            .filter(|(_, list)| list.is_none())
+            .map(|(instance, _)| instance)
+            .collect();
+        if !gone.is_empty() {
+            redis::cmd("SREM")
+                .arg(scripts::SUBSCRIPTION_LISTS)
+                .arg(gone)
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(|e| self.failed(&e))?;
+        }
+        Ok(lists.into_iter().flatten().collect())
     }
 
     /// Ends the session.

@@ -1,0 +1,162 @@
+//! What one subscriber may receive, decided once when it subscribes and then tested per update.
+//!
+//! An update reaches a subscriber when one of its topics (canonical or alternate) matches one of the
+//! subscriber's `topic` selectors and, for a private update, one of its topics matches one of the selectors of
+//! the subscriber's `mercure.subscribe` claim — the protocol's two conditions, which the reference hub applies
+//! the same way. The dashboard's own topics are topics of this hub too ([`super::DASHBOARD_TOPICS`]): a
+//! subscriber gets those its selectors name and its authority lets it read; they are turned into the hub's topic
+//! bit mask here, once, so their events cost a delivery no more than on `/events`.
+
+use super::authority::Authority;
+use super::selector::SelectorSet;
+use super::DASHBOARD_TOPICS;
+use crate::event::Event;
+use app::contract::{MercureUpdate, Payload, TopicSet};
+
+/// One subscriber's selectors and rights, compiled.
+#[derive(Debug)]
+pub struct Access {
+    /// The `topic` selectors it asked for.
+    pub subscribed: SelectorSet,
+    /// Selectors of the topics whose private updates it may receive.
+    pub private: SelectorSet,
+    /// The hub topics its stream carries: Mercure updates, and the dashboard's topics it may read.
+    pub topics: TopicSet,
+}
+
+impl Access {
+    /// The access of a subscriber asking for `selectors` with `authority`; `reads_are_public` says whether the
+    /// dashboard's state is open to anyone (Hearth's own read rule).
+    pub fn new(selectors: Vec<String>, authority: &Authority, reads_are_public: bool) -> Self {
+        Self::with(SelectorSet::new(selectors), authority, reads_are_public)
+    }
+
+    /// As [`Access::new`], with the subscriber's selectors already compiled.
+    pub fn with(subscribed: SelectorSet, authority: &Authority, reads_are_public: bool) -> Self {
+        let private = match authority {
+            Authority::Owner => SelectorSet::new(["*"]),
+            Authority::Token(claims) => {
+                SelectorSet::new(claims.mercure.subscribe.clone().unwrap_or_default())
+            }
+            Authority::Anonymous => SelectorSet::none(),
+        };
+        let mut topics = TopicSet::MERCURE;
+        for (topic, iri) in DASHBOARD_TOPICS {
+            let may_read = reads_are_public || private.matches(iri);
+            if may_read && subscribed.matches(iri) {
+                topics = topics.union(TopicSet::of(&[topic]));
+            }
+        }
+        Access {
+            subscribed,
+            private,
+            topics,
+        }
+    }
+
+    /// Whether this subscriber receives `update`.
+    pub fn allows_update(&self, update: &MercureUpdate) -> bool {
+        let topics = || update.topics.iter().map(String::as_str);
+        self.subscribed.matches_any(topics())
+            && (!update.private || self.private.matches_any(topics()))
+    }
+
+    /// Whether this subscriber receives `event` (whose topic its stream already carries).
+    pub fn allows(&self, event: &Event) -> bool {
+        match &event.payload {
+            Payload::Mercure(update) => self.allows_update(update),
+            // A dashboard topic's event: its topic is in `topics` only if the subscriber may read it.
+            _ => true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mercure::jwt::{Claims, MercureClaim};
+    use app::contract::Topic;
+
+    fn update(topics: &[&str], private: bool) -> MercureUpdate {
+        MercureUpdate {
+            topics: topics.iter().map(|t| (*t).to_owned()).collect(),
+            data: String::new(),
+            private,
+            id: None,
+            event_type: None,
+            retry: None,
+        }
+    }
+
+    fn token(subscribe: &[&str]) -> Authority {
+        Authority::Token(Claims {
+            mercure: MercureClaim {
+                subscribe: Some(subscribe.iter().map(|s| (*s).to_owned()).collect()),
+                ..MercureClaim::default()
+            },
+            exp: None,
+        })
+    }
+
+    #[test]
+    fn public_updates_need_a_matching_selector_only() {
+        let a = Access::new(
+            vec!["https://example.com/books/{id}".into()],
+            &Authority::Anonymous,
+            false,
+        );
+        assert!(a.allows_update(&update(&["https://example.com/books/1"], false)));
+        assert!(a.allows_update(&update(&["other", "https://example.com/books/1"], false)));
+        assert!(!a.allows_update(&update(&["https://example.com/authors/1"], false)));
+    }
+
+    #[test]
+    fn a_private_update_needs_a_claim_matching_one_of_its_topics() {
+        let selectors = vec!["https://example.com/books/{id}".to_owned()];
+        let book = "https://example.com/books/1";
+        let alternate =
+            "https://example.com/users/foo/?topic=https%3A%2F%2Fexample.com%2Fbooks%2F1";
+        let private = update(&[book, alternate], true);
+        assert!(
+            !Access::new(selectors.clone(), &Authority::Anonymous, true).allows_update(&private)
+        );
+        assert!(!Access::new(
+            selectors.clone(),
+            &token(&["https://example.com/books/2"]),
+            true
+        )
+        .allows_update(&private));
+        // The spec's example: the claim names the subscriber's own alternate topic, not the book.
+        assert!(Access::new(
+            selectors.clone(),
+            &token(&["https://example.com/users/foo/{?topic}"]),
+            false
+        )
+        .allows_update(&private));
+        assert!(Access::new(selectors.clone(), &Authority::Owner, false).allows_update(&private));
+        // A claim alone does not subscribe: the selectors must match too.
+        assert!(!Access::new(vec!["x".into()], &token(&["*"]), false).allows_update(&private));
+    }
+
+    #[test]
+    fn dashboard_topics_follow_the_read_rule_or_a_claim() {
+        let star = || vec!["*".to_owned()];
+        let closed = Access::new(star(), &Authority::Anonymous, false);
+        assert_eq!(closed.topics, TopicSet::MERCURE);
+        let open = Access::new(star(), &Authority::Anonymous, true);
+        assert!(open.topics.contains(Topic::Entities) && open.topics.contains(Topic::Message));
+        assert!(
+            !open.topics.contains(Topic::Viewers),
+            "live-only values have no id"
+        );
+        let claimed = Access::new(star(), &token(&["urn:hearth:topic:message"]), false);
+        assert!(claimed.topics.contains(Topic::Message));
+        assert!(!claimed.topics.contains(Topic::Entities));
+        let named = Access::new(
+            vec!["urn:hearth:topic:{name}".into()],
+            &Authority::Owner,
+            false,
+        );
+        assert!(named.topics.contains(Topic::Camera));
+    }
+}
