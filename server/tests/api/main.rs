@@ -17,6 +17,8 @@ mod hardening_connections;
 mod jobs;
 mod limits;
 mod mercure;
+mod mercure_property;
+mod mercure_subscriptions;
 mod ops;
 mod privacy;
 mod resume;
