@@ -508,3 +508,23 @@ async fn an_acknowledged_update_is_replayed_after_a_restart() {
         );
     }
 }
+
+/// Retention covers Mercure updates: the log is trimmed to `--retain-events` however many are published.
+#[tokio::test]
+async fn retention_trims_mercure_updates_like_any_event() {
+    let app = spawn_app(|f| {
+        mercure_flags(f)
+            .set("--replay-size", 10)
+            .set("--retain-events", 10);
+    })
+    .await;
+    let token = publisher(&["*"]);
+    for i in 0..60 {
+        app.mercure_publish_ok(&token, &[("topic", BOOK), ("data", &i.to_string())])
+            .await;
+    }
+    eventually("the log is trimmed to its retention", || async {
+        app.store().event_count().unwrap() <= 12
+    })
+    .await;
+}

@@ -11,6 +11,7 @@ mod harness;
 mod failover;
 mod guard;
 mod log;
+mod mercure;
 mod ops;
 mod outage;
 mod property;
