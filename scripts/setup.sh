@@ -124,6 +124,19 @@ install_test_server "redis-server" redis-server 6379 redis-server -- redis-serve
 # Mosquitto: the MQTT tests' broker, and its command-line clients for the test kit's own check.
 install_test_server "mosquitto" mosquitto 1883 mosquitto mosquitto_pub mosquitto_sub -- mosquitto mosquitto-clients
 
+# The Mercure client the test suite runs against Hearth (clients/mercure-python): a virtualenv of its own, from
+# PyPI at the pinned versions; skipped when it already matches the requirements.
+venv="$root/clients/mercure-python/.venv"
+requirements="$root/clients/mercure-python/requirements.txt"
+if [ -f "$venv/.hearth-requirements" ] && cmp -s "$venv/.hearth-requirements" "$requirements"; then
+  log "Mercure Python client: present"
+else
+  log "installing the Mercure Python client (mercure-publisher, sseclient-py) into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+  cp "$requirements" "$venv/.hearth-requirements"
+fi
+
 # npm ci is the slow part of a warm run; skip it when node_modules matches the committed lock file.
 stamp="$root/end2end/node_modules/.hearth-lock"
 if [ -f "$stamp" ] && cmp -s "$stamp" "$root/end2end/package-lock.json"; then

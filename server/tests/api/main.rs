@@ -17,6 +17,7 @@ mod hardening_connections;
 mod jobs;
 mod limits;
 mod mercure;
+mod mercure_client;
 mod mercure_property;
 mod mercure_subscriptions;
 mod ops;
