@@ -35,3 +35,32 @@ wait_quiet() {
     fi
   done
 }
+
+# jwt_hs256 <key> <claims JSON>: a compact JWS of the claims, HS256 with the key (for Mercure runs; the standard
+# library's hmac, so nothing is installed for it).
+jwt_hs256() {
+  python3 - "$1" "$2" <<'PY'
+import base64, hashlib, hmac, json, sys
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+body = b64(json.dumps(json.loads(sys.argv[2]), separators=(",", ":")).encode())
+mac = hmac.new(sys.argv[1].encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
+print(f"{head}.{body}.{b64(mac)}")
+PY
+}
+
+# The Mercure form of a run (scripts/compare.sh's `mercure` server): subscribers on /.well-known/mercure with a
+# token whose subscribe claim is a URI template, every update private to it, published by form with a publisher's
+# token. mercure_args <base URL> <key>: the ssebench arguments.
+mercure_args() {
+  local base=$1 key=$2 enc="https%3A%2F%2Fbench.example%2Ffeed" # https://bench.example/feed
+  local sub pub
+  sub=$(jwt_hs256 "$key" '{"mercure":{"subscribe":["https://bench.example/{id}"]}}')
+  pub=$(jwt_hs256 "$key" '{"mercure":{"publish":["https://bench.example/{id}"]}}')
+  printf '%s\n' --subscribe-url "$base/.well-known/mercure?topic=$enc" \
+    --subscribe-header "Authorization: Bearer $sub" \
+    --publish-url "$base/.well-known/mercure" \
+    --publish-header "Authorization: Bearer $pub" \
+    --publish-header "Content-Type: application/x-www-form-urlencoded" \
+    --publish-body "topic=$enc&private=on&data={seq}+{sent}"
+}

@@ -11,6 +11,9 @@
 # The servers (bench/others/README.md says what each is and why it is set up so):
 #   hearth  this repository's release server, flags as bench.sh plus COMPARE_HEARTH_ARGS (default --in-memory;
 #           set it to "" for the durable hub)
+#   mercure the same Hearth server and flags, driven through /.well-known/mercure: subscribers with a token whose
+#           subscribe claim is a URI template, every update private and published by form with a publisher's token
+#           (the Mercure key is generated per run)
 #   nchan   nginx with the nchan module (Debian's packages), bench/others/nchan.conf, one worker per core
 #   node    bench/others/node-sse.mjs, plain node:http
 #   python  bench/others/python_sse.py, aiohttp on uvloop, pinned versions in a venv under target/compare/venv
@@ -41,6 +44,7 @@ read -ra servers <<<"${COMPARE_SERVERS:-hearth nchan node python}"
 quiet_cores=${COMPARE_QUIET_CORES:-0.3}
 quiet_wait=${COMPARE_QUIET_WAIT:-120}
 token="compare-$RANDOM$RANDOM$RANDOM"
+mercure_key="compare-mercure-$RANDOM$RANDOM$RANDOM"
 
 # name|ssebench arguments, one per line of bench/scenarios (shared by bench.sh and compare.sh)
 mapfile -t scenarios < <(grep -v -e '^#' -e '^$' "$root/bench/scenarios")
@@ -68,7 +72,7 @@ for s in "${selected[@]}"; do
 done
 [ "${#selected[@]}" -gt 0 ] || mapfile -t selected < <(printf '%s\n' "${scenarios[@]}" | cut -d'|' -f1)
 for s in "${servers[@]}"; do
-  case $s in hearth | nchan | node | python) ;; *) log "unknown server $s (known: hearth nchan node python)"; exit 2 ;; esac
+  case $s in hearth | mercure | nchan | node | python) ;; *) log "unknown server $s (known: hearth mercure nchan node python)"; exit 2 ;; esac
 done
 
 command -v curl >/dev/null || { log "curl is needed to wait for the servers"; exit 2; }
@@ -144,6 +148,7 @@ available=()
 for s in "${servers[@]}"; do
   case $s in
     hearth) available+=(hearth) ;;
+    mercure) available+=(mercure) ;;
     nchan) if install_nchan; then available+=(nchan); fi ;;
     node) if install_node; then available+=(node); fi ;;
     python) if install_python; then available+=(python); fi ;;
@@ -169,6 +174,7 @@ mkdir -p "$out"
 version_of() { # one line per server: what ran
   case $1 in
     hearth) echo "hearth: $(hearth_commit "$root"), flags: --no-simulator $hearth_args" ;;
+    mercure) echo "mercure: the hearth server above, through /.well-known/mercure, JWT subscribers, private updates" ;;
     nchan) echo "nchan: $(nginx -v 2>&1 | sed 's/^nginx version: //'), Debian nginx $(dpkg-query -W -f='${Version}' nginx 2>/dev/null || echo '?'), libnginx-mod-nchan $(dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null || echo '?'), $(nproc) workers" ;;
     node) echo "node: $(node --version), node:http" ;;
     python) echo "python: $("$venv/bin/python" -c 'import sys; print(sys.version.split()[0])'), ${python_pins[*]}" ;;
@@ -213,7 +219,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 port_of() { # port_of <server>
-  case $1 in hearth) echo "$port0" ;; nchan) echo $((port0 + 1)) ;; node) echo $((port0 + 2)) ;; python) echo $((port0 + 3)) ;; esac
+  case $1 in hearth) echo "$port0" ;; mercure) echo $((port0 + 4)) ;; nchan) echo $((port0 + 1)) ;; node) echo $((port0 + 2)) ;; python) echo $((port0 + 3)) ;; esac
 }
 
 start_server() { # start_server <server> <log file>: sets server_main and server_pids, or returns 1
@@ -273,12 +279,12 @@ for name in "${selected[@]}"; do
       wait_quiet "$quiet_cores" "$quiet_wait" # the machine is shared: a neighbour's build would show up as latency (see other_processes_cores)
       start_server "$server" "$out/$name.$server.$n.log" || { log "$name run $n: $server skipped"; continue; }
       base="http://127.0.0.1:$(port_of "$server")"
-      extra=()
-      [ "$server" = hearth ] && extra=(--publish-header "Authorization: Bearer $token")
+      extra=(--subscribe-url "$base/eventstream" --publish-url "$base/message")
+      [ "$server" = hearth ] && extra+=(--publish-header "Authorization: Bearer $token")
+      [ "$server" = mercure ] && mapfile -t extra < <(mercure_args "$base" "$mercure_key")
       log "$name run $n/$runs, $server (pids ${server_pids[*]}): ssebench $args"
       # shellcheck disable=SC2086 # the scenario's arguments are meant to split
-      timeout --signal=TERM --kill-after=10 900 "$bench_bin" $args \
-        --subscribe-url "$base/eventstream" --publish-url "$base/message" "${extra[@]}" \
+      timeout --signal=TERM --kill-after=10 900 "$bench_bin" $args "${extra[@]}" \
         --server-pid "$(IFS=,; echo "${server_pids[*]}")" --label "$name:$server" \
         >"$out/$name.$server.$n.json" 2>>"$out/summary.txt" ||
         log "$name run $n against $server failed, exit $? (see $out/$name.$server.$n.json and summary.txt)"

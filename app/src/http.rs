@@ -34,12 +34,28 @@ pub async fn post_json<B: Serialize, R: DeserializeOwned>(
     body: &B,
 ) -> Result<R, ApiFailure> {
     let json = serde_json::to_string(body).unwrap_or_default();
-    decode(&send("POST", url, Some(json)).await?)
+    decode(&send("POST", url, Some(("application/json", json)), None).await?)
+}
+
+/// POSTs a form (`application/x-www-form-urlencoded`) to `url`, with `bearer` as the credential when given (else
+/// the session cookie); the answer's text (a Mercure publish is answered with the update's id).
+pub async fn post_form(
+    url: &str,
+    form: String,
+    bearer: Option<String>,
+) -> Result<String, ApiFailure> {
+    send(
+        "POST",
+        url,
+        Some(("application/x-www-form-urlencoded", form)),
+        bearer.as_deref(),
+    )
+    .await
 }
 
 /// DELETEs `url`.
 pub async fn delete(url: &str) -> Result<(), ApiFailure> {
-    decode::<IgnoredAny>(&send("DELETE", url, None).await?).map(|_| ())
+    decode::<IgnoredAny>(&send("DELETE", url, None, None).await?).map(|_| ())
 }
 
 /// The message of a JSON error body, or a generic one for the status.
@@ -58,18 +74,24 @@ fn decode<R: DeserializeOwned>(text: &str) -> Result<R, ApiFailure> {
 /// Makes the call and gives back the body of a successful answer. Not generic on purpose: one copy of the
 /// request's async state machine serves every call, where a generic one was compiled once per answer type.
 #[cfg(feature = "hydrate")]
-async fn send(method: &str, url: &str, json: Option<String>) -> Result<String, ApiFailure> {
+async fn send(
+    method: &str,
+    url: &str,
+    body: Option<(&'static str, String)>,
+    bearer: Option<&str>,
+) -> Result<String, ApiFailure> {
     use gloo_net::http::{Method, RequestBuilder};
     let method = if method == "DELETE" {
         Method::DELETE
     } else {
         Method::POST
     };
-    let builder = RequestBuilder::new(url).method(method);
-    let request = match json {
-        Some(body) => builder
-            .header("Content-Type", "application/json")
-            .body(body),
+    let mut builder = RequestBuilder::new(url).method(method);
+    if let Some(token) = bearer {
+        builder = builder.header("Authorization", &format!("Bearer {token}"));
+    }
+    let request = match body {
+        Some((content_type, body)) => builder.header("Content-Type", content_type).body(body),
         None => builder.build(),
     }
     .map_err(|e| ApiFailure::Network(e.to_string()))?;
@@ -89,7 +111,12 @@ async fn send(method: &str, url: &str, json: Option<String>) -> Result<String, A
 }
 
 #[cfg(not(feature = "hydrate"))]
-async fn send(_method: &str, _url: &str, _json: Option<String>) -> Result<String, ApiFailure> {
+async fn send(
+    _method: &str,
+    _url: &str,
+    _body: Option<(&'static str, String)>,
+    _bearer: Option<&str>,
+) -> Result<String, ApiFailure> {
     Err(ApiFailure::Network("not in a browser".to_owned()))
 }
 

@@ -1,7 +1,8 @@
 //! The event inspector (`/inspector`), for people who use Hearth as an SSE hub: pick topics, watch every event
 //! as it arrives (id, name, data pretty-printed, arrival time), see the connection come and go and which id each
 //! reconnect resumed from, replay from any id, publish a test message, and copy the `curl -N` command that
-//! shows the same stream in a terminal.
+//! shows the same stream in a terminal. It follows the Mercure hub too: any topic, a token pasted in, and a
+//! publish form ([`super::mercure_tap`]).
 //!
 //! It reads through `use_event_source`, like the dashboard; no second client. The subscription lives in a small
 //! child component ([`TapStream`]) that is built again whenever the subscription changes, because the hook takes
@@ -14,6 +15,7 @@ use super::clock::{clock_hms_millis, use_clock};
 use super::dashboard::{event_names, PING_EVENT};
 use super::header::Header;
 use super::login::use_session;
+use super::mercure_tap::{MercureCard, MercureTap};
 use crate::contract::api::{paths, MessagePosted, NewMessage};
 use crate::contract::{MessageBody, Topic, TopicSet};
 use crate::hooks::{use_event_source, ReadyState, UseEventSourceOptions};
@@ -36,10 +38,12 @@ const STALE_AFTER: Duration = Duration::from_secs(45);
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tap {
     pub topics: TopicSet,
-    /// Replay everything after this id first (`lastEventId`).
-    pub from: Option<u64>,
+    /// Replay everything after this id first (`lastEventId`; a Mercure id is any text).
+    pub from: Option<String>,
     /// Bumped on every change, so re-applying the same choice still starts over.
     pub generation: u64,
+    /// Follow these Mercure topics instead of the dashboard's stream.
+    pub mercure: Option<MercureTap>,
 }
 
 impl Tap {
@@ -54,17 +58,23 @@ impl Tap {
     /// The stream URL, relative to the page. Where to start is not in it: the hook adds that (`lastEventId`)
     /// from [`Tap::from`] and, on every reconnect, from the last id received.
     pub fn url(&self) -> String {
-        format!("{}?topics={}", paths::EVENTS, self.topic_list())
+        match &self.mercure {
+            Some(m) => m.url(),
+            None => format!("{}?topics={}", paths::EVENTS, self.topic_list()),
+        }
     }
 
     /// The same stream for a terminal.
     pub fn curl(&self, origin: &str) -> String {
+        if let Some(m) = &self.mercure {
+            return m.curl(origin, self.from.as_deref());
+        }
         let mut cmd = format!(
             "curl -N '{origin}{}?topics={}'",
             paths::EVENTS,
             self.topic_list()
         );
-        if let Some(id) = self.from {
+        if let Some(id) = &self.from {
             cmd.push_str(&format!(" -H 'Last-Event-ID: {id}'"));
         }
         cmd
@@ -256,13 +266,21 @@ fn TapStream(tap: Tap, sinks: Sinks) -> impl IntoView {
     let clock = use_clock();
     let url = tap.url();
     let mut options = UseEventSourceOptions::default();
-    if let Some(id) = tap.from {
+    if let Some(id) = &tap.from {
         options = options.resume_from(id);
     }
+    let events = match &tap.mercure {
+        // Mercure's name for the query parameter of the id a client resumes from.
+        Some(m) => {
+            options = options.resume_param(Some("lastEventID"));
+            m.types.clone()
+        }
+        None => event_names(),
+    };
     let sse = use_event_source(
         &url,
         options
-            .events(event_names())
+            .events(events)
             .stale_after(STALE_AFTER)
             // A debugging tool keeps listening while you look at another tab.
             .pause_when_hidden(false)
@@ -291,7 +309,7 @@ fn TapStream(tap: Tap, sinks: Sinks) -> impl IntoView {
     );
     let before = StoredValue::new(None::<ReadyState>);
     let opened = StoredValue::new(false);
-    let from = tap.from.map(|id| id.to_string());
+    let from = tap.from.clone();
     Effect::new(move |_| {
         let now = sse.ready_state.get();
         sinks.state.set(now);
@@ -335,6 +353,7 @@ pub fn Inspector() -> impl IntoView {
             topics: TopicSet::DASHBOARD,
             from: None,
             generation: 0,
+            mercure: None,
         }),
         state: RwSignal::new(ReadyState::Connecting),
         last_id: RwSignal::new(None),
@@ -367,14 +386,38 @@ pub fn Inspector() -> impl IntoView {
         sinks.tap.update(|t| {
             t.topics = topics;
             t.from = None;
+            t.mercure = None;
             t.generation += 1;
         });
     };
+    let follow = Callback::new(move |mercure: MercureTap| {
+        sinks.log.update(|log| {
+            log.push(
+                super::clock::now_ms(),
+                EntryKind::Connection {
+                    text: format!("Following Mercure topics {}", mercure.selectors.join(", ")),
+                    resumed_from: None,
+                },
+            )
+        });
+        sinks.tap.update(|t| {
+            t.from = None;
+            t.mercure = Some(mercure);
+            t.generation += 1;
+        });
+    });
     let replay = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let draft = resume_draft.get_untracked();
-        match draft.trim().parse::<u64>() {
-            Ok(id) => {
+        let mercure = sinks.tap.with_untracked(|t| t.mercure.is_some());
+        // A Mercure id is any text (`earliest` included); the dashboard's are numbers.
+        let id = match draft.trim() {
+            "" => None,
+            id if mercure || id.parse::<u64>().is_ok() => Some(id.to_owned()),
+            _ => None,
+        };
+        match id {
+            Some(id) => {
                 resume_error.set(None);
                 sinks.log.update(|log| {
                     log.push(
@@ -386,14 +429,18 @@ pub fn Inspector() -> impl IntoView {
                     )
                 });
                 sinks.tap.update(|t| {
-                    t.topics = chosen.get_untracked();
+                    if t.mercure.is_none() {
+                        t.topics = chosen.get_untracked();
+                    }
                     t.from = Some(id);
                     t.generation += 1;
                 });
             }
-            Err(_) => resume_error.set(Some(
-                "An event id is a whole number, e.g. 1732000000123.".to_owned(),
-            )),
+            None => resume_error.set(Some(if mercure {
+                "Give the id of an update, or earliest.".to_owned()
+            } else {
+                "An event id is a whole number, e.g. 1732000000123.".to_owned()
+            })),
         }
     };
     let curl = move || sinks.tap.with(|t| t.curl(&origin.get()));
@@ -436,7 +483,7 @@ pub fn Inspector() -> impl IntoView {
                 <h1>"Event inspector"</h1>
                 <p class="muted">
                     "Every event on " <code>"/events"</code>
-                    " as it arrives: what any SSE client of this hub receives."
+                    " (or on the Mercure hub) as it arrives: what any SSE client of this hub receives."
                 </p>
             </div>
             <div class="inspector-grid">
@@ -484,6 +531,7 @@ pub fn Inspector() -> impl IntoView {
                         </div>
                     </section>
                     <PublishCard can_write />
+                    <MercureCard follow />
                 </div>
                 <section class="card log-card" aria-labelledby="log-title">
                     <div class="log-head">
@@ -671,8 +719,9 @@ mod tests {
     fn tap(from: Option<u64>) -> Tap {
         Tap {
             topics: TopicSet::of(&[Topic::Entities, Topic::Message]),
-            from,
+            from: from.map(|id| id.to_string()),
             generation: 0,
+            mercure: None,
         }
     }
 
@@ -684,6 +733,22 @@ mod tests {
         assert_eq!(
             tap(Some(42)).curl("http://127.0.0.1:3000"),
             "curl -N 'http://127.0.0.1:3000/events?topics=entities,message' -H 'Last-Event-ID: 42'"
+        );
+    }
+
+    #[test]
+    fn a_mercure_tap_streams_from_the_hub() {
+        let mut t = tap(None);
+        t.mercure = Some(MercureTap {
+            selectors: vec!["*".into()],
+            token: String::new(),
+            types: vec![],
+        });
+        t.from = Some("urn:uuid:1".into());
+        assert_eq!(t.url(), "/.well-known/mercure?topic=%2A");
+        assert_eq!(
+            t.curl("http://h"),
+            "curl -N 'http://h/.well-known/mercure?topic=%2A' -H 'Last-Event-ID: urn:uuid:1'"
         );
     }
 

@@ -10,6 +10,7 @@ pub mod icons;
 pub mod inspector;
 pub mod jobs;
 pub mod login;
+pub mod mercure_tap;
 pub mod messages;
 pub mod temperature;
 pub mod trend;

@@ -7,8 +7,8 @@ use serde_json::Value;
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// The servers compare.sh knows, in the order the tables list them.
-const SERVERS: [&str; 4] = ["hearth", "nchan", "node", "python"];
+/// The servers compare.sh knows, in the order the tables list them (`mercure` is Hearth through its Mercure hub).
+const SERVERS: [&str; 5] = ["hearth", "mercure", "nchan", "node", "python"];
 
 /// The whole report for the runs in `dir`, scenarios in `order`.
 pub fn render(dir: &Path, order: &[String]) -> std::io::Result<String> {
