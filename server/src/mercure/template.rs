@@ -129,9 +129,15 @@ fn expression(body: &str, out: &mut String) -> Result<(), NotATemplate> {
     } else {
         value
     };
+    // One item per variable, unless one is exploded (then any number: its list or map spreads over them).
+    let more = if vars.iter().any(|v| v.explode) {
+        "*".to_owned()
+    } else {
+        format!("{{0,{}}}", vars.len() - 1)
+    };
     let _ = write!(
         out,
-        "(?:{first}{item}(?:{sep}{item})*)?",
+        "(?:{first}{item}(?:{sep}{item}){more})?",
         first = regex::escape(op.first)
     );
     Ok(())
