@@ -227,11 +227,11 @@ start_server() { # start_server <server> <log file>: sets server_main and server
   port=$(port_of "$1")
   server_log=$2
   case $1 in
-    hearth)
+    hearth | mercure)
       scratch=$(mktemp -d)
       # From the workspace root, where the server finds its Leptos settings; the dashboard is not exercised here.
       # shellcheck disable=SC2086 # extra server flags are meant to split
-      (cd "$root" && exec env LEPTOS_SITE_ADDR="127.0.0.1:$port" HEARTH_TOKEN="$token" HEARTH_DATA_DIR="$scratch" \
+      (cd "$root" && exec env HEARTH_MERCURE_PUBLISHER_JWT_KEY="$mercure_key" LEPTOS_SITE_ADDR="127.0.0.1:$port" HEARTH_TOKEN="$token" HEARTH_DATA_DIR="$scratch" \
         HEARTH_MAX_SUBSCRIBERS=19500 HEARTH_MAX_CONNECTIONS_PER_CLIENT=0 HEARTH_MAX_STREAMS_PER_CLIENT=0 HEARTH_LOG=warn "$server_bin" --no-simulator $hearth_args) >"$2" 2>&1 &
       ;;
     nchan)

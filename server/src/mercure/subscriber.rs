@@ -12,6 +12,11 @@ use super::selector::SelectorSet;
 use super::DASHBOARD_TOPICS;
 use crate::event::Event;
 use app::contract::{MercureUpdate, Payload, TopicSet};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+/// Distinct accesses remembered for sharing before the dead ones are swept out.
+const SWEEP_OVER: usize = 1024;
 
 /// One subscriber's selectors and rights, compiled.
 #[derive(Debug)]
@@ -29,6 +34,55 @@ impl Access {
     /// dashboard's state is open to anyone (Hearth's own read rule).
     pub fn new(selectors: Vec<String>, authority: &Authority, reads_are_public: bool) -> Self {
         Self::with(SelectorSet::new(selectors), authority, reads_are_public)
+    }
+
+    /// The access for `selectors` (each with whether it may be a URI template) and `authority`, shared with
+    /// every open subscriber that asked the same with the same rights: thousands of clients of one application
+    /// subscribe alike, and they then hold one compiled set (and its match caches) between them, not one each.
+    pub fn shared(
+        selectors: Vec<(String, bool)>,
+        authority: &Authority,
+        reads_are_public: bool,
+    ) -> Arc<Access> {
+        static OPEN: OnceLock<Mutex<HashMap<String, Weak<Access>>>> = OnceLock::new();
+        let mut key = String::from(if reads_are_public { "p" } else { "-" });
+        match authority {
+            Authority::Owner => key.push('O'),
+            Authority::Anonymous => key.push('A'),
+            Authority::Token(claims) => {
+                key.push('T');
+                for claim in claims.mercure.subscribe.iter().flatten() {
+                    key.push('\0');
+                    key.push_str(claim);
+                }
+            }
+        }
+        key.push('\u{1}');
+        for (selector, template) in &selectors {
+            key.push(if *template { 't' } else { 'e' });
+            key.push_str(selector);
+            key.push('\0');
+        }
+        let open = OPEN.get_or_init(Mutex::default);
+        if let Some(access) = open
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .and_then(Weak::upgrade)
+        {
+            return access;
+        }
+        let access = Arc::new(Self::with(
+            SelectorSet::build(selectors),
+            authority,
+            reads_are_public,
+        ));
+        let mut open = open.lock().unwrap_or_else(|e| e.into_inner());
+        if open.len() >= SWEEP_OVER {
+            open.retain(|_, access| access.strong_count() > 0);
+        }
+        open.insert(key, Arc::downgrade(&access));
+        access
     }
 
     /// As [`Access::new`], with the subscriber's selectors already compiled.
@@ -136,6 +190,26 @@ mod tests {
         assert!(Access::new(selectors.clone(), &Authority::Owner, false).allows_update(&private));
         // A claim alone does not subscribe: the selectors must match too.
         assert!(!Access::new(vec!["x".into()], &token(&["*"]), false).allows_update(&private));
+    }
+
+    #[test]
+    fn subscribers_asking_alike_with_the_same_rights_share_one_access() {
+        let ask = || vec![("https://example.com/{id}".to_owned(), true)];
+        let a = Access::shared(ask(), &token(&["x/{y}"]), false);
+        let b = Access::shared(ask(), &token(&["x/{y}"]), false);
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(
+            &a,
+            &Access::shared(ask(), &token(&["other"]), false)
+        ));
+        assert!(!Arc::ptr_eq(
+            &a,
+            &Access::shared(ask(), &Authority::Anonymous, false)
+        ));
+        assert!(!Arc::ptr_eq(
+            &a,
+            &Access::shared(ask(), &token(&["x/{y}"]), true)
+        ));
     }
 
     #[test]

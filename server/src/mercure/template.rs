@@ -14,7 +14,9 @@
 //! slow, and its size limit bounds what a long selector may cost to compile.
 
 use regex::{Regex, RegexBuilder};
+use std::collections::HashMap;
 use std::fmt::Write;
+use std::sync::{Mutex, OnceLock};
 
 /// Characters RFC 3986 leaves unreserved, `%XX`, and non-ASCII (IRIs).
 const UNRESERVED: &str = r"[A-Za-z0-9\-._~]|%[0-9A-Fa-f]{2}|[^\x00-\x7F]";
@@ -22,6 +24,11 @@ const UNRESERVED: &str = r"[A-Za-z0-9\-._~]|%[0-9A-Fa-f]{2}|[^\x00-\x7F]";
 const RESERVED: &str = r"[:/?#\[\]@!$&'()*+,;=]";
 /// The compiled size a selector may take (about what a few hundred expressions need).
 const SIZE_LIMIT: usize = 1 << 20;
+/// Templates kept compiled. Subscribers mostly share a few selectors and claims (10,000 subscribers with one
+/// token's claim); a compiled expression with its match caches takes tens of kilobytes, so each is compiled
+/// once and shared (a `Regex` is cheap to clone and safe to use from every thread). Past this many distinct
+/// templates the cache starts over.
+const CACHED: usize = 4096;
 
 /// Why a string is not a URI template (it is then matched as a plain string).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -143,8 +150,29 @@ fn expression(body: &str, out: &mut String) -> Result<(), NotATemplate> {
     Ok(())
 }
 
-/// Compiles `template` into an anchored regular expression matching what it expands to.
+/// The compiled form of `template` (see [`compile_uncached`]), shared with every other holder of the same
+/// template.
 pub fn compile(template: &str) -> Result<Regex, NotATemplate> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Regex>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Mutex::default);
+    if let Some(regex) = cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(template)
+    {
+        return Ok(regex.clone());
+    }
+    let regex = compile_uncached(template)?;
+    let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if cache.len() >= CACHED {
+        cache.clear();
+    }
+    cache.insert(template.to_owned(), regex.clone());
+    Ok(regex)
+}
+
+/// Compiles `template` into an anchored regular expression matching what it expands to.
+pub fn compile_uncached(template: &str) -> Result<Regex, NotATemplate> {
     if !template.contains('{') {
         return Err(NotATemplate::NoExpression);
     }

@@ -104,11 +104,7 @@ async fn subscribe(
         ));
     }
     let slot = super::streams::stream_slot(&state, client, &headers)?;
-    let access = Arc::new(Access::with(
-        SelectorSet::build(query.selectors),
-        &who,
-        state.auth.reads_are_public(),
-    ));
+    let access = Access::shared(query.selectors, &who, state.auth.reads_are_public());
     let asked = requested(
         headers.get("last-event-id").and_then(|v| v.to_str().ok()),
         query.last_event_id.as_deref(),
