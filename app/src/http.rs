@@ -28,18 +28,42 @@ struct ErrorBody {
     error: String,
 }
 
+/// The methods the page calls the API with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verb {
+    Post,
+    Patch,
+    Delete,
+}
+
 /// POSTs `body` as JSON to `url`; decodes a JSON answer (or `null` for an empty one).
 pub async fn post_json<B: Serialize, R: DeserializeOwned>(
     url: &str,
     body: &B,
 ) -> Result<R, ApiFailure> {
-    let json = serde_json::to_string(body).unwrap_or_default();
-    decode(&send("POST", url, Some(json)).await?)
+    send_json(Verb::Post, url, body).await
+}
+
+/// PATCHes `url` with `body` as JSON (a partial change of what `url` names); decodes the JSON answer.
+pub async fn patch_json<B: Serialize, R: DeserializeOwned>(
+    url: &str,
+    body: &B,
+) -> Result<R, ApiFailure> {
+    send_json(Verb::Patch, url, body).await
 }
 
 /// DELETEs `url`.
 pub async fn delete(url: &str) -> Result<(), ApiFailure> {
-    decode::<IgnoredAny>(&send("DELETE", url, None).await?).map(|_| ())
+    decode::<IgnoredAny>(&send(Verb::Delete, url, None).await?).map(|_| ())
+}
+
+async fn send_json<B: Serialize, R: DeserializeOwned>(
+    verb: Verb,
+    url: &str,
+    body: &B,
+) -> Result<R, ApiFailure> {
+    let json = serde_json::to_string(body).unwrap_or_default();
+    decode(&send(verb, url, Some(json)).await?)
 }
 
 /// The message of a JSON error body, or a generic one for the status.
@@ -58,12 +82,12 @@ fn decode<R: DeserializeOwned>(text: &str) -> Result<R, ApiFailure> {
 /// Makes the call and gives back the body of a successful answer. Not generic on purpose: one copy of the
 /// request's async state machine serves every call, where a generic one was compiled once per answer type.
 #[cfg(feature = "hydrate")]
-async fn send(method: &str, url: &str, json: Option<String>) -> Result<String, ApiFailure> {
+async fn send(verb: Verb, url: &str, json: Option<String>) -> Result<String, ApiFailure> {
     use gloo_net::http::{Method, RequestBuilder};
-    let method = if method == "DELETE" {
-        Method::DELETE
-    } else {
-        Method::POST
+    let method = match verb {
+        Verb::Post => Method::POST,
+        Verb::Patch => Method::PATCH,
+        Verb::Delete => Method::DELETE,
     };
     let builder = RequestBuilder::new(url).method(method);
     let request = match json {
@@ -89,7 +113,7 @@ async fn send(method: &str, url: &str, json: Option<String>) -> Result<String, A
 }
 
 #[cfg(not(feature = "hydrate"))]
-async fn send(_method: &str, _url: &str, _json: Option<String>) -> Result<String, ApiFailure> {
+async fn send(_verb: Verb, _url: &str, _json: Option<String>) -> Result<String, ApiFailure> {
     Err(ApiFailure::Network("not in a browser".to_owned()))
 }
 
