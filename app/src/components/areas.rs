@@ -102,6 +102,15 @@ pub fn AreaCards(state: RwSignal<Snapshot>, can_write: RwSignal<bool>) -> impl I
     };
     view! {
         <EditBar edit can_write editing />
+        <datalist id=AREA_NAMES_LIST>
+            {move || {
+                layout
+                    .with(|l| l.iter().map(|a| a.name.clone()).collect::<Vec<_>>())
+                    .into_iter()
+                    .map(|name| view! { <option value=name></option> })
+                    .collect_view()
+            }}
+        </datalist>
         <div class="grid rooms" class:editing=move || editing.get()>
             <For
                 each=area_ids
@@ -112,15 +121,6 @@ pub fn AreaCards(state: RwSignal<Snapshot>, can_write: RwSignal<bool>) -> impl I
                 "No devices yet. Point Hearth at your MQTT broker (--mqtt-url) and they appear here as they announce themselves."
             </p>
         </div>
-        <datalist id=AREA_NAMES_LIST>
-            {move || {
-                layout
-                    .with(|l| l.iter().map(|a| a.name.clone()).collect::<Vec<_>>())
-                    .into_iter()
-                    .map(|name| view! { <option value=name></option> })
-                    .collect_view()
-            }}
-        </datalist>
     }
 }
 
@@ -515,16 +515,34 @@ mod tests {
     #[test]
     fn the_server_draws_each_kind_as_what_it_is() {
         let mut snap = Snapshot::default();
-        let mut power = entity("power", EntityKind::Sensor, "Study", "41", "2026-01-01T10:00:00Z");
+        let mut power = entity(
+            "power",
+            EntityKind::Sensor,
+            "Study",
+            "41",
+            "2026-01-01T10:00:00Z",
+        );
         power.unit = Some("W".into());
         snap.apply(Some(1), &Payload::Entity(power.clone()));
         power.state = "42.5".into();
         power.changed_at = "2026-01-01T10:05:00Z".into();
         snap.apply(Some(2), &Payload::Entity(power));
-        let mut door = entity("door", EntityKind::BinarySensor, "Hall", "on", "2026-01-01T10:00:00Z");
+        let mut door = entity(
+            "door",
+            EntityKind::BinarySensor,
+            "Hall",
+            "on",
+            "2026-01-01T10:00:00Z",
+        );
         door.device_class = Some("door".into());
         snap.apply(Some(3), &Payload::Entity(door));
-        let mut lamp = entity("lamp", EntityKind::Light, "Study", "on", "2026-01-01T10:00:00Z");
+        let mut lamp = entity(
+            "lamp",
+            EntityKind::Light,
+            "Study",
+            "on",
+            "2026-01-01T10:00:00Z",
+        );
         lamp.available = false;
         snap.apply(Some(4), &Payload::Entity(lamp));
 
@@ -532,7 +550,9 @@ mod tests {
         let html = owner.with(|| {
             let state = RwSignal::new(snap);
             let can_write = RwSignal::new(true);
-            view! { <AreaCards state can_write /> }.into_view().to_html()
+            view! { <AreaCards state can_write /> }
+                .into_view()
+                .to_html()
         });
 
         // A sensor: its value with its unit, when it changed, its trend as a line of its two readings.
@@ -540,7 +560,10 @@ mod tests {
         assert!(element(&html, "unit-power").ends_with(">W"), "{html}");
         assert!(element(&html, "changed-power").contains(r#"datetime="2026-01-01T10:05:00Z""#));
         let trend = element(&html, "trend-power");
-        assert!(trend.contains(r#"data-points="2""#) && trend.contains(r#"d="M"#), "{trend}");
+        assert!(
+            trend.contains(r#"data-points="2""#) && trend.contains(r#"d="M"#),
+            "{trend}"
+        );
         // A door reads open, not on.
         assert!(element(&html, "device-door").ends_with(">open"), "{html}");
         // An offline lamp says so and its switch is disabled, even for a browser that may write.
@@ -548,7 +571,10 @@ mod tests {
         assert!(toggle.contains("disabled"), "{toggle}");
         assert!(html.contains(">offline<"), "{html}");
         // Areas by name, each with its own card; the home is not empty.
-        let (hall, study) = (html.find("room-hall").unwrap(), html.find("room-study").unwrap());
+        let (hall, study) = (
+            html.find("room-hall").unwrap(),
+            html.find("room-study").unwrap(),
+        );
         assert!(hall < study);
         assert!(element(&html, "edit-home").contains("Edit home"));
     }

@@ -367,13 +367,9 @@ pub fn EntityEditor(
     let area_field = format!("edit-area-{id}");
     let error_id = format!("edit-error-{id}");
     let busy = move || if saving.get() { "true" } else { "false" };
-    let idle = move || {
-        if saving.get() || !changed() {
-            "true"
-        } else {
-            "false"
-        }
-    };
+    // Save and Cancel show once there is something to save (or being saved, or refused): twelve rows of
+    // buttons that do nothing would bury the fields.
+    let quiet = move || !changed() && !saving.get() && problem.with(Option::is_none);
     view! {
         <form
             class="edit-row"
@@ -419,13 +415,12 @@ pub fn EntityEditor(
                             aria-describedby=error_id.clone()
                         />
                     </label>
-                    <div class="edit-actions">
+                    <div class="edit-actions" hidden=quiet>
                         <span class="muted small" hidden=move || !saving.get()>"Saving…"</span>
                         <button
                             type="button"
                             class="button"
                             data-testid=format!("edit-cancel-{id}")
-                            aria-disabled=idle
                             on:click=move |_| cancel_click()
                         >
                             "Cancel"
@@ -434,7 +429,7 @@ pub fn EntityEditor(
                             type="submit"
                             class="button primary"
                             data-testid=format!("edit-save-{id}")
-                            aria-disabled=idle
+                            aria-disabled=busy
                         >
                             "Save"
                         </button>
