@@ -34,6 +34,7 @@ try {
     await page.goto(`${base}/`);
     await page.getByTestId("connection-state").filter({ hasText: /^live/ }).waitFor();
     await page.getByTestId("logged-in").waitFor();
+    await page.locator('[data-testid^="room-"]').first().waitFor();
     await page.waitForFunction(() => {
       const img = document.querySelector('[data-testid="camera-image"]');
       return img instanceof HTMLImageElement && img.complete && img.naturalWidth > 0;
