@@ -20,6 +20,7 @@ pub mod hub;
 pub mod jobs;
 pub mod lease;
 pub mod metrics;
+pub mod mqtt;
 pub mod routes;
 pub mod serve;
 pub mod simulator;
