@@ -196,7 +196,11 @@ pub fn build(config: Config, token: Secret, leptos: LeptosOptions) -> anyhow::Re
         leases.clone(),
     );
     let bridge = match mqtt::Settings::from_config(&config).context("--mqtt-url")? {
-        Some(settings) => Some(mqtt::Bridge::new(settings, hub.clone())?),
+        Some(settings) => Some(mqtt::Bridge::new(
+            settings,
+            hub.clone(),
+            metrics.mqtt.clone(),
+        )?),
         None => None,
     };
     let slots = StreamSlots::new(

@@ -11,12 +11,11 @@
 //! a state equal to what the hub holds writes nothing, so a reconnect, a takeover or two instances seeing the
 //! same message make no duplicate event.
 //!
-//! Bad input from the broker is skipped and counted (see [`MqttMetrics`]), logged once per topic, and never
+//! Bad input from the broker is skipped and counted ([`MqttMetrics`]), logged once per topic, and never
 //! stored: the registry takes only configs that parsed, up to `--max-entities`.
 
 use super::client::{Client, ClientEvent, Connection, Options};
 use super::discovery::{self, Skip};
-use super::metrics::MqttMetrics;
 use super::registry::{Announced, Registry, Topics, View};
 use super::spec::{requested_of, satisfies, Ignored};
 use super::url::BrokerUrl;
@@ -26,6 +25,7 @@ use crate::commands::{Confirms, DeviceLink, LinkError};
 use crate::config::Config;
 use crate::hub::Hub;
 use crate::lease::{self, Leases};
+use crate::metrics::MqttMetrics;
 use app::contract::{
     AreaId, BridgeState, CommandOutcome, Entity, EntityId, EntityRemoved, Outcome, Payload,
     Requested, Room, Snapshot, Source, UNASSIGNED_NAME, UNKNOWN,
@@ -131,7 +131,11 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Bridge {
     /// The bridge for `settings`, not started: nothing is connected or spawned yet.
-    pub fn new(settings: Settings, hub: Hub) -> anyhow::Result<Arc<Bridge>> {
+    pub fn new(
+        settings: Settings,
+        hub: Hub,
+        metrics: Arc<MqttMetrics>,
+    ) -> anyhow::Result<Arc<Bridge>> {
         // The largest packet taken from the broker: the device list's limit, plus room for a long topic.
         let limit = settings.max_payload.max(settings.device_list_limit());
         let (client, connection) = Client::new(Options {
@@ -139,21 +143,18 @@ impl Bridge {
             ca_file: settings.ca_file.as_deref(),
             max_packet: limit.saturating_add(64 * 1024),
         })?;
+        metrics.enable(&Skip::REASONS, &Ignored::REASONS);
         Ok(Arc::new(Bridge {
             registry: Mutex::new(Registry::new(settings.max_entities)),
             settings,
             hub,
             client,
             link: Mutex::new(Link::default()),
-            metrics: Arc::default(),
+            metrics,
             warned: Mutex::new(HashSet::new()),
             connection: Mutex::new(Some(connection)),
             held: Mutex::new(None),
         }))
-    }
-
-    pub fn metrics(&self) -> &MqttMetrics {
-        &self.metrics
     }
 
     pub fn health(&self) -> BridgeHealth {
@@ -381,7 +382,7 @@ impl Bridge {
             let arrived = match &heard.state {
                 Some(Ok(())) => true,
                 Some(Err(why)) => {
-                    self.metrics.ignored(why);
+                    self.metrics.ignored(why.reason());
                     tracing::debug!(entity = %heard.id, topic, reason = why.reason(), "ignored a state: {why}");
                     false
                 }
@@ -395,7 +396,7 @@ impl Bridge {
 
     /// Counts a skipped config and logs it, once per topic.
     fn skip(&self, topic: &str, skip: &Skip) {
-        self.metrics.skipped(skip);
+        self.metrics.skipped(skip.reason());
         if matches!(skip, Skip::Disabled) {
             tracing::debug!(topic, "left out an entity its device disables by default");
             return;

@@ -41,14 +41,6 @@ async fn metrics(State(state): State<AppState>, _reader: Reader) -> impl IntoRes
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        render_metrics(&state),
+        state.metrics.render(),
     )
-}
-
-fn render_metrics(state: &AppState) -> String {
-    let mut text = state.metrics.render();
-    if let Some(bridge) = &state.bridge {
-        bridge.metrics().render(&mut text);
-    }
-    text
 }
