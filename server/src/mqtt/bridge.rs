@@ -198,6 +198,8 @@ impl Bridge {
         mut held: watch::Receiver<bool>,
         shutdown: CancellationToken,
     ) {
+        // The lease is renewed every second, and each renewal says so: only a change of hands is a takeover.
+        let mut journalling = false;
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -205,9 +207,11 @@ impl Bridge {
                     if changed.is_err() {
                         return;
                     }
-                    if *held.borrow_and_update() {
+                    let now = *held.borrow_and_update();
+                    if now && !journalling {
                         self.take_over().await;
                     }
+                    journalling = now;
                 }
                 event = events.recv() => {
                     let Some(event) = event else { return };
@@ -249,6 +253,7 @@ impl Bridge {
                 }
             }
             ClientEvent::Message { topic, payload } => {
+                tracing::trace!(%topic, bytes = payload.len(), "message");
                 self.metrics.messages.fetch_add(1, Ordering::Relaxed);
                 self.message(&topic, &payload, leader).await;
             }
@@ -269,6 +274,7 @@ impl Bridge {
     }
 
     fn follow(&self, topics: Topics) {
+        tracing::debug!(subscribe = ?topics.subscribe, unsubscribe = ?topics.unsubscribe, "following topics");
         let done = self
             .client
             .unsubscribe(&topics.unsubscribe)
