@@ -82,32 +82,71 @@ else
   exit 1
 fi
 
-# Redis: the multi-instance backend's tests start their own redis-server (a free port, a temporary directory);
-# Debian's package is all they need. Its install may start a system service on the default port (6379): stop it,
-# so nothing is left listening that the tests or `scripts/cluster.sh` did not start.
-if command -v redis-server >/dev/null 2>&1; then
-  log "redis-server: present ($(redis-server --version | cut -d' ' -f3))"
-elif command -v apt-get >/dev/null 2>&1; then
-  log "installing Debian's redis-server"
-  sudo=""
+# Servers the tests run beside Hearth, each test its own instance (a free port, a temporary directory): Debian's
+# packages are all they need. An install may start a system service on the default port: stop it, so nothing is
+# left listening that the tests or `scripts/cluster.sh` did not start.
+install_test_server() { # install_test_server <what> <service> <default-port> <command>... -- <package>...
+  local what=$1 service=$2 port=$3 missing=false sudo=""
+  shift 3
+  while [ "$1" != "--" ]; do
+    command -v "$1" >/dev/null 2>&1 || missing=true
+    shift
+  done
+  shift
+  if [ "$missing" = false ]; then
+    log "$what: present"
+    return
+  fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    log "$what is missing and there is no apt-get here to install it: install $* yourself (the tests start" \
+      "their own instance; set HEARTH_<PROGRAM> to a program's path if it is not on PATH)"
+    exit 1
+  fi
+  log "installing Debian's $*"
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends redis-server >/dev/null
-  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet redis-server 2>/dev/null; then
-    $sudo systemctl stop redis-server || true
-    $sudo systemctl disable redis-server >/dev/null 2>&1 || true
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$service" 2>/dev/null; then
+    $sudo systemctl stop "$service" || true
+    $sudo systemctl disable "$service" >/dev/null 2>&1 || true
   elif command -v service >/dev/null 2>&1; then
-    $sudo service redis-server stop >/dev/null 2>&1 || true
+    $sudo service "$service" stop >/dev/null 2>&1 || true
   fi
-  if command -v redis-cli >/dev/null 2>&1 && redis-cli -p 6379 ping >/dev/null 2>&1; then
-    log "a Redis still answers on port 6379 after the install: stop it yourself (the tests never use it)"
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    log "something still listens on port $port after installing $what: stop it yourself (the tests never use it)"
   else
-    log "redis-server installed; no system service left running on port 6379"
+    log "$what installed; no system service left running on port $port"
   fi
+}
+
+# Redis: the multi-instance backend's tests.
+install_test_server "redis-server" redis-server 6379 redis-server -- redis-server
+# Mosquitto: the MQTT tests' broker, and its command-line clients for the test kit's own check.
+install_test_server "mosquitto" mosquitto 1883 mosquitto mosquitto_pub mosquitto_sub -- mosquitto mosquitto-clients
+
+# ha-mqtt-discoverable: the MQTT suite runs a real device library's devices against Hearth. It lives in a virtual
+# environment of its own under target/ (ignored by git), at a pinned version; the suite finds it there (or takes
+# HEARTH_PYTHON).
+HA_MQTT_DISCOVERABLE_VERSION=0.26.0
+venv="$root/target/py"
+has_library() {
+  "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('ha-mqtt-discoverable') != '$HA_MQTT_DISCOVERABLE_VERSION')" 2>/dev/null
+}
+if has_library; then
+  log "ha-mqtt-discoverable $HA_MQTT_DISCOVERABLE_VERSION: present ($venv)"
 else
-  log "redis-server is missing and there is no apt-get here to install it: install Redis 7 yourself (the Redis" \
-    "tests start their own redis-server; set HEARTH_REDIS_SERVER to its path if it is not on PATH)"
-  exit 1
+  log "installing ha-mqtt-discoverable $HA_MQTT_DISCOVERABLE_VERSION into $venv"
+  if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1; then
+      sudo=""
+      [ "$(id -u)" -ne 0 ] && sudo="sudo"
+      $sudo apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+    fi
+    python3 -m venv "$venv"
+  fi
+  "$venv/bin/pip" install -q "ha-mqtt-discoverable==$HA_MQTT_DISCOVERABLE_VERSION"
+  has_library || { log "ha-mqtt-discoverable did not install into $venv"; exit 1; }
 fi
 
 # npm ci is the slow part of a warm run; skip it when node_modules matches the committed lock file.

@@ -37,6 +37,9 @@ cargo test -p ssebench
 step "release build (server + hydrated front end)"
 cargo leptos build --release
 
+step "bundle budget (the front end's WASM, gzipped)"
+bash scripts/bundle-budget.sh
+
 step "browser tests (Playwright, Debian's Chromium, release build)"
 cd end2end
 npx playwright test

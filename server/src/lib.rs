@@ -1,13 +1,15 @@
 //! Hearth's server library: everything testable lives here; `main` only parses config, starts tracing, binds and
 //! calls [`run`].
 //!
-//! Reading order, arrows pointing down: [`config`], [`clock`], [`metrics`] and [`event`] are leaves; [`hub`]
-//! assigns ids, replays and fans out (with its journal in front of [`store`]); [`stream`] is one subscriber's
-//! stream; [`auth`], [`jobs`], [`viewers`] and [`simulator`] are parts that take what they need; [`state`] holds
-//! them; [`routes`] is the HTTP surface; [`serve`] holds connections; [`startup`] wires it all together.
+//! Reading order, arrows pointing down: [`config`], [`clock`], [`client_key`], [`meters`] and [`event`] are
+//! leaves; [`metrics`] registers every meter; [`hub`] assigns ids, replays and fans out (with its journal in front
+//! of [`store`]); [`stream`] is one subscriber's stream; [`auth`], [`jobs`], [`viewers`] and [`simulator`] are
+//! parts that take what they need; [`state`] holds them; [`routes`] is the HTTP surface; [`serve`] holds
+//! connections; [`startup`] wires it all together.
 
 pub mod auth;
 pub mod camera;
+pub mod client_key;
 pub mod clock;
 pub mod commands;
 pub mod config;
@@ -19,7 +21,9 @@ pub mod hosts;
 pub mod hub;
 pub mod jobs;
 pub mod lease;
+pub mod meters;
 pub mod metrics;
+pub mod mqtt;
 pub mod routes;
 pub mod serve;
 pub mod simulator;

@@ -2,7 +2,8 @@
 //! owner. One client cannot take every stream, and a flood of anonymous streams cannot lock a logged-in
 //! dashboard out: the last `reserved` slots are for requests carrying the token or a session.
 
-use crate::metrics::{Gauge, Held};
+use crate::client_key::ClientKey;
+use crate::meters::{Held, HeldGauge};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -26,24 +27,24 @@ pub enum Refused {
     ClientFull,
 }
 
-/// Open unprivileged streams per client address.
-type PerClient = Arc<Mutex<HashMap<IpAddr, u32>>>;
+/// Open unprivileged streams per client.
+type PerClient = Arc<Mutex<HashMap<ClientKey, u32>>>;
 
 pub struct StreamSlots {
     limits: StreamLimits,
-    open: Arc<Gauge>,
+    open: Arc<HeldGauge>,
     per_client: PerClient,
 }
 
 /// One open stream's slot, given back on drop.
 pub struct Slot {
     _open: Held,
-    client: Option<(IpAddr, PerClient)>,
+    client: Option<(ClientKey, PerClient)>,
 }
 
 impl StreamSlots {
     /// Slots counted in `open` (the `subscribers` gauge).
-    pub fn new(limits: StreamLimits, open: Arc<Gauge>) -> Self {
+    pub fn new(limits: StreamLimits, open: Arc<HeldGauge>) -> Self {
         StreamSlots {
             limits,
             open,
@@ -65,14 +66,14 @@ impl StreamSlots {
         }
         let client = match client.filter(|_| !privileged && self.limits.per_client > 0) {
             Some(ip) => {
-                let ip = per_host(ip);
+                let client = ClientKey::from(ip);
                 let mut counts = lock(&self.per_client);
-                let count = counts.entry(ip).or_insert(0);
+                let count = counts.entry(client).or_insert(0);
                 if *count >= self.limits.per_client {
                     return Err(Refused::ClientFull);
                 }
                 *count += 1;
-                Some((ip, Arc::clone(&self.per_client)))
+                Some((client, Arc::clone(&self.per_client)))
             }
             None => None,
         };
@@ -85,31 +86,20 @@ impl StreamSlots {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        if let Some((ip, counts)) = &self.client {
+        if let Some((client, counts)) = &self.client {
             let mut counts = lock(counts);
-            if let Some(count) = counts.get_mut(ip) {
+            if let Some(count) = counts.get_mut(client) {
                 *count -= 1;
                 if *count == 0 {
-                    counts.remove(ip);
+                    counts.remove(client);
                 }
             }
         }
     }
 }
 
-fn lock(counts: &Mutex<HashMap<IpAddr, u32>>) -> MutexGuard<'_, HashMap<IpAddr, u32>> {
+fn lock(counts: &Mutex<HashMap<ClientKey, u32>>) -> MutexGuard<'_, HashMap<ClientKey, u32>> {
     counts.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// An address as one host: IPv6 by its /64.
-fn per_host(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-        }
-        v4 => v4,
-    }
 }
 
 #[cfg(test)]
@@ -161,6 +151,26 @@ mod tests {
             s.take(None, true).err(),
             Some(Refused::Full),
             "the total holds for everyone"
+        );
+    }
+
+    /// On a dual-stack listener (`[::]`) every IPv4 client arrives as `::ffff:a.b.c.d`: each is still its own
+    /// client, not one /64 shared by every IPv4 address.
+    #[test]
+    fn ipv4_clients_of_a_dual_stack_listener_each_get_their_share() {
+        let s = slots(100, 0, 1);
+        let _one = s
+            .take(Some("::ffff:1.2.3.4".parse().unwrap()), false)
+            .unwrap();
+        assert!(
+            s.take(Some("::ffff:1.2.3.5".parse().unwrap()), false)
+                .is_ok(),
+            "another IPv4 client has its own share"
+        );
+        assert_eq!(
+            s.take(Some("1.2.3.4".parse().unwrap()), false).err(),
+            Some(Refused::ClientFull),
+            "the same client, however it arrives"
         );
     }
 

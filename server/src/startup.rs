@@ -11,6 +11,7 @@ use crate::hub::{Durability, Hub, MemoryBackend, RedisBackend, RedisOptions, Red
 use crate::jobs::Jobs;
 use crate::lease::{self, Leases};
 use crate::metrics::Metrics;
+use crate::mqtt;
 use crate::routes;
 use crate::serve;
 use crate::simulator;
@@ -194,6 +195,14 @@ pub fn build(config: Config, token: Secret, leptos: LeptosOptions) -> anyhow::Re
         known_jobs,
         leases.clone(),
     );
+    let bridge = match mqtt::Settings::from_config(&config).context("--mqtt-url")? {
+        Some(settings) => Some(mqtt::Bridge::new(
+            settings,
+            hub.clone(),
+            metrics.mqtt.clone(),
+        )?),
+        None => None,
+    };
     let slots = StreamSlots::new(
         StreamLimits {
             total: config.max_subscribers,
@@ -214,14 +223,19 @@ pub fn build(config: Config, token: Secret, leptos: LeptosOptions) -> anyhow::Re
         leases,
         tally,
         slots,
-        // The MQTT bridge plugs in here once a broker is configured.
-        devices: None,
+        devices: bridge
+            .clone()
+            .map(|b| b as Arc<dyn crate::commands::DeviceLink>),
+        bridge,
         leptos,
     }))
 }
 
-/// Starts the background tasks: sensors and simulator, unfinished jobs, the viewer count.
+/// Starts the background tasks: sensors and simulator, unfinished jobs, the viewer count, the MQTT bridge.
 pub fn spawn_background(state: &AppState) {
+    if let Some(bridge) = &state.bridge {
+        bridge.start(state.leases.clone(), &state.shutdown, &state.tasks);
+    }
     simulator::spawn_all(
         &state.hub,
         &state.config,

@@ -11,7 +11,7 @@
 //! stops reporting (it died) drops out of the total when its count's time runs out.
 
 use crate::hub::{Hub, RedisShared};
-use crate::metrics::Gauge;
+use crate::meters::HeldGauge;
 use app::contract::Payload;
 use futures::future::BoxFuture;
 use std::sync::Arc;
@@ -64,7 +64,7 @@ impl ViewerTally for RedisShared {
 /// Publishes the viewer count whenever it changes, coalesced, until shutdown.
 pub async fn publish_viewer_count(
     hub: Hub,
-    viewers: Arc<Gauge>,
+    viewers: Arc<HeldGauge>,
     tally: Arc<dyn ViewerTally>,
     shutdown: CancellationToken,
 ) {

@@ -5,58 +5,13 @@
 // Test code: a failed unwrap is a failed test, which is what it should be.
 #![allow(clippy::unwrap_used)]
 
-use futures::StreamExt;
-use sse::Parser;
+mod common;
+
+use common::{ServerProcess, SseStream, TOKEN, WAIT};
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-const TOKEN: &str = "crash-test-token";
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
-/// A failing test must not leave a server running.
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
-async fn start(port: u16, data_dir: &Path) -> Server {
-    #[allow(clippy::zombie_processes)] // reaped by `Server`'s Drop
-    let child = Command::new(env!("CARGO_BIN_EXE_server"))
-        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-        .env("HEARTH_DATA_DIR", data_dir)
-        .env("HEARTH_TOKEN", TOKEN)
-        .env("HEARTH_SIMULATOR", "false")
-        .env("HEARTH_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("the server binary starts");
-    let url = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if let Ok(res) = client.get(format!("{url}/healthz")).send().await {
-            if res.status().is_success() {
-                return Server { child, url };
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the server did not answer /healthz within 20 s");
-}
 
 /// Reads `/eventstream` (resuming from `last_id` if given) into `seen` as (event id, message id) until the
 /// connection dies or `until` passes.
@@ -67,29 +22,22 @@ async fn follow(
     until: Instant,
 ) {
     let client = reqwest::Client::new();
-    let mut req = client.get(format!("{url}/eventstream"));
-    if let Some(id) = last_id {
-        req = req.header("Last-Event-ID", id);
-    }
-    let Ok(res) = req.send().await else { return };
-    assert_eq!(res.status(), 200);
-    let mut body = res.bytes_stream();
-    let mut parser = Parser::default();
-    while Instant::now() < until {
-        let next =
-            tokio::time::timeout(until.saturating_duration_since(Instant::now()), body.next())
-                .await;
-        let Ok(Some(Ok(chunk))) = next else { return };
-        for event in parser.feed(&chunk) {
-            if event.event != "message" {
-                continue;
-            }
-            let data: serde_json::Value = serde_json::from_str(&event.data).unwrap();
-            let id = event.id.parse().unwrap();
-            seen.lock()
-                .unwrap()
-                .push((id, data["id"].as_u64().unwrap()));
+    let mut stream =
+        SseStream::open(&client, &format!("{url}/eventstream"), last_id.as_deref()).await;
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        let Ok(Some(event)) = tokio::time::timeout(left, stream.next_event_or_end(WAIT)).await
+        else {
+            return;
+        };
+        if event.event != "message" {
+            continue;
         }
+        let data: serde_json::Value = serde_json::from_str(&event.data).unwrap();
+        let id = event.id.parse().unwrap();
+        seen.lock()
+            .unwrap()
+            .push((id, data["id"].as_u64().unwrap()));
     }
 }
 
@@ -133,14 +81,11 @@ fn stored_message_ids(dir: &Path) -> Vec<u64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_acknowledged_is_lost_across_sigkill_and_resume_has_no_gap() {
     // Arrange: a server, a follower, and four publishers hammering it.
-    let dir: PathBuf = std::env::temp_dir().join(format!("hearth-crash-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = free_port();
-    let mut server = start(port, &dir).await;
+    let mut server = ServerProcess::start(&[]).await;
+    let url = server.url("");
     let seen = Arc::new(Mutex::new(Vec::new()));
     let follower = tokio::spawn(follow(
-        server.url.clone(),
+        url.clone(),
         None,
         seen.clone(),
         Instant::now() + Duration::from_secs(30),
@@ -149,13 +94,12 @@ async fn nothing_acknowledged_is_lost_across_sigkill_and_resume_has_no_gap() {
     let acked = Arc::new(Mutex::new(Vec::new()));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let publishers: Vec<_> = (0..4)
-        .map(|_| tokio::spawn(publish(server.url.clone(), acked.clone(), stop.clone())))
+        .map(|_| tokio::spawn(publish(url.clone(), acked.clone(), stop.clone())))
         .collect();
 
-    // Act: kill -9 mid-stream, then restart on the same data directory.
+    // Act: kill -9 mid-stream, then restart on the same data directory and port.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    server.child.kill().unwrap();
-    server.child.wait().unwrap();
+    server.kill();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     for p in publishers {
         p.await.unwrap();
@@ -170,17 +114,17 @@ async fn nothing_acknowledged_is_lost_across_sigkill_and_resume_has_no_gap() {
     );
     let last_seen = before.last().map(|(id, _)| id.to_string());
 
-    let mut server = start(port, &dir).await;
+    server.restart().await;
     let after = Arc::new(Mutex::new(Vec::new()));
     let resumed = tokio::spawn(follow(
-        server.url.clone(),
+        url.clone(),
         last_seen,
         after.clone(),
         Instant::now() + Duration::from_secs(3),
     ));
     // A write after the restart: its id must come after everything before the crash.
     let res = reqwest::Client::new()
-        .post(format!("{}/message", server.url))
+        .post(format!("{url}/message"))
         .bearer_auth(TOKEN)
         .json(&serde_json::json!({ "message": "after the crash" }))
         .send()
@@ -191,11 +135,10 @@ async fn nothing_acknowledged_is_lost_across_sigkill_and_resume_has_no_gap() {
         .as_u64()
         .unwrap();
     resumed.await.unwrap();
-    server.child.kill().unwrap();
-    server.child.wait().unwrap();
+    server.kill();
 
     // Assert: every acknowledged write is stored.
-    let stored = stored_message_ids(&dir);
+    let stored = stored_message_ids(&server.data_dir());
     let stored_set: HashSet<u64> = stored.iter().copied().collect();
     let missing: Vec<u64> = acked
         .iter()
@@ -220,5 +163,4 @@ async fn nothing_acknowledged_is_lost_across_sigkill_and_resume_has_no_gap() {
         Some(&new_id),
         "the write after the restart arrives live"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }

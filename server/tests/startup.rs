@@ -4,25 +4,14 @@
 // Test code: a failed unwrap is a failed test, which is what it should be.
 #![allow(clippy::unwrap_used)]
 
-use std::path::PathBuf;
-use std::process::Command;
-use std::time::{Duration, Instant};
+mod common;
 
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("hearth-startup-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use common::{server_command, ScratchDir};
+use std::time::{Duration, Instant};
 
 /// Runs the server with `data_dir` and returns (exit success, stderr); it must exit on its own, quickly.
 fn run_with(data_dir: &std::path::Path) -> (bool, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
-        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
-        .env("HEARTH_DATA_DIR", data_dir)
-        .env("HEARTH_TOKEN", "a-long-enough-test-token")
-        .env("HEARTH_LOG", "warn")
-        .stdout(std::process::Stdio::null())
+    let mut child = server_command(data_dir)
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -47,8 +36,8 @@ fn run_with(data_dir: &std::path::Path) -> (bool, String) {
 
 #[test]
 fn a_data_directory_that_cannot_be_created_is_named() {
-    let root = temp("blocked");
-    let file = root.join("not-a-directory");
+    let root = ScratchDir::new("startup-blocked");
+    let file = root.path().join("not-a-directory");
     std::fs::write(&file, b"x").unwrap();
     let data_dir = file.join("data");
 
@@ -61,17 +50,17 @@ fn a_data_directory_that_cannot_be_created_is_named() {
     );
     assert!(stderr.contains(&data_dir.display().to_string()), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
-    std::fs::remove_dir_all(&root).unwrap();
 }
 
 #[test]
 fn a_corrupt_database_is_named_and_left_alone() {
-    let data_dir = temp("corrupt");
+    let scratch = ScratchDir::new("startup-corrupt");
+    let data_dir = scratch.path();
     let db = data_dir.join("hearth.db");
     let garbage = vec![0x42u8; 16384];
     std::fs::write(&db, &garbage).unwrap();
 
-    let (ok, stderr) = run_with(&data_dir);
+    let (ok, stderr) = run_with(data_dir);
 
     assert!(!ok, "must not start over a corrupt database");
     assert!(stderr.contains(&db.display().to_string()), "{stderr}");
@@ -81,19 +70,13 @@ fn a_corrupt_database_is_named_and_left_alone() {
         garbage,
         "the existing file is not touched"
     );
-    std::fs::remove_dir_all(&data_dir).unwrap();
 }
 
 /// Starts the server on `data_dir` without a configured token, waits until it has written its token and its
 /// database, stops it, and returns its stderr.
 fn start_and_stop(data_dir: &std::path::Path) -> String {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
-        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
-        .env("HEARTH_DATA_DIR", data_dir)
+    let mut child = server_command(data_dir)
         .env_remove("HEARTH_TOKEN")
-        .env("HEARTH_LOG", "warn")
-        .env("HEARTH_SIMULATOR", "false")
-        .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -124,8 +107,8 @@ fn mode(path: &std::path::Path) -> u32 {
 fn the_data_directory_and_its_files_are_private_even_when_found_open() {
     use std::os::unix::fs::PermissionsExt;
     // Arrange: a directory anyone can read, holding an empty token file anyone can read.
-    let root = temp("private");
-    let data_dir = root.join("data");
+    let root = ScratchDir::new("startup-private");
+    let data_dir = root.path().join("data");
     std::fs::create_dir_all(&data_dir).unwrap();
     std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::write(data_dir.join("token"), b"").unwrap();
@@ -149,22 +132,18 @@ fn the_data_directory_and_its_files_are_private_even_when_found_open() {
     );
 
     // A fresh directory is created private from the start, without a warning.
-    let fresh = root.join("fresh");
+    let fresh = root.path().join("fresh");
     let stderr = start_and_stop(&fresh);
     assert_eq!(mode(&fresh), 0o700);
     assert_eq!(mode(&fresh.join("hearth.db")), 0o600);
     assert!(!stderr.contains("narrowing"), "{stderr}");
-    std::fs::remove_dir_all(&root).unwrap();
 }
 
 #[test]
 fn a_guessable_token_is_refused_at_start() {
-    let data_dir = temp("short-token");
-    let output = Command::new(env!("CARGO_BIN_EXE_server"))
-        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
-        .env("HEARTH_DATA_DIR", &data_dir)
+    let data_dir = ScratchDir::new("startup-short-token");
+    let output = server_command(data_dir.path())
         .env("HEARTH_TOKEN", "hunter2")
-        .env("HEARTH_LOG", "warn")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -173,5 +152,4 @@ fn a_guessable_token_is_refused_at_start() {
         stderr.contains("HEARTH_TOKEN") && stderr.contains("at least 16"),
         "{stderr}"
     );
-    std::fs::remove_dir_all(&data_dir).unwrap();
 }

@@ -1,7 +1,8 @@
 //! Failed credential attempts, counted per client address: past a few failures in a window, that address is
 //! refused (429) until the window passes, right token or not, so a token cannot be guessed at network speed.
-//! IPv6 clients are counted per /64, since one host usually holds a whole /64.
+//! Clients are counted by their [`ClientKey`] (IPv6 per /64, since one host usually holds a whole /64).
 
+use crate::client_key::ClientKey;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard};
@@ -11,14 +12,14 @@ use std::time::{Duration, Instant};
 const MAX_TRACKED: usize = 10_000;
 
 pub struct Throttle {
-    windows: Mutex<HashMap<IpAddr, Window>>,
+    windows: Mutex<HashMap<ClientKey, FailureWindow>>,
     /// Failures allowed per window.
     limit: u32,
     window: Duration,
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Window {
+struct FailureWindow {
     started: Instant,
     failures: u32,
 }
@@ -42,7 +43,7 @@ impl Throttle {
         self.failed_at(key(client), Instant::now());
     }
 
-    fn blocked_at(&self, client: IpAddr, now: Instant) -> Option<u64> {
+    fn blocked_at(&self, client: ClientKey, now: Instant) -> Option<u64> {
         let windows = self.lock();
         let w = windows.get(&client)?;
         let age = now.duration_since(w.started);
@@ -50,7 +51,7 @@ impl Throttle {
             .then(|| (self.window - age).as_secs().max(1))
     }
 
-    fn failed_at(&self, client: IpAddr, now: Instant) {
+    fn failed_at(&self, client: ClientKey, now: Instant) {
         let mut windows = self.lock();
         if windows.len() >= MAX_TRACKED && !windows.contains_key(&client) {
             let window = self.window;
@@ -65,12 +66,12 @@ impl Throttle {
                 }
             }
         }
-        let w = windows.entry(client).or_insert(Window {
+        let w = windows.entry(client).or_insert(FailureWindow {
             started: now,
             failures: 0,
         });
         if now.duration_since(w.started) >= self.window {
-            *w = Window {
+            *w = FailureWindow {
                 started: now,
                 failures: 0,
             };
@@ -78,21 +79,14 @@ impl Throttle {
         w.failures = w.failures.saturating_add(1);
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<IpAddr, Window>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<ClientKey, FailureWindow>> {
         self.windows.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-/// The address failures are counted under: IPv6 by /64; an unknown client under one shared key.
-fn key(client: Option<IpAddr>) -> IpAddr {
-    match client {
-        Some(IpAddr::V6(v6)) => {
-            let s = v6.segments();
-            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-        }
-        Some(v4) => v4,
-        None => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
-    }
+/// The key failures are counted under; an unknown client under one shared key.
+fn key(client: Option<IpAddr>) -> ClientKey {
+    client.map_or(ClientKey::UNKNOWN, ClientKey::from)
 }
 
 #[cfg(test)]
@@ -102,8 +96,8 @@ mod tests {
     #[test]
     fn an_address_is_refused_after_its_failures_until_the_window_passes() {
         let t = Throttle::new(3, Duration::from_secs(60));
-        let a: IpAddr = "10.0.0.1".parse().unwrap();
-        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let a = key(Some("10.0.0.1".parse().unwrap()));
+        let b = key(Some("10.0.0.2".parse().unwrap()));
         let t0 = Instant::now();
         for _ in 0..3 {
             assert_eq!(t.blocked_at(a, t0), None);
@@ -124,6 +118,27 @@ mod tests {
         );
     }
 
+    /// On a dual-stack listener (`[::]`) every IPv4 client arrives as `::ffff:a.b.c.d`: one client's failures
+    /// lock out that client only, not every IPv4 client.
+    #[test]
+    fn ipv4_clients_of_a_dual_stack_listener_are_counted_apart() {
+        let t = Throttle::new(2, Duration::from_secs(60));
+        let guesser: IpAddr = "::ffff:1.2.3.4".parse().unwrap();
+        let owner: IpAddr = "::ffff:1.2.3.5".parse().unwrap();
+        t.failed(Some(guesser));
+        t.failed(Some(guesser));
+        assert!(t.blocked(Some(guesser)).is_some());
+        assert_eq!(
+            t.blocked(Some(owner)),
+            None,
+            "another IPv4 client is not locked out"
+        );
+        assert!(
+            t.blocked(Some("1.2.3.4".parse().unwrap())).is_some(),
+            "the same client, however it arrives"
+        );
+    }
+
     #[test]
     fn ipv6_is_counted_per_64_and_the_table_is_bounded() {
         let t = Throttle::new(2, Duration::from_secs(60));
@@ -134,7 +149,7 @@ mod tests {
             .blocked_at(key(Some("2001:db8::3".parse().unwrap())), now)
             .is_some());
         for i in 0..(MAX_TRACKED as u32 + 10) {
-            t.failed_at(IpAddr::V4(std::net::Ipv4Addr::from(i)), now);
+            t.failed_at(key(Some(IpAddr::V4(std::net::Ipv4Addr::from(i)))), now);
         }
         assert!(t.lock().len() <= MAX_TRACKED);
     }

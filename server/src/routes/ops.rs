@@ -1,4 +1,5 @@
-//! Operations: `/healthz` (liveness, with the storage's state) and `/metrics` (Prometheus text).
+//! Operations: `/healthz` (liveness, with the storage's and the MQTT broker's state) and `/metrics` (Prometheus
+//! text).
 
 use crate::auth::Reader;
 use crate::state::AppState;
@@ -16,7 +17,9 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// 200 while writes are accepted, 503 while storage refuses them; either way the body says what the backend is
-/// and the newest committed id, so a probe can tell a stuck hub from a live one.
+/// and the newest committed id, so a probe can tell a stuck hub from a live one. With a broker configured, `mqtt`
+/// says whether it is reached: a broker that is down makes the devices stale, not Hearth unhealthy, so it does
+/// not change the status code (a probe restarting Hearth would not bring the broker back).
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     let health = state.hub.health();
     let status = if health.ok {
@@ -25,7 +28,11 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
         StatusCode::SERVICE_UNAVAILABLE
     };
     let word = if health.ok { "ok" } else { "degraded" };
-    (status, Json(json!({ "status": word, "store": health })))
+    let mut body = json!({ "status": word, "store": health });
+    if let Some(bridge) = &state.bridge {
+        body["mqtt"] = json!(bridge.health());
+    }
+    (status, Json(body))
 }
 
 async fn metrics(State(state): State<AppState>, _reader: Reader) -> impl IntoResponse {

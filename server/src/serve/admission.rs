@@ -9,8 +9,9 @@
 //! connections are on probation at once and a newcomer pushes out the one waiting longest: a flood of silent
 //! connections cannot keep a privileged client from being heard.
 
+use crate::client_key::ClientKey;
 use std::collections::{HashMap, VecDeque};
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard};
 use tokio_util::sync::CancellationToken;
 
@@ -44,7 +45,7 @@ enum Place {
 /// One connection's place, to be given back with [`Admission::release`].
 #[derive(Debug, Clone, Copy)]
 pub struct Ticket {
-    client: IpAddr,
+    client: ClientKey,
     place: Place,
 }
 
@@ -63,8 +64,8 @@ pub struct Admission {
 struct State {
     regular: usize,
     reserve: usize,
-    /// Open connections per client key ([`client_key`]), every place included.
-    clients: HashMap<IpAddr, usize>,
+    /// Open connections per client, every place included.
+    clients: HashMap<ClientKey, usize>,
     /// Connections on probation, longest waiting first.
     probation: VecDeque<(u32, CancellationToken)>,
     next_probation: u32,
@@ -86,7 +87,7 @@ impl Admission {
 
     /// Counts a new connection from `peer`: served at once, or on probation.
     pub fn admit(&self, peer: IpAddr) -> (Ticket, Option<Probation>) {
-        let client = client_key(peer);
+        let client = ClientKey::from(peer);
         let mut state = self.lock();
         let held = state.clients.get(&client).copied().unwrap_or(0);
         *state.clients.entry(client).or_insert(0) += 1;
@@ -168,18 +169,6 @@ impl Admission {
     }
 }
 
-/// The address a limit per client applies to: an IPv4 address (also when written IPv4-mapped), or an IPv6 /64,
-/// the block one subscriber usually gets whole.
-fn client_key(peer: IpAddr) -> IpAddr {
-    match peer.to_canonical() {
-        IpAddr::V6(v6) => {
-            let [a, b, c, d, ..] = v6.segments();
-            IpAddr::V6(Ipv6Addr::new(a, b, c, d, 0, 0, 0, 0))
-        }
-        v4 => v4,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,11 +246,16 @@ mod tests {
     }
 
     #[test]
-    fn ipv6_clients_are_counted_by_their_slash_64_and_mapped_ipv4_as_ipv4() {
-        let one: IpAddr = "2001:db8:1:2::1".parse().unwrap();
-        let other: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
-        assert_eq!(client_key(one), client_key(other));
+    fn an_ipv4_client_is_one_client_however_it_arrives() {
+        let a = admission(100, 1, 1);
+        let _plain = a.admit(A);
         let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
-        assert_eq!(client_key(mapped), A);
+        let (_, probation) = a.admit(mapped);
+        assert_eq!(probation.map(|p| p.over), Some(Over::PerClient));
+        let other: IpAddr = "::ffff:10.0.0.2".parse().unwrap();
+        assert!(
+            a.admit(other).1.is_none(),
+            "another IPv4 client has its own share"
+        );
     }
 }

@@ -83,7 +83,7 @@ pub async fn serve_stream(
             metrics.clone(),
         )
     };
-    let _open = metrics.streams_direct.open();
+    let _open = metrics.streams_direct.hold();
     if let Err(e) = pump.await {
         tracing::debug!(error = %e, "event stream connection ended");
     }

@@ -516,6 +516,47 @@ mod tests {
     }
 
     #[test]
+    fn a_database_from_before_entities_opens_with_its_rooms_as_the_demo_entities() {
+        let dir = temp_dir("upgrade");
+        {
+            // A database as the previous schema left it: rooms in the state, room events in the log.
+            let conn = Connection::open(dir.join(DB_FILE)).unwrap();
+            for sql in &MIGRATIONS[..2] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 2).unwrap();
+            let state = r#"{"seq":7,"rooms":{"kitchen":{"lights":"on","blinds":"open","updatedAt":"t0"},
+                "bedroom":{"lights":"off","curtains":"closed","updatedAt":"t1"}},
+                "viewers":0,"temperatures":[],"messages":[],"jobs":[]}"#;
+            conn.execute(
+                "INSERT INTO state (id, seq, snapshot) VALUES (1, 7, ?1)",
+                [state],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO events (seq, topic, data, at_ms) VALUES (7, 'kitchen', '{}', 0)",
+                [],
+            )
+            .unwrap();
+        }
+        let store = Store::open(&dir).unwrap();
+        let restored = store.restore(10).unwrap();
+        let snapshot = restored.snapshot.unwrap();
+        let kitchen = snapshot.room_state(app::contract::Room::Kitchen).unwrap();
+        assert_eq!(
+            serde_json::to_string(&kitchen).unwrap(),
+            r#"{"lights":"on","blinds":"open","updatedAt":"t0"}"#
+        );
+        assert_eq!(snapshot.entities.len(), 4, "the rooms that were stored");
+        assert!(
+            restored.events.is_empty(),
+            "the old room events cannot be replayed"
+        );
+        assert_eq!(restored.max_seq, 7, "ids go on after the old ones");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn a_corrupt_database_is_an_error_naming_the_file() {
         let dir = temp_dir("corrupt");
         std::fs::write(dir.join(DB_FILE), vec![0x5a; 8192]).unwrap();

@@ -360,8 +360,10 @@ async fn writes_cut_short_by_a_full_socket_resume_exactly_where_they_stopped() {
     // (A tiny receive buffer would not do: with loopback's 64 KiB segments the window then reopens so rarely that
     // the server rightly cuts the client as stalled.)
     const EVENTS: u64 = 6;
+    // The stall period (the keep-alive's) is long: the reading starts only once ~12 MB are committed, which
+    // takes seconds on a busy machine, and a client not read from for that long must not be cut as stalled here.
     let app = spawn_app(|f| {
-        f.set("--queue-size", 64).set("--keepalive-secs", 5);
+        f.set("--queue-size", 64).set("--keepalive-secs", 30);
     })
     .await;
     let socket = tokio::net::TcpSocket::new_v4().unwrap();

@@ -4,12 +4,14 @@
 // A failed unwrap in a test is a failed test, with its location: exactly what is wanted here.
 #![allow(clippy::unwrap_used)]
 
-#[path = "../common/flags.rs"]
-mod flags;
+#[path = "../common/mod.rs"]
+mod common;
 mod helpers;
 
 mod connections;
+mod dual_stack;
 mod durability;
+mod entities;
 mod framing;
 mod hardening_connections;
 mod jobs;

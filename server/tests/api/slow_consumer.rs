@@ -64,9 +64,11 @@ async fn a_client_that_never_reads_is_dropped_and_holds_nobody_back() {
     }
     let took = started.elapsed();
 
-    // Assert: the fast client was never held up, and the stuck one was cut off, freeing its place.
+    // Assert: the fast client was never held up (each of its events came within 5 s, above; a stuck client
+    // holding it back would have stopped it outright), and the stuck one was cut off, freeing its place. The
+    // total is bounded only loosely: each 8 KB message is journaled, which a busy machine does slowly.
     assert!(
-        took < Duration::from_secs(30),
+        took < Duration::from_secs(120),
         "the fast client was held back: {took:?} for {sent} messages"
     );
     // Given up on once, by whichever came first, or both: its stream fell a queue behind, and its connection

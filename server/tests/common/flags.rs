@@ -1,6 +1,5 @@
-//! Command-line flags for a server a test starts in-process: a suite's defaults, which each test may override or
-//! extend. Shared by the test binaries (`api`, `redis`) through a `#[path]` module, since integration test
-//! binaries are separate crates.
+//! Command-line flags for a server a test starts in-process: the kit's defaults, which each test may override or
+//! extend.
 
 /// Flags in the order given; `set` replaces a flag already there (clap refuses a flag given twice).
 #[derive(Default)]

@@ -1,19 +1,19 @@
 //! SIGKILL an instance: its clients resume on another with nothing lost, the viewer count drops, and the
 //! simulator and unfinished jobs move to a survivor (one temperature reading per period, not two).
 
-use crate::harness::{json, post, seq, Binary, Redis, Sse, WAIT};
+use crate::harness::{binary, json, post, seq, Redis, SseStream, WAIT};
 use crate::viewers::until_viewers;
 use std::time::Duration;
 
 const PERIOD_MS: u64 = 300;
 
 /// Counts the temperature readings `stream` receives during `window`.
-async fn readings(stream: &mut Sse, window: Duration) -> usize {
+async fn readings(stream: &mut SseStream, window: Duration) -> usize {
     let end = tokio::time::Instant::now() + window;
     let mut n = 0;
     while tokio::time::Instant::now() < end {
         let left = end.saturating_duration_since(tokio::time::Instant::now());
-        match tokio::time::timeout(left, stream.next_within(WAIT)).await {
+        match tokio::time::timeout(left, stream.next_event_or_end(WAIT)).await {
             Ok(Some(event)) if event.event == "temperature" => n += 1,
             Ok(Some(_)) => {}
             Ok(None) => panic!("the stream ended"),
@@ -26,21 +26,21 @@ async fn readings(stream: &mut Sse, window: Duration) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_an_instance_moves_its_clients_viewers_simulator_and_jobs_to_another() {
     // Arrange: A starts first (so it runs the sensor), then B; dashboards on both; a job running on A.
-    let redis = Redis::start();
+    let redis = Redis::start().await;
     let env = [
         ("HEARTH_TEMPERATURE_MS", "300"),
         ("HEARTH_MAX_CONNECTIONS_PER_CLIENT", "0"),
         ("HEARTH_MAX_STREAMS_PER_CLIENT", "0"),
     ];
-    let mut a = Binary::start(&redis, &env).await;
+    let mut a = binary(&redis, &env).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let b = Binary::start(&redis, &env).await;
+    let b = binary(&redis, &env).await;
     let client = reqwest::Client::new();
-    let mut reader_on_a = Sse::open(&client, &a.url("/eventstream"), None).await;
-    let _viewer_on_a = Sse::open(&client, &a.url("/events"), None).await;
-    let mut dashboard_on_b = Sse::open(&client, &b.url("/events"), None).await;
+    let mut reader_on_a = SseStream::open(&client, &a.url("/eventstream"), None).await;
+    let _viewer_on_a = SseStream::open(&client, &a.url("/events"), None).await;
+    let mut dashboard_on_b = SseStream::open(&client, &b.url("/events"), None).await;
     until_viewers(&mut dashboard_on_b, 2).await;
-    let mut sensor = Sse::open(&client, &b.url("/events?topics=temperature"), None).await;
+    let mut sensor = SseStream::open(&client, &b.url("/events?topics=temperature"), None).await;
     let both = readings(&mut sensor, Duration::from_millis(3000)).await;
     let (status, job) = post(&client, &a.url("/api/jobs"), &serde_json::json!({})).await;
     assert_eq!(status, 202, "{job}");
@@ -58,7 +58,7 @@ async fn killing_an_instance_moves_its_clients_viewers_simulator_and_jobs_to_ano
     }
     let mut read = Vec::new();
     while read.len() < 3 {
-        read.push(seq(&reader_on_a.next().await));
+        read.push(seq(&reader_on_a.next_event().await));
     }
     tokio::time::sleep(Duration::from_millis(800)).await;
 
@@ -77,9 +77,10 @@ async fn killing_an_instance_moves_its_clients_viewers_simulator_and_jobs_to_ano
     }
 
     // Assert: the client resumes on B from its last id and gets exactly the rest.
-    let mut resumed = Sse::open(&client, &b.url("/eventstream"), Some(&read[2].to_string())).await;
+    let mut resumed =
+        SseStream::open(&client, &b.url("/eventstream"), Some(&read[2].to_string())).await;
     while read.len() < sent.len() {
-        let event = resumed.next().await;
+        let event = resumed.next_event().await;
         assert_eq!(event.event, "message", "{event:?}");
         read.push(seq(&event));
     }
@@ -95,10 +96,11 @@ async fn killing_an_instance_moves_its_clients_viewers_simulator_and_jobs_to_ano
     );
 
     // Assert: the job finishes on B, each step once, in order.
-    let mut job_stream = Sse::open(&client, &b.url(&format!("/api/jobs/{job}/events")), None).await;
+    let mut job_stream =
+        SseStream::open(&client, &b.url(&format!("/api/jobs/{job}/events")), None).await;
     let mut steps = Vec::new();
     loop {
-        let event = job_stream.next().await;
+        let event = job_stream.next_event().await;
         steps.push(json(&event)["progress"].as_u64().unwrap());
         if event.event == "done" {
             break;

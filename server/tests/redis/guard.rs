@@ -11,8 +11,8 @@ async fn a_redis_that_could_lose_acknowledged_writes_is_refused_naming_the_setti
         (["--appendonly", "no"], "appendonly"),
     ] {
         // Arrange: a broker with one unsafe setting.
-        let redis = Redis::start_with(&extra);
-        let (config, _) = config(&redis.url(), |_| {});
+        let redis = Redis::start_with(&extra).await;
+        let config = config(&redis.url());
 
         // Act
         let refused = server::startup::open_hub(&config, Arc::default()).err();
@@ -29,7 +29,7 @@ async fn a_redis_that_could_lose_acknowledged_writes_is_refused_naming_the_setti
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_safe_redis_is_accepted() {
-    let redis = Redis::start();
-    let (config, _) = config(&redis.url(), |_| {});
+    let redis = Redis::start().await;
+    let config = config(&redis.url());
     assert!(server::startup::open_hub(&config, Arc::default()).is_ok());
 }

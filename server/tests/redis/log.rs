@@ -1,19 +1,19 @@
 //! The shared log: instances publishing at once see one order; read-modify-write updates from several
 //! instances lose nothing.
 
-use crate::harness::{plain, post, seq, Instance, Redis, WAIT};
+use crate::harness::{plain, post, seq, Redis, TestApp, WAIT};
 use app::contract::{Payload, Temperature, MAX_TEMPERATURES};
 use std::sync::Arc;
 
 /// Reads `path` on `instance` until `count` events named one of `names` came; their ids.
-async fn collect(instance: &Instance, path: &str, names: &[&str], count: usize) -> Vec<u64> {
-    let mut stream = instance.sse(path, None).await;
+async fn collect(instance: &TestApp, path: &str, names: &[&str], count: usize) -> Vec<u64> {
+    let mut stream = instance.sse(path).await;
     let mut ids = Vec::with_capacity(count);
     let deadline = tokio::time::Instant::now() + WAIT * 4;
     while ids.len() < count {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         let event = stream
-            .next_within(left)
+            .next_event_or_end(left)
             .await
             .unwrap_or_else(|| panic!("{path}: the stream ended after {} events", ids.len()));
         if names.contains(&event.event.as_str()) {
@@ -26,7 +26,7 @@ async fn collect(instance: &Instance, path: &str, names: &[&str], count: usize) 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_publishing_at_once_are_seen_in_one_order_everywhere() {
     // Arrange: two instances, two kinds of subscriber on each, opened before anything is published.
-    let redis = Redis::start();
+    let redis = Redis::start().await;
     let a = Arc::new(plain(&redis).await);
     let b = Arc::new(plain(&redis).await);
     // The sensors (on whichever instance holds their lease) publish at once: let them be done.
@@ -136,12 +136,12 @@ async fn instances_publishing_at_once_are_seen_in_one_order_everywhere() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn device_changes_from_two_instances_on_one_room_lose_nothing() {
     // Arrange: A flips the kitchen's lights, B its blinds, each 100 times, at once.
-    let redis = Redis::start();
+    let redis = Redis::start().await;
     let a = Arc::new(plain(&redis).await);
     let b = Arc::new(plain(&redis).await);
     // The demo home's entities were put in place at start: only what comes after counts.
     let before = a.state.hub.snapshot().seq.max(b.state.hub.snapshot().seq);
-    let flips = |instance: Arc<Instance>, device: &'static str, states: [&'static str; 2]| {
+    let flips = |instance: Arc<TestApp>, device: &'static str, states: [&'static str; 2]| {
         tokio::spawn(async move {
             for i in 0..100 {
                 let (status, body) = post(
@@ -214,7 +214,7 @@ async fn device_changes_from_two_instances_on_one_room_lose_nothing() {
     }
 }
 
-async fn eventually_kitchen(instance: &Instance, id: u64) {
+async fn eventually_kitchen(instance: &TestApp, id: u64) {
     crate::harness::eventually("the last change reaches every instance", || async {
         instance.state.hub.snapshot().seq >= id
     })

@@ -4,8 +4,8 @@
 // A failed unwrap in a test is a failed test, with its location.
 #![allow(clippy::unwrap_used)]
 
-#[path = "../common/flags.rs"]
-mod flags;
+#[path = "../common/mod.rs"]
+mod common;
 mod harness;
 
 mod failover;

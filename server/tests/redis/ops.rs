@@ -1,14 +1,14 @@
 //! What operators and dashboards see across instances: health and metrics show the broker; a session made on
 //! one instance is valid on all, and ending it on one ends it everywhere.
 
-use crate::harness::{plain, Instance, Redis, TOKEN};
+use crate::harness::{plain, Redis, TestApp, TOKEN};
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthz_and_metrics_show_the_broker() {
-    let redis = Redis::start();
+    let redis = Redis::start().await;
     let a = plain(&redis).await;
-    let (_, body) = a.post_message("hello").await;
+    let (_, body) = a.try_post_message("hello").await;
     let id = body["seq"].as_u64().unwrap();
 
     let (status, health) = a.healthz().await;
@@ -50,7 +50,7 @@ async fn healthz_and_metrics_show_the_broker() {
 }
 
 /// POSTs a message with only the session cookie; the status.
-async fn write_with_cookie(instance: &Instance, cookie: &str) -> u16 {
+async fn write_with_cookie(instance: &TestApp, cookie: &str) -> u16 {
     instance
         .client
         .post(instance.url("/message"))
@@ -66,7 +66,7 @@ async fn write_with_cookie(instance: &Instance, cookie: &str) -> u16 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_login_on_a_writes_on_b_and_a_logout_on_b_ends_it_on_a() {
     // Arrange: log in on A.
-    let redis = Redis::start();
+    let redis = Redis::start().await;
     let a = plain(&redis).await;
     let b = plain(&redis).await;
     let login = a

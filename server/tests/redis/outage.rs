@@ -1,7 +1,7 @@
 //! The broker goes away: killed under load (writes refused quickly, nothing acknowledged lost, streams carry
 //! on when it is back) or restarted empty (ids stay above every old one, old ids get a reset).
 
-use crate::harness::{eventually, plain, seq, Instance, Redis, WAIT};
+use crate::harness::{eventually, plain, seq, Redis, TestApp, WAIT};
 use crate::log::same_ids;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 /// Posts messages until `stop`; the ids of those answered 201.
 async fn keep_posting(
-    instance: Arc<Instance>,
+    instance: Arc<TestApp>,
     name: &'static str,
     stop: Arc<AtomicBool>,
 ) -> Vec<u64> {
@@ -17,7 +17,7 @@ async fn keep_posting(
     let mut n = 0;
     while !stop.load(Ordering::Relaxed) {
         n += 1;
-        let (status, body) = instance.post_message(&format!("{name}{n}")).await;
+        let (status, body) = instance.try_post_message(&format!("{name}{n}")).await;
         match status {
             201 => acked.push(body["seq"].as_u64().unwrap()),
             503 => tokio::time::sleep(Duration::from_millis(20)).await,
@@ -28,12 +28,12 @@ async fn keep_posting(
 }
 
 /// Follows `/eventstream` on `instance`, resuming with its last id whenever the stream ends, until `stop`.
-async fn follow(instance: Arc<Instance>, seen: Arc<Mutex<Vec<u64>>>, stop: Arc<AtomicBool>) {
+async fn follow(instance: Arc<TestApp>, seen: Arc<Mutex<Vec<u64>>>, stop: Arc<AtomicBool>) {
     while !stop.load(Ordering::Relaxed) {
         let last = seen.lock().unwrap().last().map(u64::to_string);
-        let mut stream = instance.sse("/eventstream", last.as_deref()).await;
+        let mut stream = instance.sse_from("/eventstream", last.as_deref()).await;
         while !stop.load(Ordering::Relaxed) {
-            match stream.next_within(WAIT).await {
+            match stream.next_event_or_end(WAIT).await {
                 Some(event) if event.event == "message" => seen.lock().unwrap().push(seq(&event)),
                 Some(event) => panic!("only messages on /eventstream, got {event:?}"),
                 None => break,
@@ -45,7 +45,7 @@ async fn follow(instance: Arc<Instance>, seen: Arc<Mutex<Vec<u64>>>, stop: Arc<A
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_killed_under_load_loses_nothing_acknowledged_and_streams_carry_on() {
     // Arrange: two instances, a follower on B, two writers on each instance.
-    let mut redis = Redis::start();
+    let mut redis = Redis::start().await;
     let a = Arc::new(plain(&redis).await);
     let b = Arc::new(plain(&redis).await);
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -71,7 +71,7 @@ async fn a_broker_killed_under_load_loses_nothing_acknowledged_and_streams_carry
 
     // Assert (during the outage): writes are refused quickly, health says why.
     let started = Instant::now();
-    let (status, _) = a.post_message("during the outage").await;
+    let (status, _) = a.try_post_message("during the outage").await;
     assert_eq!(status, 503, "a write while Redis is down is refused");
     assert!(
         started.elapsed() < Duration::from_secs(3),
@@ -86,10 +86,10 @@ async fn a_broker_killed_under_load_loses_nothing_acknowledged_and_streams_carry
 
     // Act: the broker comes back on the same directory; writes are taken again.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    redis.restart();
+    redis.restart().await;
     for instance in [&a, &b] {
         eventually("writes are accepted again", || async {
-            instance.post_message("back").await.0 == 201
+            instance.try_post_message("back").await.0 == 201
         })
         .await;
     }
@@ -142,12 +142,12 @@ fn redis_free_max(seen: &Mutex<Vec<u64>>) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_restarted_empty_keeps_ids_above_the_old_and_resets_old_ids() {
     // Arrange: five messages, then the broker loses everything.
-    let mut redis = Redis::start();
+    let mut redis = Redis::start().await;
     let a = plain(&redis).await;
     let b = plain(&redis).await;
     let mut old = Vec::new();
     for i in 0..5 {
-        let (status, body) = a.post_message(&format!("old{i}")).await;
+        let (status, body) = a.try_post_message(&format!("old{i}")).await;
         assert_eq!(status, 201);
         old.push(body["seq"].as_u64().unwrap());
     }
@@ -157,10 +157,10 @@ async fn a_broker_restarted_empty_keeps_ids_above_the_old_and_resets_old_ids() {
     .await;
 
     // Act
-    redis.restart_empty();
+    redis.restart_empty().await;
     let deadline = Instant::now() + WAIT;
     let new = loop {
-        let (status, body) = b.post_message("new").await;
+        let (status, body) = b.try_post_message("new").await;
         if status == 201 {
             break body["seq"].as_u64().unwrap();
         }
@@ -179,16 +179,16 @@ async fn a_broker_restarted_empty_keeps_ids_above_the_old_and_resets_old_ids() {
         })
         .await;
         let mut stream = instance
-            .sse("/eventstream", Some(&old[2].to_string()))
+            .sse_from("/eventstream", Some(&old[2].to_string()))
             .await;
         assert_eq!(
-            stream.next().await.event,
+            stream.next_event().await.event,
             "reset",
             "an id the broker lost, on {}",
             instance.addr
         );
-        let mut fresh = instance.sse("/events?topics=message", None).await;
-        let snapshot = fresh.next().await;
+        let mut fresh = instance.sse("/events?topics=message").await;
+        let snapshot = fresh.next_event().await;
         assert_eq!(snapshot.event, "snapshot");
         assert!(
             seq(&snapshot) >= new,

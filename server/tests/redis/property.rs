@@ -1,7 +1,7 @@
 //! A property: whatever the mix of publishes on random instances and clients reconnecting to random
 //! instances, each client's ids strictly increase and equal the global log filtered by its topics.
 
-use crate::harness::{instance, seq, Instance, Redis, Sse};
+use crate::harness::{instance, seq, Redis, SseStream, TestApp};
 use crate::resume::message;
 use app::contract::{Payload, Temperature};
 use proptest::prelude::*;
@@ -29,7 +29,7 @@ fn op() -> impl Strategy<Value = Op> {
 struct Client {
     path: &'static str,
     topics: &'static [&'static str],
-    stream: Sse,
+    stream: SseStream,
     received: Vec<u64>,
     /// The log's newest id when it first subscribed (it starts fresh, so it is owed what came after).
     start: u64,
@@ -49,7 +49,7 @@ impl Client {
     async fn read(&mut self, n: usize) {
         let mut got = 0;
         while got < n {
-            let event = self.stream.next().await;
+            let event = self.stream.next_event().await;
             assert_ne!(
                 event.event, "reset",
                 "{}: no reset in a short gap",
@@ -64,9 +64,9 @@ impl Client {
 }
 
 async fn run(ops: Vec<Op>) {
-    let redis = Redis::start();
+    let redis = Redis::start().await;
     // One instance keeps a ring of 4, so its resumes read the log.
-    let instances: Vec<Instance> = vec![
+    let instances: Vec<TestApp> = vec![
         instance(&redis, |_| {}).await,
         instance(&redis, |_| {}).await,
         instance(&redis, |f| {
@@ -83,7 +83,7 @@ async fn run(ops: Vec<Op>) {
         clients.push(Client {
             path,
             topics,
-            stream: instances[i].sse(path, None).await,
+            stream: instances[i].sse(path).await,
             received: Vec::new(),
             start,
         });
@@ -122,7 +122,7 @@ async fn run(ops: Vec<Op>) {
                 clients[client].read(n).await;
                 let c = &mut clients[client];
                 let last = c.received.last().copied().unwrap_or(c.start).to_string();
-                c.stream = instances[to].sse(c.path, Some(&last)).await;
+                c.stream = instances[to].sse_from(c.path, Some(&last)).await;
             }
         }
     }

@@ -1,7 +1,7 @@
 //! Resume across instances: what a client read on one instance continues exactly on another; ids no instance
 //! can honour get a `reset` on every instance.
 
-use crate::harness::{instance, plain, seq, Instance, Redis, SlowLink, Sse};
+use crate::harness::{instance, plain, seq, Redis, SlowLink, SseStream, TestApp};
 use app::contract::{Message, Payload};
 use std::time::Duration;
 
@@ -16,10 +16,10 @@ pub fn message(text: &str) -> Payload {
 }
 
 /// Posts `n` messages on `instance`; their ids.
-async fn post_messages(instance: &Instance, prefix: &str, n: usize) -> Vec<u64> {
+async fn post_messages(instance: &TestApp, prefix: &str, n: usize) -> Vec<u64> {
     let mut ids = Vec::new();
     for i in 0..n {
-        let (status, body) = instance.post_message(&format!("{prefix}{i}")).await;
+        let (status, body) = instance.try_post_message(&format!("{prefix}{i}")).await;
         assert_eq!(status, 201, "{body}");
         ids.push(body["seq"].as_u64().unwrap());
     }
@@ -27,10 +27,10 @@ async fn post_messages(instance: &Instance, prefix: &str, n: usize) -> Vec<u64> 
 }
 
 /// Reads `count` message ids from `stream`, failing on anything else (a `reset` above all).
-async fn messages(stream: &mut Sse, count: usize) -> Vec<u64> {
+async fn messages(stream: &mut SseStream, count: usize) -> Vec<u64> {
     let mut ids = Vec::new();
     while ids.len() < count {
-        let event = stream.next().await;
+        let event = stream.next_event().await;
         assert_eq!(
             event.event, "message",
             "only the missed messages, no {event:?}"
@@ -43,18 +43,18 @@ async fn messages(stream: &mut Sse, count: usize) -> Vec<u64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_read_up_to_x_on_a_gets_exactly_the_rest_on_b() {
     // Arrange: 20 messages on A; a client read the first 10 of them on A.
-    let redis = Redis::start();
+    let redis = Redis::start().await;
     let a = plain(&redis).await;
     let b = plain(&redis).await;
-    let mut on_a = a.sse("/eventstream", None).await;
+    let mut on_a = a.sse("/eventstream").await;
     let ids = post_messages(&a, "m", 20).await;
     assert_eq!(messages(&mut on_a, 10).await, ids[..10]);
     drop(on_a);
     let x = ids[9].to_string();
 
     // Act: reconnect to B with X, as the header and as the query parameter.
-    let mut by_header = b.sse("/eventstream", Some(&x)).await;
-    let mut by_query = b.sse(&format!("/eventstream?lastEventId={x}"), None).await;
+    let mut by_header = b.sse_from("/eventstream", Some(&x)).await;
+    let mut by_query = b.sse(&format!("/eventstream?lastEventId={x}")).await;
 
     // Assert
     assert_eq!(messages(&mut by_header, 10).await, ids[10..]);
@@ -64,7 +64,7 @@ async fn a_client_that_read_up_to_x_on_a_gets_exactly_the_rest_on_b() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconnecting_to_b_the_instant_a_acknowledged_a_write_is_no_reset() {
     // B sees the broker 50 ms late, so it has not tailed what A just acknowledged when the client arrives.
-    let redis = Redis::start();
+    let redis = Redis::start().await;
     let a = plain(&redis).await;
     let slow = SlowLink::to(&redis, Duration::from_millis(50)).await;
     let b = instance(&redis, |f| {
@@ -76,7 +76,7 @@ async fn reconnecting_to_b_the_instant_a_acknowledged_a_write_is_no_reset() {
         let x = post_messages(&a, &format!("instant{i}-"), 1).await[0];
 
         // Act: resume on B from it at once, then one more write.
-        let mut on_b = b.sse("/eventstream", Some(&x.to_string())).await;
+        let mut on_b = b.sse_from("/eventstream", Some(&x.to_string())).await;
         let next = post_messages(&a, &format!("next{i}-"), 1).await[0];
 
         // Assert: exactly the next one, no reset.
@@ -87,7 +87,7 @@ async fn reconnecting_to_b_the_instant_a_acknowledged_a_write_is_no_reset() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_id_older_than_the_ring_is_read_from_the_log_and_stitched_to_the_ring() {
     // Arrange: B keeps only 10 events in its ring; 60 messages go through A.
-    let redis = Redis::start();
+    let redis = Redis::start().await;
     let a = plain(&redis).await;
     let b = instance(&redis, |f| {
         f.set("--replay-size", 10);
@@ -100,7 +100,7 @@ async fn an_id_older_than_the_ring_is_read_from_the_log_and_stitched_to_the_ring
     .await;
 
     // Act: resume on B from the 5th, 50 events behind its ring.
-    let mut on_b = b.sse("/eventstream", Some(&ids[4].to_string())).await;
+    let mut on_b = b.sse_from("/eventstream", Some(&ids[4].to_string())).await;
     let later = post_messages(&a, "live", 3).await;
 
     // Assert: the 55 from the log and the ring, then the live ones, each once.
@@ -111,7 +111,7 @@ async fn an_id_older_than_the_ring_is_read_from_the_log_and_stitched_to_the_ring
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ids_no_instance_can_honour_get_a_reset_on_every_instance() {
     // Arrange: a short retention (10 events) so the first ids are trimmed, on both instances.
-    let redis = Redis::start();
+    let redis = Redis::start().await;
     let short = |f: &mut crate::harness::Flags| {
         f.set("--replay-size", 10).set("--retain-events", 10);
     };
@@ -143,10 +143,10 @@ async fn ids_no_instance_can_honour_get_a_reset_on_every_instance() {
             ("never in the log", missing.to_string()),
         ] {
             // Act
-            let mut stream = instance.sse("/events?topics=message", Some(&id)).await;
+            let mut stream = instance.sse_from("/events?topics=message", Some(&id)).await;
 
             // Assert
-            let event = stream.next().await;
+            let event = stream.next_event().await;
             assert_eq!(event.event, "reset", "{case} id {id} on {}", instance.addr);
         }
     }

@@ -9,7 +9,7 @@ use app::contract::{Payload, Temperature, MAX_TEMPERATURES};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_log_stays_bounded_and_a_late_instance_reaches_the_same_state() {
     // Arrange: a retention of 100 events.
-    let redis = Redis::start();
+    let redis = Redis::start().await;
     let short = |f: &mut crate::harness::Flags| {
         f.set("--replay-size", 50).set("--retain-events", 100);
     };
@@ -61,7 +61,7 @@ async fn the_log_stays_bounded_and_a_late_instance_reaches_the_same_state() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entries_past_their_age_go_but_never_the_checkpoint_or_what_follows_it() {
     // Arrange: no age is young enough (0 hours), but plenty of room by count.
-    let redis = Redis::start();
+    let redis = Redis::start().await;
     let a = instance(&redis, |f| {
         f.set("--retain-events", 100_000).set("--retain-hours", 0);
     })
@@ -92,7 +92,7 @@ async fn entries_past_their_age_go_but_never_the_checkpoint_or_what_follows_it()
 }
 
 /// Publishes `count` temperature readings, a hundred at a time; returns the newest one's id.
-async fn publish_readings(instance: &crate::harness::Instance, count: usize) -> u64 {
+async fn publish_readings(instance: &crate::harness::TestApp, count: usize) -> u64 {
     let mut newest = 0;
     for start in (0..count).step_by(100) {
         let publishes: Vec<_> = (start..count.min(start + 100))
@@ -117,7 +117,7 @@ async fn publish_readings(instance: &crate::harness::Instance, count: usize) -> 
 async fn sensor_readings_keep_their_window_and_never_push_messages_out_of_retention() {
     // Arrange: a retention of 100 events (the ring is smaller: retention never goes below it), and 60
     // messages in it.
-    let redis = Redis::start();
+    let redis = Redis::start().await;
     let short = |f: &mut crate::harness::Flags| {
         f.set("--replay-size", 50).set("--retain-events", 100);
     };

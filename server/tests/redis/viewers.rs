@@ -1,18 +1,18 @@
 //! The viewer count is the total over all instances, coalesced, and an instance that dies drops out of it.
 
-use crate::harness::{instance, json, Flags, Instance, Redis, Sse, WAIT};
+use crate::harness::{instance, json, Flags, Redis, SseStream, TestApp, WAIT};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Reads a dashboard stream until it shows `count` viewers (its snapshot or a `viewers` event); the number of
 /// `viewers` events it read on the way.
-pub async fn until_viewers(stream: &mut Sse, count: u64) -> usize {
+pub async fn until_viewers(stream: &mut SseStream, count: u64) -> usize {
     let mut events = 0;
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         let event = stream
-            .next_within(left)
+            .next_event_or_end(left)
             .await
             .unwrap_or_else(|| panic!("the stream ended before it showed {count} viewers"));
         let shown = match event.event.as_str() {
@@ -38,14 +38,14 @@ fn open_door(f: &mut Flags) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboards_on_two_instances_all_show_the_total_and_a_burst_is_coalesced() {
     // Arrange
-    let redis = Redis::start();
+    let redis = Redis::start().await;
     let a = Arc::new(instance(&redis, open_door).await);
     let b = Arc::new(instance(&redis, open_door).await);
 
     // Act: three dashboards on A, two on B.
     let mut dashboards = Vec::new();
     for instance in [&a, &a, &a, &b, &b] {
-        dashboards.push(instance.sse("/events", None).await);
+        dashboards.push(instance.sse("/events").await);
     }
 
     // Assert: every one shows 5.
@@ -57,7 +57,7 @@ async fn dashboards_on_two_instances_all_show_the_total_and_a_burst_is_coalesced
     let burst: Vec<_> = (0..500)
         .map(|_| {
             let a = Arc::clone(&a);
-            tokio::spawn(async move { a.sse("/live-users", None).await })
+            tokio::spawn(async move { a.sse("/live-users").await })
         })
         .collect();
     let mut held = Vec::new();
@@ -76,12 +76,12 @@ async fn dashboards_on_two_instances_all_show_the_total_and_a_burst_is_coalesced
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instance_that_stops_drops_out_of_the_total() {
-    let redis = Redis::start();
-    let a: Instance = instance(&redis, open_door).await;
-    let b: Instance = instance(&redis, open_door).await;
-    let _on_a = a.sse("/events", None).await;
-    let _also_on_a = a.sse("/events", None).await;
-    let mut on_b = b.sse("/events", None).await;
+    let redis = Redis::start().await;
+    let a: TestApp = instance(&redis, open_door).await;
+    let b: TestApp = instance(&redis, open_door).await;
+    let _on_a = a.sse("/events").await;
+    let _also_on_a = a.sse("/events").await;
+    let mut on_b = b.sse("/events").await;
     until_viewers(&mut on_b, 3).await;
 
     // Act: A stops reporting (its tasks end; its streams are left open as a frozen process would).

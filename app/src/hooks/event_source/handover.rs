@@ -1,7 +1,8 @@
 //! The rules that let tabs share one stream and hand it over without losing or repeating an event: what the
-//! tabs say to each other, which events a tab has already seen, which it may still ask for, and in what order a
-//! follower delivers what reaches it. Pure, so it is tested without a browser; `tabs.rs` wires it to
-//! `BroadcastChannel` and the Web Locks API.
+//! tabs say to each other, which events a tab has already seen, which it may still ask for, in what order a
+//! follower delivers what reaches it, and which tab leads ([`Standing::on_note`]: a note in, the steps it calls
+//! for out). Pure, so it is tested without a browser; `browser/sharing.rs` carries out the steps with the
+//! `BroadcastChannel` and the Web Lock that `tabs.rs` wraps.
 //!
 //! The model: one tab (the leader) holds the `EventSource` and relays every event it receives, numbered within
 //! its term, to the others over a channel. Every tab, the leader included, passes each event through its own
@@ -11,7 +12,7 @@
 //! behind ask the new leader for the difference ([`Inbox`]), which it has in its ring.
 
 use super::{ReadyState, SseError};
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -114,7 +115,7 @@ pub enum Note {
 /// derived code for these types cost the WASM bundle about 45 KB; this costs a few.
 impl Note {
     pub fn encode(&self) -> String {
-        let mut w = Writer(String::new());
+        let mut w = NoteWriter(String::new());
         match self {
             Note::Lead {
                 term,
@@ -174,7 +175,7 @@ impl Note {
     /// `None` for anything that is not a whole note of ours (another library on the same channel name, a
     /// truncated or garbled message).
     pub fn decode(text: &str) -> Option<Note> {
-        let mut r = Reader(text);
+        let mut r = NoteReader(text);
         let note = match r.byte()? {
             b'L' => Note::Lead {
                 term: r.term()?,
@@ -198,7 +199,7 @@ impl Note {
             },
             b'W' => Note::Want {
                 tab: r.num()?,
-                after: r.optional(Reader::text)?,
+                after: r.optional(NoteReader::text)?,
                 events: r.texts()?,
             },
             b'R' => Note::Replay {
@@ -230,9 +231,9 @@ impl Note {
 }
 
 /// Writes a note's fields; see [`Note::encode`] for the format.
-struct Writer(String);
+struct NoteWriter(String);
 
-impl Writer {
+impl NoteWriter {
     fn tag(&mut self, tag: u8) -> &mut Self {
         self.0.push(char::from(tag));
         self
@@ -318,9 +319,9 @@ impl Writer {
 }
 
 /// Reads a note's fields back; every method gives `None` on anything malformed, and nothing panics.
-struct Reader<'a>(&'a str);
+struct NoteReader<'a>(&'a str);
 
-impl Reader<'_> {
+impl NoteReader<'_> {
     fn byte(&mut self) -> Option<u8> {
         let first = *self.0.as_bytes().first()?;
         self.0 = self.0.get(1..)?;
@@ -388,7 +389,7 @@ impl Reader<'_> {
             data: self.text()?,
             id: self.text()?,
             fresh: self.flag()?,
-            from: self.optional(Reader::text)?,
+            from: self.optional(NoteReader::text)?,
         })
     }
 
@@ -694,6 +695,278 @@ impl Inbox {
     }
 }
 
+/// A tab's role in the shared stream.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Role {
+    Follower,
+    Leader(Leading),
+}
+
+/// What a leading tab keeps track of.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Leading {
+    pub term: Term,
+    /// Events relayed in this term.
+    pub sent: u64,
+    /// Other tabs that are visible: the stream pauses only when none is and this one is hidden too.
+    pub visible: BTreeSet<u64>,
+    /// Named events other tabs' subscribers listen to.
+    pub remote_events: BTreeSet<String>,
+}
+
+/// A tab's standing among the tabs that share a stream: what the term and role rules decide on, and no browser
+/// object, so the rules ([`Standing::on_note`]) are tested here. The tab keeps its lock, channel and timers
+/// beside it and carries out the [`Step`]s the rules give.
+#[derive(Debug, Clone)]
+pub struct Standing {
+    pub tab: u64,
+    pub role: Role,
+    /// The highest term heard of: taking over uses the next.
+    pub top_term: u64,
+    pub inbox: Inbox,
+    /// The leader said its tab is hidden (its beats may come late).
+    pub leader_hidden: bool,
+}
+
+/// One thing a note asks a tab to do; [`Standing::on_note`] gives them in the order they are to be done.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Let go of the lead (the standing already says `Follower`): close the stream and release the lock. A tab
+    /// that was following lets go of its watch on the leader, until a later step watches again.
+    LetGo,
+    /// Ask the leader for every event after this tab's last id (send `Want`).
+    SendWant,
+    /// Tell the other tabs whether this one is visible and which events it listens to (send `Presence`).
+    SendPresence,
+    /// Keep a request for the lock queued, to take over as soon as the leader lets go.
+    QueueForLock,
+    /// The leader was heard from: (re)start the watch on its silence.
+    Watch,
+    /// Show the leader's connection state.
+    SetState(ReadyState),
+    /// Show the leader's connection error.
+    SetError(Option<SseError>),
+    /// Hand these events to the subscribers, in order (each still passes the tab's [`Seen`]).
+    Deliver(Vec<Relayed>),
+    /// The leader's reconnect policy gave up: so does this tab.
+    GiveUp,
+    /// Answer tab `to`'s `Want` with what came after `after`, as of position `upto` of `term`'s feed: from this
+    /// tab's ring, or, when the ring does not reach back that far, by reopening the stream from `after`.
+    Answer {
+        to: u64,
+        after: Option<String>,
+        term: Term,
+        upto: u64,
+    },
+    /// Listen to every event name wanted now (another tab asked for more).
+    Listen,
+    /// Which tabs are visible changed: pause or resume the stream.
+    CheckVisibility,
+}
+
+impl Standing {
+    /// A tab that has just joined: it follows, and waits for its catch-up.
+    pub fn new(tab: u64) -> Self {
+        let mut inbox = Inbox::default();
+        inbox.join();
+        Standing {
+            tab,
+            role: Role::Follower,
+            top_term: 0,
+            inbox,
+            leader_hidden: false,
+        }
+    }
+
+    /// What this tab keeps track of as the leader, if it leads.
+    pub fn leading(&self) -> Option<&Leading> {
+        match &self.role {
+            Role::Leader(leading) => Some(leading),
+            Role::Follower => None,
+        }
+    }
+
+    /// The term this tab leads, if it leads.
+    pub fn leader_term(&self) -> Option<Term> {
+        self.leading().map(|leading| leading.term)
+    }
+
+    pub fn following(&self) -> bool {
+        matches!(self.role, Role::Follower)
+    }
+
+    /// This tab got the lock: it leads, in a term newer than any it heard of. Returns the term, and how far the
+    /// tab had followed the previous leader's feed (the announcement says it, so tabs behind it catch up).
+    pub fn lead(&mut self) -> (Term, Option<Position>) {
+        self.top_term += 1;
+        let term = Term {
+            number: self.top_term,
+            tab: self.tab,
+        };
+        let reached = self.inbox.position();
+        self.inbox.lead(term);
+        self.role = Role::Leader(Leading {
+            term,
+            sent: 0,
+            visible: BTreeSet::new(),
+            remote_events: BTreeSet::new(),
+        });
+        (term, reached)
+    }
+
+    /// Stops leading, if leading; the tab carries out [`Step::LetGo`].
+    pub fn step_down(&mut self) {
+        self.role = Role::Follower;
+    }
+
+    /// Another tab leads in a newer term: stop leading and follow it (catch up, queue for the lock, watch it),
+    /// unless no subscriber of this tab is active.
+    pub fn replaced(&mut self, subscribed: bool) -> Vec<Step> {
+        self.step_down();
+        let mut steps = vec![Step::LetGo];
+        if subscribed {
+            self.inbox.join();
+            steps.extend([Step::SendWant, Step::QueueForLock, Step::Watch]);
+        }
+        steps
+    }
+
+    /// The term and role rules: what a note from another tab changes in this tab's standing, and what the tab is
+    /// to do about it, in order. `subscribed`: a subscriber of this tab is active.
+    pub fn on_note(&mut self, note: Note, subscribed: bool) -> Vec<Step> {
+        // Every term heard of counts, not only announcements: a tab that joined after the leader announced
+        // itself learns its term from the catch-up or the feed, and must take over with a newer one.
+        let heard = match &note {
+            Note::Lead { term, .. }
+            | Note::State { term, .. }
+            | Note::Beat { term, .. }
+            | Note::Replay { term, .. } => Some(*term),
+            Note::Event(relayed) => Some(relayed.term),
+            Note::Want { .. } | Note::Presence { .. } | Note::Bye { .. } => None,
+        };
+        if let Some(term) = heard {
+            self.top_term = self.top_term.max(term.number);
+        }
+        let mut steps = Vec::new();
+        match note {
+            Note::Lead {
+                term,
+                reached,
+                state,
+            } => {
+                let following_newer = self.inbox.term().is_none_or(|t| term >= t);
+                let newer = following_newer && self.leader_term().is_none_or(|mine| term > mine);
+                if !newer {
+                    return steps;
+                }
+                self.step_down();
+                self.leader_hidden = false;
+                let intake = self.inbox.leader(term, reached);
+                steps.extend([Step::LetGo, Step::SetState(state), Step::SendPresence]);
+                if intake == Intake::CatchUp {
+                    steps.push(Step::SendWant);
+                }
+                steps.extend([Step::QueueForLock, Step::Watch]);
+            }
+            Note::Event(relayed) => {
+                if self.leader_term().is_some_and(|mine| relayed.term > mine) {
+                    steps = self.replaced(subscribed);
+                }
+                if !self.following() {
+                    return steps;
+                }
+                let intake = self.inbox.event(relayed);
+                take_in(intake, &mut steps);
+                steps.push(Step::Watch);
+            }
+            Note::State { term, state, error } => {
+                let current = match self.role {
+                    Role::Follower => self.inbox.term(),
+                    Role::Leader(_) => None,
+                };
+                if current != Some(term) {
+                    return steps;
+                }
+                let gave_up = matches!(error, Some(SseError::GaveUp(_)));
+                steps.extend([Step::SetState(state), Step::SetError(error)]);
+                steps.push(if gave_up { Step::GiveUp } else { Step::Watch });
+            }
+            Note::Beat { term, hidden } => {
+                if self.leader_term().is_some_and(|mine| term > mine) {
+                    return self.replaced(subscribed);
+                }
+                if self.inbox.term() == Some(term) {
+                    self.leader_hidden = hidden;
+                }
+                steps.push(Step::Watch);
+            }
+            Note::Want { tab, after, events } => {
+                if let Role::Leader(leading) = &mut self.role {
+                    leading.remote_events.extend(events);
+                    steps.extend([
+                        Step::Listen,
+                        Step::Answer {
+                            to: tab,
+                            after,
+                            term: leading.term,
+                            upto: leading.sent,
+                        },
+                    ]);
+                }
+            }
+            Note::Replay {
+                to,
+                term,
+                events,
+                upto,
+                state,
+                error,
+            } => {
+                if to != self.tab || !self.following() {
+                    return steps;
+                }
+                let intake = self.inbox.replay(term, events, upto);
+                if intake != Intake::Nothing {
+                    steps.extend([Step::SetState(state), Step::SetError(error)]);
+                }
+                take_in(intake, &mut steps);
+                steps.push(Step::Watch);
+            }
+            Note::Presence {
+                tab,
+                visible,
+                events,
+            } => {
+                if let Role::Leader(leading) = &mut self.role {
+                    if visible {
+                        leading.visible.insert(tab);
+                    } else {
+                        leading.visible.remove(&tab);
+                    }
+                    leading.remote_events.extend(events);
+                    steps.extend([Step::Listen, Step::CheckVisibility]);
+                }
+            }
+            Note::Bye { tab } => {
+                if let Role::Leader(leading) = &mut self.role {
+                    leading.visible.remove(&tab);
+                    steps.push(Step::CheckVisibility);
+                }
+            }
+        }
+        steps
+    }
+}
+
+/// What the intake let through becomes steps: events to deliver, or a request for a catch-up.
+fn take_in(intake: Intake, steps: &mut Vec<Step>) {
+    match intake {
+        Intake::Deliver(events) => steps.push(Step::Deliver(events)),
+        Intake::CatchUp => steps.push(Step::SendWant),
+        Intake::Nothing => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -921,6 +1194,266 @@ mod tests {
         let want: Vec<String> = (1..=7).map(|i| i.to_string()).collect();
         assert_eq!(first.2, want);
         assert_eq!(second.2, want);
+    }
+
+    /// A tab (id 5) following the leader of term `A`, caught up.
+    fn follower_of_a() -> Standing {
+        let mut tab = Standing::new(5);
+        let announced = Note::Lead {
+            term: A,
+            reached: None,
+            state: ReadyState::Connecting,
+        };
+        assert_eq!(
+            tab.on_note(announced, true),
+            [
+                Step::LetGo,
+                Step::SetState(ReadyState::Connecting),
+                Step::SendPresence,
+                Step::QueueForLock,
+                Step::Watch
+            ]
+        );
+        tab
+    }
+
+    /// The tab that leads in term `A`.
+    fn leader_of_a() -> Standing {
+        let mut tab = Standing::new(A.tab);
+        let (term, _) = tab.lead();
+        assert_eq!(term, A);
+        tab
+    }
+
+    /// The steps of a tab that learns another leads in a newer term: let go, catch up, queue, watch.
+    const REPLACED: [Step; 4] = [Step::LetGo, Step::SendWant, Step::QueueForLock, Step::Watch];
+
+    #[test]
+    fn a_tab_takes_the_lead_in_a_term_newer_than_any_it_heard_of() {
+        let mut tab = follower_of_a();
+        // Heard in another tab's beat, not in an announcement: it counts all the same.
+        let beat = Note::Beat {
+            term: Term { number: 9, tab: 1 },
+            hidden: false,
+        };
+        assert_eq!(tab.on_note(beat, true), [Step::Watch]);
+        let (term, reached) = tab.lead();
+        assert_eq!(term, Term { number: 10, tab: 5 });
+        assert_eq!(reached, Some(Position { term: A, n: 0 }));
+        assert_eq!(tab.leader_term(), Some(term));
+        assert_eq!(tab.inbox.term(), Some(term));
+    }
+
+    #[test]
+    fn a_newer_leaders_announcement_makes_a_leader_step_down_and_catch_up() {
+        let mut tab = leader_of_a();
+        let steps = tab.on_note(
+            Note::Lead {
+                term: B,
+                reached: Some(Position { term: A, n: 3 }),
+                state: ReadyState::Open,
+            },
+            true,
+        );
+        // It relayed nothing in term A, so it is behind the new leader and asks it for the difference.
+        assert_eq!(
+            steps,
+            [
+                Step::LetGo,
+                Step::SetState(ReadyState::Open),
+                Step::SendPresence,
+                Step::SendWant,
+                Step::QueueForLock,
+                Step::Watch
+            ]
+        );
+        assert!(tab.following() && tab.inbox.is_waiting());
+        assert_eq!(tab.inbox.term(), Some(B));
+    }
+
+    #[test]
+    fn an_announcement_from_an_older_term_changes_nothing() {
+        let mut leader = Standing::new(5);
+        leader.top_term = B.number - 1;
+        leader.lead();
+        let old = Note::Lead {
+            term: A,
+            reached: None,
+            state: ReadyState::Open,
+        };
+        assert_eq!(leader.on_note(old.clone(), true), []);
+        assert!(leader.leader_term().is_some());
+        let mut follower = follower_of_a();
+        follower.on_note(
+            Note::Lead {
+                term: B,
+                reached: None,
+                state: ReadyState::Open,
+            },
+            true,
+        );
+        assert_eq!(follower.on_note(old, true), []);
+        assert_eq!(follower.inbox.term(), Some(B));
+    }
+
+    #[test]
+    fn a_follower_delivers_its_leaders_feed_and_keeps_watching() {
+        let mut tab = follower_of_a();
+        assert_eq!(
+            tab.on_note(Note::Event(ev(A, 1, 41, Some(40))), true),
+            [Step::Deliver(vec![ev(A, 1, 41, Some(40))]), Step::Watch]
+        );
+        // An event from a leader it was never told about (it missed the announcement) makes it catch up.
+        assert_eq!(
+            tab.on_note(Note::Event(ev(B, 4, 50, Some(45))), true),
+            [Step::SendWant, Step::Watch]
+        );
+    }
+
+    #[test]
+    fn an_event_from_a_newer_term_replaces_a_leader() {
+        let mut tab = leader_of_a();
+        // An event of its own term or an older one changes nothing.
+        assert_eq!(tab.on_note(Note::Event(ev(A, 1, 1, None)), true), []);
+        let steps = tab.on_note(Note::Event(ev(B, 1, 2, Some(1))), true);
+        // The event waits in the intake for the catch-up the tab asked for.
+        assert_eq!(steps, [REPLACED.as_slice(), &[Step::Watch]].concat());
+        assert!(tab.following() && tab.inbox.is_waiting());
+        // With no active subscriber it lets go and follows nobody: it only notes the event.
+        let mut idle = leader_of_a();
+        let steps = idle.on_note(Note::Event(ev(B, 1, 2, Some(1))), false);
+        assert_eq!(steps, [Step::LetGo, Step::SendWant, Step::Watch]);
+    }
+
+    #[test]
+    fn a_beat_from_a_newer_term_replaces_a_leader_one_from_the_leader_is_heard() {
+        let mut leader = leader_of_a();
+        assert_eq!(
+            leader.on_note(
+                Note::Beat {
+                    term: B,
+                    hidden: false
+                },
+                true
+            ),
+            REPLACED
+        );
+        let mut follower = follower_of_a();
+        let beat = |term| Note::Beat { term, hidden: true };
+        assert_eq!(follower.on_note(beat(B), true), [Step::Watch]);
+        assert!(!follower.leader_hidden, "not the leader it follows");
+        assert_eq!(follower.on_note(beat(A), true), [Step::Watch]);
+        assert!(follower.leader_hidden);
+    }
+
+    #[test]
+    fn a_follower_shows_its_leaders_state_and_gives_up_with_it() {
+        let mut tab = follower_of_a();
+        let state = |term, error| Note::State {
+            term,
+            state: ReadyState::Closed,
+            error,
+        };
+        assert_eq!(tab.on_note(state(B, None), true), [], "not its leader");
+        assert_eq!(
+            tab.on_note(state(A, Some(SseError::Dropped)), true),
+            [
+                Step::SetState(ReadyState::Closed),
+                Step::SetError(Some(SseError::Dropped)),
+                Step::Watch
+            ]
+        );
+        assert_eq!(
+            tab.on_note(state(A, Some(SseError::GaveUp(3))), true)[2],
+            Step::GiveUp
+        );
+        assert_eq!(leader_of_a().on_note(state(A, None), true), []);
+    }
+
+    #[test]
+    fn only_a_leader_answers_a_want_and_listens_to_what_it_asks_for() {
+        let want = Note::Want {
+            tab: 9,
+            after: Some("40".into()),
+            events: vec!["kitchen".into()],
+        };
+        assert_eq!(follower_of_a().on_note(want.clone(), true), []);
+        let mut tab = leader_of_a();
+        let Role::Leader(leading) = &mut tab.role else {
+            unreachable!()
+        };
+        leading.sent = 7;
+        assert_eq!(
+            tab.on_note(want, true),
+            [
+                Step::Listen,
+                Step::Answer {
+                    to: 9,
+                    after: Some("40".into()),
+                    term: A,
+                    upto: 7
+                }
+            ]
+        );
+        let Role::Leader(leading) = &tab.role else {
+            unreachable!()
+        };
+        assert!(leading.remote_events.contains("kitchen"));
+    }
+
+    #[test]
+    fn a_replay_is_taken_only_by_the_follower_it_is_addressed_to() {
+        let replay = |to| Note::Replay {
+            to,
+            term: A,
+            events: vec![ev(A, 1, 41, Some(40))],
+            upto: 1,
+            state: ReadyState::Open,
+            error: None,
+        };
+        assert_eq!(Standing::new(5).on_note(replay(6), true), []);
+        assert_eq!(leader_of_a().on_note(replay(A.tab), true), []);
+        assert_eq!(
+            Standing::new(5).on_note(replay(5), true),
+            [
+                Step::SetState(ReadyState::Open),
+                Step::SetError(None),
+                Step::Deliver(vec![ev(A, 1, 41, Some(40))]),
+                Step::Watch
+            ]
+        );
+        // An answer to a request already served changes neither state nor feed.
+        assert_eq!(follower_of_a().on_note(replay(5), true), [Step::Watch]);
+    }
+
+    #[test]
+    fn presence_and_goodbyes_steer_only_a_leaders_pause() {
+        let presence = |tab, visible| Note::Presence {
+            tab,
+            visible,
+            events: vec!["viewers".into()],
+        };
+        assert_eq!(follower_of_a().on_note(presence(8, true), true), []);
+        assert_eq!(follower_of_a().on_note(Note::Bye { tab: 8 }, true), []);
+        let mut tab = leader_of_a();
+        let visible = |tab: &Standing| match &tab.role {
+            Role::Leader(leading) => leading.visible.iter().copied().collect::<Vec<_>>(),
+            Role::Follower => unreachable!(),
+        };
+        let heard = [Step::Listen, Step::CheckVisibility];
+        assert_eq!(tab.on_note(presence(8, true), true), heard);
+        assert_eq!(tab.on_note(presence(9, true), true), heard);
+        assert_eq!(visible(&tab), [8, 9]);
+        assert_eq!(tab.on_note(presence(8, false), true), heard);
+        assert_eq!(
+            tab.on_note(Note::Bye { tab: 9 }, true),
+            [Step::CheckVisibility]
+        );
+        assert_eq!(visible(&tab), Vec::<u64>::new());
+        let Role::Leader(leading) = &tab.role else {
+            unreachable!()
+        };
+        assert!(leading.remote_events.contains("viewers"));
     }
 
     /// One note of every kind, with every optional field both present and absent, and strings that contain the

@@ -308,7 +308,7 @@ pub fn use_event_source(url: &str, options: UseEventSourceOptions) -> UseEventSo
     let control = browser::connect(
         url,
         options,
-        browser::Sinks {
+        browser::SubscriberSignals {
             ready_state,
             message,
             error,

@@ -1,6 +1,6 @@
 //! The two browser APIs that tabs share a stream through, wrapped thinly: a `BroadcastChannel` that carries
 //! [`Note`]s between the tabs of one origin in one browser, and a Web Lock whose holder is the leader. They
-//! know nothing of the hook; `browser.rs` decides what to do with them.
+//! know nothing of the hook; `browser/sharing.rs` decides what to do with them.
 //!
 //! The Web Locks API is reached through `Reflect` rather than web-sys's `LockManager`, which web-sys builds
 //! only with an unstable-API cfg flag: three calls do not justify a flag on every build.
