@@ -8,8 +8,7 @@
 # directory, and drives Chromium through end2end/screenshots.mjs. The home in the pictures is a real one: a
 # throwaway mosquitto (Debian's) on another free port, bridged to the server, on which this script announces a
 # dozen devices the Home Assistant way (lights, switches, a blind and curtains, a door and a motion sensor,
-# temperature, humidity and power sensors) and publishes their states. Without the MQTT bridge in the tree it
-# falls back to the demo home and its simulator.
+# temperature, humidity and power sensors) and publishes their states.
 #
 # So that the temperature chart and the sensors' trends show the half hour they are made for rather than the
 # first seconds of a fresh start, the server is first started once to create its store, and the stored snapshot
@@ -35,12 +34,8 @@ token="screenshots-$RANDOM$RANDOM"
 base="http://127.0.0.1:$port"
 pid=
 broker_pid=
-bridge=
-[ -d "$root/server/src/mqtt" ] && bridge=yes
-if [ -n "$bridge" ]; then
-  command -v mosquitto >/dev/null && command -v mosquitto_pub >/dev/null \
-    || { log "mosquitto and mosquitto_pub are needed (bash scripts/setup.sh installs them)"; exit 2; }
-fi
+command -v mosquitto >/dev/null && command -v mosquitto_pub >/dev/null \
+  || { log "mosquitto and mosquitto_pub are needed (bash scripts/setup.sh installs them)"; exit 2; }
 
 stop_server() {
   [ -n "$pid" ] || return 0
@@ -59,20 +54,16 @@ stop_broker() {
 cleanup() { stop_server; stop_broker; rm -rf "$data"; }
 trap cleanup EXIT
 
-broker_port=
-home_env=()
-if [ -n "$bridge" ]; then
-  broker_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$broker_port" >"$data/mosquitto.conf"
-  mosquitto -c "$data/mosquitto.conf" >"$data/mosquitto.log" 2>&1 &
-  broker_pid=$!
-  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$broker_port") 2>/dev/null && break; sleep 0.1; done
-  home_env=(HEARTH_MQTT_URL="mqtt://127.0.0.1:$broker_port")
-fi
+broker_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$broker_port" >"$data/mosquitto.conf"
+mosquitto -c "$data/mosquitto.conf" >"$data/mosquitto.log" 2>&1 &
+broker_pid=$!
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$broker_port") 2>/dev/null && break; sleep 0.1; done
 
 start_server() {
   (cd "$root" && env LEPTOS_SITE_ADDR=127.0.0.1:$port LEPTOS_SITE_ROOT=$root/target/site HEARTH_TOKEN=$token \
-    HEARTH_DATA_DIR=$data HEARTH_LOG=warn "${home_env[@]}" "$root/target/release/server") &
+    HEARTH_DATA_DIR=$data HEARTH_LOG=warn HEARTH_MQTT_URL="mqtt://127.0.0.1:$broker_port" \
+    "$root/target/release/server") &
   pid=$!
   for _ in $(seq 200); do
     curl -fsS "$base/healthz" >/dev/null 2>&1 && return 0
@@ -88,7 +79,7 @@ start_server
 stop_server
 
 log "seeding 30 minutes of readings"
-python3 - "$data/hearth.db" "$bridge" <<'PY'
+python3 - "$data/hearth.db" <<'PY'
 import json, math, sqlite3, sys, time
 from datetime import datetime, timezone
 db = sqlite3.connect(sys.argv[1])
@@ -105,19 +96,15 @@ for i in range(360):
     stamp = datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(t * 1000) % 1000:03d}Z"
     readings.append({"temperature": round(value, 1), "updatedAt": stamp})
 snap["temperatures"] = readings
-if sys.argv[2]:
-    # The sensors announced below, by the ids the bridge gives them (their unique_id as a slug): a point per
-    # 20 s, as the dashboard keeps them. Their live readings continue these lines.
-    trends = {}
-    for sensor, base, swing in [("bedroom-temperature", 20.6, 0.5), ("bedroom-humidity", 47.0, 3.0),
-                                ("kitchen-fridge-power", 70.0, 45.0), ("livingroom-tv-power", 95.0, 12.0)]:
-        points = []
-        for i in range(90):
-            t = now - (90 - i) * 20
-            wave = math.sin(i / 11.0) + 0.35 * math.sin(i / 2.7)
-            points.append({"t": t * 1000, "v": round(base + swing * wave, 1)})
-        trends[sensor] = points
-    snap["trends"] = trends
+# The sensors announced below, by the ids the bridge gives them (their unique_id as a slug): a point per
+# 20 s, as the dashboard keeps them, ending at the reading the script then publishes, which continues the line.
+trends = {}
+for sensor, reading, swing in [("bedroom-temperature", 20.9, 0.5), ("bedroom-humidity", 48.0, 3.0),
+                               ("kitchen-fridge-power", 84.0, 40.0), ("livingroom-tv-power", 97.4, 12.0)]:
+    waves = [math.sin(i / 11.0) + 0.35 * math.sin(i / 2.7) for i in range(90)]
+    trends[sensor] = [{"t": (now - (90 - i) * 20) * 1000, "v": round(reading + swing * (w - waves[-1]), 1)}
+                      for i, w in enumerate(waves)]
+snap["trends"] = trends
 db.execute("UPDATE state SET snapshot = ? WHERE id = 1", (json.dumps(snap),))
 db.commit()
 PY
@@ -137,25 +124,23 @@ announce() { # component node object name area state [extra JSON]
 
 log "starting the server"
 start_server
-if [ -n "$bridge" ]; then
-  log "announcing a dozen devices on the broker (port $broker_port)"
-  announce light livingroom ceiling "Ceiling light" "Living room" ON
-  announce cover livingroom blinds "Blinds" "Living room" open ',"device_class":"blind"'
-  announce switch livingroom tv "TV socket" "Living room" ON
-  announce sensor livingroom tv_power "TV power" "Living room" 97.4 ',"unit_of_measurement":"W","device_class":"power"'
-  announce light kitchen light "Light" "Kitchen" OFF
-  announce switch kitchen kettle "Kettle" "Kitchen" OFF
-  announce sensor kitchen fridge_power "Fridge power" "Kitchen" 84.0 ',"unit_of_measurement":"W","device_class":"power"'
-  announce binary_sensor hall front_door "Front door" "Hall" OFF ',"device_class":"door"'
-  announce binary_sensor hall motion "Motion" "Hall" ON ',"device_class":"motion"'
-  announce light bedroom bedside "Bedside lamp" "Bedroom" OFF
-  announce cover bedroom curtains "Curtains" "Bedroom" closed ',"device_class":"curtain"'
-  announce sensor bedroom temperature "Temperature" "Bedroom" 20.9 ',"unit_of_measurement":"°C","device_class":"temperature"'
-  announce sensor bedroom humidity "Humidity" "Bedroom" 48 ',"unit_of_measurement":"%","device_class":"humidity"'
-  # A lamp whose plug was pulled: what an offline device looks like.
-  announce light study desk "Desk lamp" "Study" OFF
-  mosquitto_pub -p "$broker_port" -h 127.0.0.1 -r -t "home/study/desk/availability" -m offline
-fi
+log "announcing a dozen devices on the broker (port $broker_port)"
+announce light livingroom ceiling "Ceiling light" "Living room" ON
+announce cover livingroom blinds "Blinds" "Living room" open ',"device_class":"blind"'
+announce switch livingroom tv "TV socket" "Living room" ON
+announce sensor livingroom tv_power "TV power" "Living room" 97.4 ',"unit_of_measurement":"W","device_class":"power"'
+announce light kitchen light "Light" "Kitchen" OFF
+announce switch kitchen kettle "Kettle" "Kitchen" OFF
+announce sensor kitchen fridge_power "Fridge power" "Kitchen" 84.0 ',"unit_of_measurement":"W","device_class":"power"'
+announce binary_sensor hall front_door "Front door" "Hall" OFF ',"device_class":"door"'
+announce binary_sensor hall motion "Motion" "Hall" ON ',"device_class":"motion"'
+announce light bedroom bedside "Bedside lamp" "Bedroom" OFF
+announce cover bedroom curtains "Curtains" "Bedroom" closed ',"device_class":"curtain"'
+announce sensor bedroom temperature "Temperature" "Bedroom" 20.9 ',"unit_of_measurement":"°C","device_class":"temperature"'
+announce sensor bedroom humidity "Humidity" "Bedroom" 48 ',"unit_of_measurement":"%","device_class":"humidity"'
+# A lamp whose plug was pulled: what an offline device looks like.
+announce light study desk "Desk lamp" "Study" OFF
+mosquitto_pub -p "$broker_port" -h 127.0.0.1 -r -t "home/study/desk/availability" -m offline
 for text in "Dinner is at seven" "Parcel left at the front door" "Heating set to 21 °C"; do
   curl -fsS -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
     -d "{\"message\":\"$text\"}" "$base/message" >/dev/null
