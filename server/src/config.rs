@@ -172,7 +172,8 @@ pub struct Config {
     /// The `retry:` delay sent to clients, in milliseconds.
     #[arg(long, env = "HEARTH_RETRY_MS", default_value_t = DEFAULT_RETRY_MS)]
     pub retry_ms: u64,
-    /// Events kept for replay by `Last-Event-ID`.
+    /// Events kept for replay by `Last-Event-ID` (with Redis: also how many entries of the shared log a resume
+    /// may reach back, at least 1,000; from further back it gets a `reset`).
     #[arg(long, env = "HEARTH_REPLAY_SIZE", default_value_t = DEFAULT_REPLAY_SIZE)]
     pub replay_size: usize,
     /// Events a subscriber may fall behind before its stream is ended (it then resumes by id).
@@ -264,7 +265,8 @@ pub struct Config {
     /// never fails a write half-way.
     #[arg(long, env = "HEARTH_MIN_FREE_MB", default_value_t = DEFAULT_MIN_FREE_MB)]
     pub min_free_mb: u64,
-    /// Seconds a write waits for the store to take it before it is refused (503) and not applied.
+    /// Seconds a write waits for the store to take it before it is refused (503) and not applied (with Redis: in
+    /// which a write whose reply is late is settled, or answered 504 when Redis says nothing at all).
     #[arg(long, env = "HEARTH_WRITE_TIMEOUT_SECS", default_value_t = DEFAULT_WRITE_TIMEOUT_SECS)]
     pub write_timeout_secs: u64,
     /// Log filter (`RUST_LOG` syntax).

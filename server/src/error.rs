@@ -48,6 +48,10 @@ pub enum ApiError {
     /// 507: the disk is below its free-space floor, so writes are refused before it fills.
     #[error("{0}")]
     InsufficientStorage(String),
+    /// 504: storage did not say, within the write timeout, whether it took the write; the client must look
+    /// before it writes again (a retry may make a duplicate).
+    #[error("{0}")]
+    OutcomeUnknown(String),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -74,6 +78,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
+            ApiError::OutcomeUnknown(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -90,7 +95,8 @@ impl ApiError {
 }
 
 /// A write the hub refused was not applied anywhere, so every refusal is a "try again" (503) or a full disk
-/// (507), never a 500 that leaves the client guessing. What storage said is logged, not sent.
+/// (507), never a 500 that leaves the client guessing; the one write whose fate storage could not tell in time
+/// is a 504 that says so. What storage said is logged, not sent.
 impl From<crate::hub::HubError> for ApiError {
     fn from(e: crate::hub::HubError) -> Self {
         use crate::hub::HubError;
@@ -106,6 +112,10 @@ impl From<crate::hub::HubError> for ApiError {
             },
             HubError::DiskFull { .. } => ApiError::InsufficientStorage(
                 "the server's disk is nearly full; writes are refused until space is freed"
+                    .to_owned(),
+            ),
+            HubError::Unknown(_) => ApiError::OutcomeUnknown(
+                "storage did not confirm in time whether the write was applied; look before retrying"
                     .to_owned(),
             ),
         }

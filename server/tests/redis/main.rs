@@ -16,4 +16,5 @@ mod outage;
 mod property;
 mod resume;
 mod retention;
+mod stall;
 mod viewers;
