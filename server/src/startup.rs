@@ -265,6 +265,8 @@ pub async fn run(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
             },
             idle_timeout: Duration::from_secs(config.idle_timeout_secs.max(1)),
             header_timeout: Duration::from_secs(config.header_timeout_secs.max(1)),
+            body_timeout: Duration::from_secs(config.body_timeout_secs.max(1)),
+            max_head: config.max_head_bytes.max(serve::MIN_HEAD_LIMIT),
             stall: config.keepalive(),
         },
         metrics: state.metrics.serve.clone(),

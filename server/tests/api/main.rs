@@ -13,6 +13,7 @@ mod dual_stack;
 mod durability;
 mod framing;
 mod hardening_connections;
+mod hardening_requests;
 mod jobs;
 mod limits;
 mod ops;
