@@ -273,7 +273,7 @@ pub async fn run(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
         shutdown: shutdown.clone(),
         is_stream_path: routes::is_stream_path,
         // A logged-in dashboard or a client with the token may use the reserved connections.
-        is_privileged: Arc::new(move |parts| auth.is_privileged(&parts.headers)),
+        is_privileged: Arc::new(move |parts| auth.is_privileged(parts)),
     };
     let tasks = state.tasks.clone();
     let serve = async move {

@@ -3,6 +3,7 @@
 use crate::auth::Reader;
 use crate::state::AppState;
 use axum::extract::State;
+use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -15,9 +16,10 @@ pub fn routes() -> Router<AppState> {
         .route("/metrics", get(metrics))
 }
 
-/// 200 while writes are accepted, 503 while storage refuses them; either way the body says what the backend is
-/// and the newest committed id, so a probe can tell a stuck hub from a live one.
-async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+/// 200 while writes are accepted, 503 while storage refuses them, to anyone. To whoever may read the home, the
+/// body also says what the backend is and the newest committed id, so a probe can tell a stuck hub from a live
+/// one; a stranger of a private home learns nothing else (the newest id is where a replay would start).
+async fn healthz(State(state): State<AppState>, mut parts: Parts) -> impl IntoResponse {
     let health = state.hub.health();
     let status = if health.ok {
         StatusCode::OK
@@ -25,7 +27,16 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
         StatusCode::SERVICE_UNAVAILABLE
     };
     let word = if health.ok { "ok" } else { "degraded" };
-    (status, Json(json!({ "status": word, "store": health })))
+    // A wrong token is counted as anywhere; a refused one (429) is still told whether Hearth is up.
+    let reader = match state.auth.credential(&mut parts).await {
+        Ok(credential) => state.auth.may_read(credential),
+        Err(_) => false,
+    };
+    if reader {
+        (status, Json(json!({ "status": word, "store": health })))
+    } else {
+        (status, Json(json!({ "status": word })))
+    }
 }
 
 async fn metrics(State(state): State<AppState>, _reader: Reader) -> impl IntoResponse {

@@ -356,6 +356,40 @@ async fn a_content_length_too_large_to_count_is_answered_not_hung() {
 }
 
 #[tokio::test]
+async fn wrong_tokens_offered_for_a_reserved_connection_count_as_failed_attempts() {
+    // Arrange: this address holds its one connection, so each further one is heard only with the token; three
+    // failures a minute.
+    let app = spawn_app(|f| {
+        f.set("--max-connections-per-client", 1)
+            .set("--auth-failures-per-minute", 3);
+    })
+    .await;
+    let held = idle_connections(&app, 1).await;
+    let guess = "GET /healthz HTTP/1.1\r\nHost: hearth\r\nAuthorization: Bearer not-the-token-at-all\r\n\r\n";
+
+    // Act: three guesses over the limit, each refused; then, the held connection gone, a login with the token.
+    for _ in 0..3 {
+        let mut socket = raw(&app, guess).await;
+        refused(&mut socket, "connections_per_client").await;
+    }
+    drop(held);
+    eventually("the held connection to be gone", || async {
+        app.state.metrics.serve.connections() == 0
+    })
+    .await;
+    let login = app
+        .client
+        .post(app.url("/api/session"))
+        .json(&serde_json::json!({ "token": TOKEN }))
+        .send()
+        .await
+        .unwrap();
+
+    // Assert: the guesses counted; the address waits out its window.
+    assert_eq!(login.status(), 429);
+}
+
+#[tokio::test]
 async fn the_owners_connection_is_not_pushed_out_by_another_addresses_flood() {
     // Arrange: every regular place taken; probation holds 8. The owner's connection is on probation, its head
     // not yet read (a loaded server, a slow link), when a flood of silent connections comes from another address.
