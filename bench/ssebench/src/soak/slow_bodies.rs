@@ -4,11 +4,11 @@
 //! load if need be, for at most the body deadline and a margin: a body the server lets run longer is counted
 //! `slow_body_not_cut`, and the longest any was held is `slow_body_held_max_s`.
 
+use super::slow_heads::cut_while_waiting;
 use super::{attacker_source, Soak};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::AsyncWriteExt;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -45,7 +45,8 @@ async fn one(soak: Arc<Soak>, i: usize, give_up: Duration) {
         return;
     }
     while started.elapsed() < give_up {
-        if cut_while_waiting(&mut stream).await || stream.write_all(byte).await.is_err() {
+        if cut_while_waiting(&mut stream, BYTE_EVERY).await || stream.write_all(byte).await.is_err()
+        {
             soak.figures.one("slow_body_cut");
             soak.figures
                 .max("slow_body_held_max_s", started.elapsed().as_secs());
@@ -53,20 +54,4 @@ async fn one(soak: Arc<Soak>, i: usize, give_up: Duration) {
         }
     }
     soak.figures.one("slow_body_not_cut");
-}
-
-/// Waits [`BYTE_EVERY`]; `true` if the server ended the connection meanwhile (its `408` is read and dropped).
-async fn cut_while_waiting(stream: &mut TcpStream) -> bool {
-    let pause = tokio::time::sleep(BYTE_EVERY);
-    tokio::pin!(pause);
-    let mut sink = [0u8; 512];
-    loop {
-        tokio::select! {
-            _ = &mut pause => return false,
-            read = stream.read(&mut sink) => match read {
-                Ok(0) | Err(_) => return true,
-                Ok(_) => {}
-            },
-        }
-    }
 }
