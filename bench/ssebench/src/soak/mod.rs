@@ -19,8 +19,8 @@
 //! - [`sampler`]: the server's memory and database size, every second.
 //!
 //! Prints one JSON object with the figures and exits 1 if the normal client was refused, lost or saw twice
-//! anything, if the owner was refused anything, or if the server's memory or its database went past the stated
-//! bounds (`--max-rss-mib`,
+//! anything, if the owner was refused anything, if a slow body or an oversized head was not cut, or if
+//! the server's memory or its database went past the stated bounds (`--max-rss-mib`,
 //! `--max-db-mb`: defaults sized for the default retention of 100,000 events, about twice what a quiet run
 //! reaches).
 
@@ -289,6 +289,24 @@ pub fn bearer(token: &str) -> (String, String) {
     ("Authorization".to_owned(), format!("Bearer {token}"))
 }
 
+/// The loads that must be cut by a deadline or a size cap, however short the run, and were not: a slow body that
+/// outlived the body deadline (they run until cut), an oversized head the server still held.
+fn unbounded_holds(load: &std::collections::BTreeMap<String, u64>) -> Vec<String> {
+    [
+        (
+            "slow_body_not_cut",
+            "slow bodies outlived the body deadline",
+        ),
+        ("big_head_held", "oversized heads were held unanswered"),
+    ]
+    .into_iter()
+    .filter_map(|(name, what)| {
+        let n = load.get(name).copied().unwrap_or(0);
+        (n > 0).then(|| format!("{n} {what}"))
+    })
+    .collect()
+}
+
 /// Everything the soak prints, and its verdict.
 struct Report {
     seconds: u64,
@@ -304,7 +322,9 @@ struct Report {
 impl Report {
     /// What went past a bound, one sentence each.
     fn over_bounds(&self) -> Vec<String> {
-        self.footprint.over(self.max_rss_mib, self.max_db_mb)
+        let mut over = self.footprint.over(self.max_rss_mib, self.max_db_mb);
+        over.extend(unbounded_holds(&self.load));
+        over
     }
 
     fn passed(&self) -> bool {
@@ -336,5 +356,23 @@ impl Report {
             },
         });
         serde_json::to_string_pretty(&report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hold_no_deadline_cut_fails_the_soak() {
+        let mut load = std::collections::BTreeMap::new();
+        load.insert("slow_body_cut".to_owned(), 100);
+        load.insert("big_head_431".to_owned(), 5);
+        assert!(unbounded_holds(&load).is_empty());
+        load.insert("slow_body_not_cut".to_owned(), 3);
+        assert_eq!(
+            unbounded_holds(&load),
+            ["3 slow bodies outlived the body deadline"]
+        );
     }
 }
