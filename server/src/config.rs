@@ -37,6 +37,13 @@ pub const DEFAULT_RESERVED_CONNECTIONS: usize = 64;
 pub const DEFAULT_MAX_CONNECTIONS_PER_CLIENT: usize = 256;
 pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 30;
 pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 10;
+/// A 16 KiB body (the default limit) takes under a second on any link a dashboard is used over; half a minute is
+/// for the slowest, and bounds how long a connection can be held by a body that never ends.
+pub const DEFAULT_BODY_TIMEOUT_SECS: u64 = 30;
+/// Twice the largest head a browser sends with a few cookies; what a connection's head may cost in memory.
+pub const DEFAULT_MAX_HEAD_BYTES: usize = 16 * 1024;
+/// The smallest head limit hyper's buffer accepts.
+pub const MIN_MAX_HEAD_BYTES: usize = 8 * 1024;
 pub const DEFAULT_MQTT_DISCOVERY_PREFIX: &str = "homeassistant";
 pub const DEFAULT_ZIGBEE2MQTT_PREFIX: &str = "zigbee2mqtt";
 pub const DEFAULT_COMMAND_TIMEOUT_SECS: u64 = 10;
@@ -250,12 +257,20 @@ pub struct Config {
     /// (behind a reverse proxy every client has the proxy's address).
     #[arg(long, env = "HEARTH_MAX_CONNECTIONS_PER_CLIENT", default_value_t = DEFAULT_MAX_CONNECTIONS_PER_CLIENT)]
     pub max_connections_per_client: usize,
-    /// Seconds a connection may wait for its next request (idle keep-alive) or for more of a request body.
+    /// Seconds a connection may wait for its next request (idle keep-alive).
     #[arg(long, env = "HEARTH_IDLE_TIMEOUT_SECS", default_value_t = DEFAULT_IDLE_TIMEOUT_SECS)]
     pub idle_timeout_secs: u64,
     /// Seconds a request head may take once it has begun.
     #[arg(long, env = "HEARTH_HEADER_TIMEOUT_SECS", default_value_t = DEFAULT_HEADER_TIMEOUT_SECS)]
     pub header_timeout_secs: u64,
+    /// Seconds a request body may take, whole, once its head has come (then 408 and the connection closes),
+    /// however it is framed.
+    #[arg(long, env = "HEARTH_BODY_TIMEOUT_SECS", default_value_t = DEFAULT_BODY_TIMEOUT_SECS)]
+    pub body_timeout_secs: u64,
+    /// Largest request head (request line and headers) in bytes, at least 8192; a larger one is answered 431
+    /// and the connection closed.
+    #[arg(long, env = "HEARTH_MAX_HEAD_BYTES", default_value_t = DEFAULT_MAX_HEAD_BYTES)]
+    pub max_head_bytes: usize,
     /// Share the event log, ids, replay, the checkpoint, sessions and the viewer count with other instances
     /// through this Redis (`redis://host:port`); unset: the embedded store. Redis must run with
     /// `appendonly yes`, `appendfsync always` and `maxmemory-policy noeviction` (checked at start).

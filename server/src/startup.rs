@@ -279,13 +279,15 @@ pub async fn run(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
             },
             idle_timeout: Duration::from_secs(config.idle_timeout_secs.max(1)),
             header_timeout: Duration::from_secs(config.header_timeout_secs.max(1)),
+            body_timeout: Duration::from_secs(config.body_timeout_secs.max(1)),
+            max_head: config.max_head_bytes.max(serve::MIN_HEAD_LIMIT),
             stall: config.keepalive(),
         },
         metrics: state.metrics.serve.clone(),
         shutdown: shutdown.clone(),
         is_stream_path: routes::is_stream_path,
         // A logged-in dashboard or a client with the token may use the reserved connections.
-        is_privileged: Arc::new(move |parts| auth.is_privileged(&parts.headers)),
+        is_privileged: Arc::new(move |parts| auth.is_privileged(parts)),
     };
     let tasks = state.tasks.clone();
     let serve = async move {

@@ -4,6 +4,7 @@
 use crate::auth::Reader;
 use crate::state::AppState;
 use axum::extract::State;
+use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -16,11 +17,12 @@ pub fn routes() -> Router<AppState> {
         .route("/metrics", get(metrics))
 }
 
-/// 200 while writes are accepted, 503 while storage refuses them; either way the body says what the backend is
-/// and the newest committed id, so a probe can tell a stuck hub from a live one. With a broker configured, `mqtt`
-/// says whether it is reached: a broker that is down makes the devices stale, not Hearth unhealthy, so it does
-/// not change the status code (a probe restarting Hearth would not bring the broker back).
-async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+/// 200 while writes are accepted, 503 while storage refuses them, to anyone. To whoever may read the home, the
+/// body also says what the backend is and the newest committed id, so a probe can tell a stuck hub from a live
+/// one; a stranger of a private home learns nothing else (the newest id is where a replay would start). With a
+/// broker configured, `mqtt` says whether it is reached: a broker that is down makes the devices stale, not Hearth
+/// unhealthy, so it does not change the status code (a probe restarting Hearth would not bring the broker back).
+async fn healthz(State(state): State<AppState>, mut parts: Parts) -> impl IntoResponse {
     let health = state.hub.health();
     let status = if health.ok {
         StatusCode::OK
@@ -28,6 +30,14 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
         StatusCode::SERVICE_UNAVAILABLE
     };
     let word = if health.ok { "ok" } else { "degraded" };
+    // A wrong token is counted as anywhere; a refused one (429) is still told whether Hearth is up.
+    let reader = match state.auth.credential(&mut parts).await {
+        Ok(credential) => state.auth.may_read(credential),
+        Err(_) => false,
+    };
+    if !reader {
+        return (status, Json(json!({ "status": word })));
+    }
     let mut body = json!({ "status": word, "store": health });
     if let Some(bridge) = &state.bridge {
         body["mqtt"] = json!(bridge.health());

@@ -67,8 +67,12 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
     Ok(response)
 }
 
-async fn whoami(State(state): State<AppState>, headers: HeaderMap) -> Json<SessionState> {
-    state.auth.learn_session(&headers).await;
+async fn whoami(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    headers: HeaderMap,
+) -> Json<SessionState> {
+    state.auth.learn_session(&headers, client).await;
     Json(SessionState {
         writer: state.auth.has_session(&headers),
     })
