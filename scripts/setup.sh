@@ -124,17 +124,43 @@ install_test_server "redis-server" redis-server 6379 redis-server -- redis-serve
 # Mosquitto: the MQTT tests' broker, and its command-line clients for the test kit's own check.
 install_test_server "mosquitto" mosquitto 1883 mosquitto mosquitto_pub mosquitto_sub -- mosquitto mosquitto-clients
 
+# ha-mqtt-discoverable: the MQTT suite runs a real device library's devices against Hearth. It lives in a virtual
+# environment of its own under target/ (ignored by git), at a pinned version; the suite finds it there (or takes
+# HEARTH_PYTHON).
+HA_MQTT_DISCOVERABLE_VERSION=0.26.0
+venv="$root/target/py"
+has_library() {
+  "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('ha-mqtt-discoverable') != '$HA_MQTT_DISCOVERABLE_VERSION')" 2>/dev/null
+}
+if has_library; then
+  log "ha-mqtt-discoverable $HA_MQTT_DISCOVERABLE_VERSION: present ($venv)"
+else
+  log "installing ha-mqtt-discoverable $HA_MQTT_DISCOVERABLE_VERSION into $venv"
+  if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1; then
+      sudo=""
+      [ "$(id -u)" -ne 0 ] && sudo="sudo"
+      $sudo apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+    fi
+    python3 -m venv "$venv"
+  fi
+  "$venv/bin/pip" install -q "ha-mqtt-discoverable==$HA_MQTT_DISCOVERABLE_VERSION"
+  has_library || { log "ha-mqtt-discoverable did not install into $venv"; exit 1; }
+fi
+
 # The Mercure client the test suite runs against Hearth (clients/mercure-python): a virtualenv of its own, from
-# PyPI at the pinned versions; skipped when it already matches the requirements.
-venv="$root/clients/mercure-python/.venv"
+# PyPI at the pinned versions; skipped when it already matches the requirements. python3-venv is there by now
+# (the block above installs it when missing).
+mercure_venv="$root/clients/mercure-python/.venv"
 requirements="$root/clients/mercure-python/requirements.txt"
-if [ -f "$venv/.hearth-requirements" ] && cmp -s "$venv/.hearth-requirements" "$requirements"; then
+if [ -f "$mercure_venv/.hearth-requirements" ] && cmp -s "$mercure_venv/.hearth-requirements" "$requirements"; then
   log "Mercure Python client: present"
 else
-  log "installing the Mercure Python client (mercure-publisher, sseclient-py) into $venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
-  cp "$requirements" "$venv/.hearth-requirements"
+  log "installing the Mercure Python client (mercure-publisher, sseclient-py) into $mercure_venv"
+  python3 -m venv "$mercure_venv"
+  "$mercure_venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+  cp "$requirements" "$mercure_venv/.hearth-requirements"
 fi
 
 # npm ci is the slow part of a warm run; skip it when node_modules matches the committed lock file.

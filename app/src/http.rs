@@ -28,13 +28,28 @@ struct ErrorBody {
     error: String,
 }
 
+/// The methods the page calls the API with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verb {
+    Post,
+    Patch,
+    Delete,
+}
+
 /// POSTs `body` as JSON to `url`; decodes a JSON answer (or `null` for an empty one).
 pub async fn post_json<B: Serialize, R: DeserializeOwned>(
     url: &str,
     body: &B,
 ) -> Result<R, ApiFailure> {
-    let json = serde_json::to_string(body).unwrap_or_default();
-    decode(&send("POST", url, Some(("application/json", json)), None).await?)
+    send_json(Verb::Post, url, body).await
+}
+
+/// PATCHes `url` with `body` as JSON (a partial change of what `url` names); decodes the JSON answer.
+pub async fn patch_json<B: Serialize, R: DeserializeOwned>(
+    url: &str,
+    body: &B,
+) -> Result<R, ApiFailure> {
+    send_json(Verb::Patch, url, body).await
 }
 
 /// POSTs a form (`application/x-www-form-urlencoded`) to `url`, with `bearer` as the credential when given (else
@@ -45,7 +60,7 @@ pub async fn post_form(
     bearer: Option<String>,
 ) -> Result<String, ApiFailure> {
     send(
-        "POST",
+        Verb::Post,
         url,
         Some(("application/x-www-form-urlencoded", form)),
         bearer.as_deref(),
@@ -55,7 +70,16 @@ pub async fn post_form(
 
 /// DELETEs `url`.
 pub async fn delete(url: &str) -> Result<(), ApiFailure> {
-    decode::<IgnoredAny>(&send("DELETE", url, None, None).await?).map(|_| ())
+    decode::<IgnoredAny>(&send(Verb::Delete, url, None, None).await?).map(|_| ())
+}
+
+async fn send_json<B: Serialize, R: DeserializeOwned>(
+    verb: Verb,
+    url: &str,
+    body: &B,
+) -> Result<R, ApiFailure> {
+    let json = serde_json::to_string(body).unwrap_or_default();
+    decode(&send(verb, url, Some(("application/json", json)), None).await?)
 }
 
 /// The message of a JSON error body, or a generic one for the status.
@@ -75,16 +99,16 @@ fn decode<R: DeserializeOwned>(text: &str) -> Result<R, ApiFailure> {
 /// request's async state machine serves every call, where a generic one was compiled once per answer type.
 #[cfg(feature = "hydrate")]
 async fn send(
-    method: &str,
+    verb: Verb,
     url: &str,
     body: Option<(&'static str, String)>,
     bearer: Option<&str>,
 ) -> Result<String, ApiFailure> {
     use gloo_net::http::{Method, RequestBuilder};
-    let method = if method == "DELETE" {
-        Method::DELETE
-    } else {
-        Method::POST
+    let method = match verb {
+        Verb::Post => Method::POST,
+        Verb::Patch => Method::PATCH,
+        Verb::Delete => Method::DELETE,
     };
     let mut builder = RequestBuilder::new(url).method(method);
     if let Some(token) = bearer {
@@ -112,7 +136,7 @@ async fn send(
 
 #[cfg(not(feature = "hydrate"))]
 async fn send(
-    _method: &str,
+    _verb: Verb,
     _url: &str,
     _body: Option<(&'static str, String)>,
     _bearer: Option<&str>,

@@ -30,7 +30,7 @@ test("topics, replay from an id, publishing and the curl command", async ({ page
   await inspector.goto();
   await inspector.expectLive();
   // Only messages.
-  for (const topic of ["kitchen", "livingroom", "bedroom", "viewers", "temperature", "job", "camera"]) {
+  for (const topic of ["entities", "viewers", "temperature", "job", "camera"]) {
     await inspector.topic(topic).uncheck();
   }
   await inspector.apply.click();

@@ -31,8 +31,8 @@ test("the rooms come first and relative times show the exact time on focus", asy
   const dashboard = new DashboardPage(page);
   await dashboard.goto();
   await dashboard.expectLive();
-  // The first card on the page is a room, not a login or a counter.
-  await expect(page.locator("main .card").first()).toHaveAttribute("data-testid", "room-kitchen");
+  // The first card on the page is a room (areas come by name), not a login or a counter.
+  await expect(page.locator("main .card").first()).toHaveAttribute("data-testid", "room-bedroom");
   const updated = dashboard.roomUpdated("kitchen");
   await expect(updated).toHaveText(/^(just now|\d+ (s|min|h|d) ago)$/);
   await updated.focus();

@@ -12,7 +12,7 @@ test("a switch flips aria-checked at once and shows pending until the change is 
   const before = await toggle.getAttribute("aria-checked");
   const after = before === "true" ? "false" : "true";
   // Hold the write for a moment, so the pending state is there to be seen.
-  await page.route("**/api/rooms/bedroom/lights", async (route) => {
+  await page.route("**/api/entities/bedroom-lights", async (route) => {
     await new Promise((r) => setTimeout(r, 1_500));
     await route.continue();
   });
@@ -37,7 +37,7 @@ test("a refused change puts the switch back and says why under it", async ({ pag
   await dashboard.logIn(e2eToken);
   const toggle = dashboard.toggle("kitchen", "blinds");
   const before = await toggle.getAttribute("aria-checked");
-  await page.route("**/api/rooms/kitchen/blinds", (route) =>
+  await page.route("**/api/entities/kitchen-blinds", (route) =>
     route.fulfill({
       status: 503,
       contentType: "application/json",

@@ -37,6 +37,13 @@ pub const DEFAULT_RESERVED_CONNECTIONS: usize = 64;
 pub const DEFAULT_MAX_CONNECTIONS_PER_CLIENT: usize = 256;
 pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 30;
 pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 10;
+/// A 16 KiB body (the default limit) takes under a second on any link a dashboard is used over; half a minute is
+/// for the slowest, and bounds how long a connection can be held by a body that never ends.
+pub const DEFAULT_BODY_TIMEOUT_SECS: u64 = 30;
+/// Twice the largest head a browser sends with a few cookies; what a connection's head may cost in memory.
+pub const DEFAULT_MAX_HEAD_BYTES: usize = 16 * 1024;
+/// The smallest head limit hyper's buffer accepts.
+pub const MIN_MAX_HEAD_BYTES: usize = 8 * 1024;
 pub const DEFAULT_MQTT_DISCOVERY_PREFIX: &str = "homeassistant";
 pub const DEFAULT_ZIGBEE2MQTT_PREFIX: &str = "zigbee2mqtt";
 pub const DEFAULT_COMMAND_TIMEOUT_SECS: u64 = 10;
@@ -183,7 +190,8 @@ pub struct Config {
     /// The `retry:` delay sent to clients, in milliseconds.
     #[arg(long, env = "HEARTH_RETRY_MS", default_value_t = DEFAULT_RETRY_MS)]
     pub retry_ms: u64,
-    /// Events kept for replay by `Last-Event-ID`.
+    /// Events kept for replay by `Last-Event-ID` (with Redis: also how many entries of the shared log a resume
+    /// may reach back, at least 1,000; from further back it gets a `reset`).
     #[arg(long, env = "HEARTH_REPLAY_SIZE", default_value_t = DEFAULT_REPLAY_SIZE)]
     pub replay_size: usize,
     /// Events a subscriber may fall behind before its stream is ended (it then resumes by id).
@@ -260,12 +268,20 @@ pub struct Config {
     /// (behind a reverse proxy every client has the proxy's address).
     #[arg(long, env = "HEARTH_MAX_CONNECTIONS_PER_CLIENT", default_value_t = DEFAULT_MAX_CONNECTIONS_PER_CLIENT)]
     pub max_connections_per_client: usize,
-    /// Seconds a connection may wait for its next request (idle keep-alive) or for more of a request body.
+    /// Seconds a connection may wait for its next request (idle keep-alive).
     #[arg(long, env = "HEARTH_IDLE_TIMEOUT_SECS", default_value_t = DEFAULT_IDLE_TIMEOUT_SECS)]
     pub idle_timeout_secs: u64,
     /// Seconds a request head may take once it has begun.
     #[arg(long, env = "HEARTH_HEADER_TIMEOUT_SECS", default_value_t = DEFAULT_HEADER_TIMEOUT_SECS)]
     pub header_timeout_secs: u64,
+    /// Seconds a request body may take, whole, once its head has come (then 408 and the connection closes),
+    /// however it is framed.
+    #[arg(long, env = "HEARTH_BODY_TIMEOUT_SECS", default_value_t = DEFAULT_BODY_TIMEOUT_SECS)]
+    pub body_timeout_secs: u64,
+    /// Largest request head (request line and headers) in bytes, at least 8192; a larger one is answered 431
+    /// and the connection closed.
+    #[arg(long, env = "HEARTH_MAX_HEAD_BYTES", default_value_t = DEFAULT_MAX_HEAD_BYTES)]
+    pub max_head_bytes: usize,
     /// Share the event log, ids, replay, the checkpoint, sessions and the viewer count with other instances
     /// through this Redis (`redis://host:port`); unset: the embedded store. Redis must run with
     /// `appendonly yes`, `appendfsync always` and `maxmemory-policy noeviction` (checked at start).
@@ -275,7 +291,8 @@ pub struct Config {
     /// never fails a write half-way.
     #[arg(long, env = "HEARTH_MIN_FREE_MB", default_value_t = DEFAULT_MIN_FREE_MB)]
     pub min_free_mb: u64,
-    /// Seconds a write waits for the store to take it before it is refused (503) and not applied.
+    /// Seconds a write waits for the store to take it before it is refused (503) and not applied (with Redis: in
+    /// which a write whose reply is late is settled, or answered 504 when Redis says nothing at all).
     #[arg(long, env = "HEARTH_WRITE_TIMEOUT_SECS", default_value_t = DEFAULT_WRITE_TIMEOUT_SECS)]
     pub write_timeout_secs: u64,
     /// Mercure: the key publishers' tokens are signed with (HS256: the shared secret; RS256: the PEM public

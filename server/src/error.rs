@@ -43,6 +43,9 @@ pub enum ApiError {
     },
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// 408: the body did not arrive whole within its deadline (the connection closes after the answer).
+    #[error("{0}")]
+    BodyTooSlow(String),
     #[error("expected Content-Type: application/json")]
     UnsupportedMediaType,
     /// 415 for a body of another type than the route reads (named).
@@ -54,6 +57,10 @@ pub enum ApiError {
     /// 507: the disk is below its free-space floor, so writes are refused before it fills.
     #[error("{0}")]
     InsufficientStorage(String),
+    /// 504: storage did not say, within the write timeout, whether it took the write; the client must look
+    /// before it writes again (a retry may make a duplicate).
+    #[error("{0}")]
+    OutcomeUnknown(String),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -79,11 +86,13 @@ impl ApiError {
             ApiError::UnknownHost(_) => StatusCode::MISDIRECTED_REQUEST,
             ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTooSlow(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::UnsupportedMediaType | ApiError::ExpectedContentType(_) => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
+            ApiError::OutcomeUnknown(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -100,7 +109,8 @@ impl ApiError {
 }
 
 /// A write the hub refused was not applied anywhere, so every refusal is a "try again" (503) or a full disk
-/// (507), never a 500 that leaves the client guessing. What storage said is logged, not sent.
+/// (507), never a 500 that leaves the client guessing; the one write whose fate storage could not tell in time
+/// is a 504 that says so. What storage said is logged, not sent.
 impl From<crate::hub::HubError> for ApiError {
     fn from(e: crate::hub::HubError) -> Self {
         use crate::hub::HubError;
@@ -116,6 +126,10 @@ impl From<crate::hub::HubError> for ApiError {
             },
             HubError::DiskFull { .. } => ApiError::InsufficientStorage(
                 "the server's disk is nearly full; writes are refused until space is freed"
+                    .to_owned(),
+            ),
+            HubError::Unknown(_) => ApiError::OutcomeUnknown(
+                "storage did not confirm in time whether the write was applied; look before retrying"
                     .to_owned(),
             ),
         }

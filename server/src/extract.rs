@@ -1,5 +1,6 @@
 //! `ApiJson<T>`: a JSON body extractor whose every refusal is an [`ApiError`] with a JSON body — 415 for the
-//! wrong content type, 413 past the body limit, 400 naming the offending field.
+//! wrong content type, 413 past the body limit, 408 for a body that did not arrive in time, 400 naming the
+//! offending field.
 
 use crate::error::ApiError;
 use axum::extract::rejection::BytesRejection;
@@ -56,6 +57,8 @@ where
             .map_err(|e: BytesRejection| {
                 if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                     ApiError::PayloadTooLarge { limit }
+                } else if let Some(slow) = crate::serve::body_too_slow(&e) {
+                    ApiError::BodyTooSlow(slow.to_string())
                 } else {
                     ApiError::bad_request(format!("could not read the body: {e}"), None)
                 }

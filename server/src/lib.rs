@@ -24,6 +24,7 @@ pub mod lease;
 pub mod mercure;
 pub mod meters;
 pub mod metrics;
+pub mod mqtt;
 pub mod routes;
 pub mod serve;
 pub mod simulator;

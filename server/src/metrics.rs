@@ -3,16 +3,19 @@
 //!
 //! Every meter is registered once, when [`Metrics`] is made, in one `prometheus-client` registry, and
 //! [`Metrics::render`] is that crate's text encoder: the connection layer registers its own meters into the part
-//! of the registry it is handed, and the broker's are read when a scrape comes, if there is a broker.
+//! of the registry it is handed, and the broker's and the MQTT bridge's are read when a scrape comes, if there is
+//! one.
 
 use crate::meters::{Counter, HeldGauge};
 use crate::serve::ServeMetrics;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{prometheus_text, DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Every name below starts with this and `_`.
 const PREFIX: &str = "hearth";
@@ -39,6 +42,8 @@ pub struct Metrics {
     pub serve: Arc<ServeMetrics>,
     /// The broker, when the hub has one.
     pub broker: Arc<BrokerMetrics>,
+    /// The MQTT bridge, when a broker of devices is configured.
+    pub mqtt: Arc<MqttMetrics>,
     /// Everything above, registered once.
     registry: Registry,
 }
@@ -86,6 +91,150 @@ impl Collector for BrokerMetrics {
     }
 }
 
+/// What the MQTT bridge reports: rendered only once a bridge enabled it. Plain atomics the bridge sets, read when
+/// a scrape comes, and its skips by reason, every reason shown from the start so a dashboard sees a zero rise.
+#[derive(Debug, Default)]
+pub struct MqttMetrics {
+    enabled: AtomicBool,
+    /// 1 while the MQTT broker is reached.
+    pub connected: AtomicU64,
+    /// Entities the bridge follows.
+    pub entities: AtomicU64,
+    /// MQTT messages received.
+    pub messages: AtomicU64,
+    /// Commands handed to the broker.
+    pub commands: AtomicU64,
+    configs_skipped: Reasons,
+    states_ignored: Reasons,
+}
+
+/// Counts by reason.
+#[derive(Debug, Default)]
+struct Reasons(Mutex<Vec<(&'static str, u64)>>);
+
+impl Reasons {
+    fn rows(&self) -> std::sync::MutexGuard<'_, Vec<(&'static str, u64)>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn declare(&self, reasons: &[&'static str]) {
+        let mut rows = self.rows();
+        for reason in reasons {
+            if !rows.iter().any(|(r, _)| r == reason) {
+                rows.push((reason, 0));
+            }
+        }
+    }
+
+    fn count(&self, reason: &'static str) {
+        let mut rows = self.rows();
+        match rows.iter_mut().find(|(r, _)| *r == reason) {
+            Some((_, n)) => *n += 1,
+            None => rows.push((reason, 1)),
+        }
+    }
+
+    fn get(&self, reason: &str) -> u64 {
+        self.rows()
+            .iter()
+            .find(|(r, _)| *r == reason)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    fn encode(
+        &self,
+        encoder: &mut DescriptorEncoder,
+        name: &str,
+        help: &str,
+    ) -> Result<(), std::fmt::Error> {
+        let rows = self.rows().clone();
+        let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+        for (reason, n) in rows {
+            let labels = [("reason", reason)];
+            ConstCounter::new(n).encode(family.encode_family(&labels)?)?;
+        }
+        Ok(())
+    }
+}
+
+impl MqttMetrics {
+    /// Shows the bridge's rows from now on, with these reasons at zero.
+    pub fn enable(&self, skip_reasons: &[&'static str], ignore_reasons: &[&'static str]) {
+        self.configs_skipped.declare(skip_reasons);
+        self.states_ignored.declare(ignore_reasons);
+        self.enabled.store(true, Ordering::Relaxed);
+    }
+
+    /// A discovery config (or device list) skipped for `reason`.
+    pub fn skipped(&self, reason: &'static str) {
+        self.configs_skipped.count(reason);
+    }
+
+    /// A state message ignored for `reason`.
+    pub fn ignored(&self, reason: &'static str) {
+        self.states_ignored.count(reason);
+    }
+
+    pub fn skipped_for(&self, reason: &str) -> u64 {
+        self.configs_skipped.get(reason)
+    }
+
+    pub fn ignored_for(&self, reason: &str) -> u64 {
+        self.states_ignored.get(reason)
+    }
+}
+
+impl Collector for MqttMetrics {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        if !self.enabled.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let gauges = [
+            (
+                "mqtt_connected",
+                "1 while the MQTT broker is reached.",
+                &self.connected,
+            ),
+            (
+                "entities",
+                "Entities the MQTT bridge follows.",
+                &self.entities,
+            ),
+        ];
+        for (name, help, value) in gauges {
+            let gauge = ConstGauge::new(value.load(Ordering::Relaxed));
+            gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)?;
+        }
+        let counters = [
+            ("mqtt_messages", "MQTT messages received.", &self.messages),
+            (
+                "mqtt_commands",
+                "Commands handed to the MQTT broker.",
+                &self.commands,
+            ),
+        ];
+        for (name, help, value) in counters {
+            let counter = ConstCounter::new(value.load(Ordering::Relaxed));
+            counter.encode(encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                counter.metric_type(),
+            )?)?;
+        }
+        self.configs_skipped.encode(
+            &mut encoder,
+            "mqtt_configs_skipped",
+            "Discovery configs and device lists skipped, by reason.",
+        )?;
+        self.states_ignored.encode(
+            &mut encoder,
+            "mqtt_states_ignored",
+            "State messages ignored because they do not fit their entity, by reason.",
+        )
+    }
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         let mut metrics = Metrics {
@@ -99,6 +248,7 @@ impl Default for Metrics {
             subscribers_refused: Counter::default(),
             serve: Arc::default(),
             broker: Arc::default(),
+            mqtt: Arc::default(),
             registry: Registry::with_prefix(PREFIX),
         };
         metrics.register();
@@ -155,6 +305,8 @@ impl Metrics {
             .register(r.sub_registry_with_labels(std::iter::empty()));
         r.sub_registry_with_labels(std::iter::empty())
             .register_collector(Box::new(Arc::clone(&self.broker)));
+        r.sub_registry_with_labels(std::iter::empty())
+            .register_collector(Box::new(Arc::clone(&self.mqtt)));
     }
 
     /// Clients given up on for not keeping up: their stream fell a whole queue behind, or their connection
@@ -205,6 +357,14 @@ mod tests {
         m.broker.connected.store(1, Ordering::Relaxed);
         m.broker.tail_lag_ms.store(42, Ordering::Relaxed);
         m.broker.last_id.fetch_max(99, Ordering::Relaxed);
+        m.mqtt.enable(&["not_json", "too_large"], &["not_text"]);
+        m.mqtt.connected.store(1, Ordering::Relaxed);
+        m.mqtt.entities.store(3, Ordering::Relaxed);
+        m.mqtt.messages.store(12, Ordering::Relaxed);
+        m.mqtt.commands.store(2, Ordering::Relaxed);
+        m.mqtt.skipped("not_json");
+        m.mqtt.skipped("not_json");
+        m.mqtt.ignored("not_text");
 
         let text = m.render();
 
@@ -269,5 +429,24 @@ hearth_broker_tail_lag_ms 42
 # HELP hearth_broker_last_id The newest id seen in the broker's log.
 # TYPE hearth_broker_last_id gauge
 hearth_broker_last_id 99
+# HELP hearth_mqtt_connected 1 while the MQTT broker is reached.
+# TYPE hearth_mqtt_connected gauge
+hearth_mqtt_connected 1
+# HELP hearth_entities Entities the MQTT bridge follows.
+# TYPE hearth_entities gauge
+hearth_entities 3
+# HELP hearth_mqtt_messages_total MQTT messages received.
+# TYPE hearth_mqtt_messages_total counter
+hearth_mqtt_messages_total 12
+# HELP hearth_mqtt_commands_total Commands handed to the MQTT broker.
+# TYPE hearth_mqtt_commands_total counter
+hearth_mqtt_commands_total 2
+# HELP hearth_mqtt_configs_skipped_total Discovery configs and device lists skipped, by reason.
+# TYPE hearth_mqtt_configs_skipped_total counter
+hearth_mqtt_configs_skipped_total{reason=\"not_json\"} 2
+hearth_mqtt_configs_skipped_total{reason=\"too_large\"} 0
+# HELP hearth_mqtt_states_ignored_total State messages ignored because they do not fit their entity, by reason.
+# TYPE hearth_mqtt_states_ignored_total counter
+hearth_mqtt_states_ignored_total{reason=\"not_text\"} 1
 ";
 }

@@ -1,9 +1,11 @@
 //! Background producers: the sensors (living-room temperature every 5 s, the tutorial's random number every
 //! second, a front-door camera snapshot every 30 s) and the demo home: its six entities, put in place at start,
 //! and the simulator that animates its rooms (every 1000 / 1800 / 2600 ms, as in the tutorial), so a fresh start
-//! is alive. The demo home is there by default without a broker (`--no-simulator` keeps it still) and not with
-//! one unless asked for (`--simulator`); when it is not, its entities are taken away. The sensors always run,
-//! because their routes promise a reading at that rate.
+//! is alive. The demo home is there by default without a broker (`--no-simulator` keeps its rooms still) and not
+//! with one unless asked for (`--simulator`); when it is not, its entities are taken away, and its thermometer
+//! and camera stay off (a real home's dashboard shows only what its devices report). While it is there its
+//! sensors always run, because their routes promise a reading at that rate; the tutorial's random numbers are not
+//! the home's and always run.
 //! Every task ends on shutdown.
 //!
 //! With several instances, the temperature sensor, the camera and the simulator run on one of them at a time: the
@@ -53,18 +55,22 @@ pub fn spawn_all(
     leases: Arc<dyn Leases>,
 ) {
     let held = lease::keep(leases, LEASE, shutdown.clone(), tasks);
-    let temperature = Duration::from_millis(config.temperature_ms);
-    tasks.spawn(temperature_sensor(
-        hub.clone(),
-        temperature,
-        shutdown.clone(),
-        held.clone(),
-    ));
-    tasks.spawn(front_door_camera(
-        hub.clone(),
-        shutdown.clone(),
-        held.clone(),
-    ));
+    // The living room's thermometer and the front-door camera are the demo home's: a real home's dashboard
+    // shows what its own devices report, never a made-up reading.
+    if config.demo_home() {
+        let temperature = Duration::from_millis(config.temperature_ms);
+        tasks.spawn(temperature_sensor(
+            hub.clone(),
+            temperature,
+            shutdown.clone(),
+            held.clone(),
+        ));
+        tasks.spawn(front_door_camera(
+            hub.clone(),
+            shutdown.clone(),
+            held.clone(),
+        ));
+    }
     let random = Duration::from_millis(config.random_ms);
     tasks.spawn(random_numbers(hub.clone(), random, shutdown.clone()));
     if config.animate_demo() {

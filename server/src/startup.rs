@@ -12,6 +12,7 @@ use crate::jobs::Jobs;
 use crate::lease::{self, Leases};
 use crate::mercure::{Mercure, SharedLists};
 use crate::metrics::Metrics;
+use crate::mqtt;
 use crate::routes;
 use crate::serve;
 use crate::simulator;
@@ -197,6 +198,14 @@ pub fn build(config: Config, token: Secret, leptos: LeptosOptions) -> anyhow::Re
         known_jobs,
         leases.clone(),
     );
+    let bridge = match mqtt::Settings::from_config(&config).context("--mqtt-url")? {
+        Some(settings) => Some(mqtt::Bridge::new(
+            settings,
+            hub.clone(),
+            metrics.mqtt.clone(),
+        )?),
+        None => None,
+    };
     let slots = StreamSlots::new(
         StreamLimits {
             total: config.max_subscribers,
@@ -218,14 +227,19 @@ pub fn build(config: Config, token: Secret, leptos: LeptosOptions) -> anyhow::Re
         tally,
         slots,
         mercure,
-        // The MQTT bridge plugs in here once a broker is configured.
-        devices: None,
+        devices: bridge
+            .clone()
+            .map(|b| b as Arc<dyn crate::commands::DeviceLink>),
+        bridge,
         leptos,
     }))
 }
 
-/// Starts the background tasks: sensors and simulator, unfinished jobs, the viewer count.
+/// Starts the background tasks: sensors and simulator, unfinished jobs, the viewer count, the MQTT bridge.
 pub fn spawn_background(state: &AppState) {
+    if let Some(bridge) = &state.bridge {
+        bridge.start(state.leases.clone(), &state.shutdown, &state.tasks);
+    }
     simulator::spawn_all(
         &state.hub,
         &state.config,
@@ -274,13 +288,15 @@ pub async fn run(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
             },
             idle_timeout: Duration::from_secs(config.idle_timeout_secs.max(1)),
             header_timeout: Duration::from_secs(config.header_timeout_secs.max(1)),
+            body_timeout: Duration::from_secs(config.body_timeout_secs.max(1)),
+            max_head: config.max_head_bytes.max(serve::MIN_HEAD_LIMIT),
             stall: config.keepalive(),
         },
         metrics: state.metrics.serve.clone(),
         shutdown: shutdown.clone(),
         is_stream_path: routes::is_stream_path,
         // A logged-in dashboard or a client with the token may use the reserved connections.
-        is_privileged: Arc::new(move |parts| auth.is_privileged(&parts.headers)),
+        is_privileged: Arc::new(move |parts| auth.is_privileged(parts)),
     };
     let tasks = state.tasks.clone();
     let serve = async move {

@@ -12,6 +12,7 @@ use crate::jobs::Jobs;
 use crate::lease::Leases;
 use crate::mercure::Mercure;
 use crate::metrics::Metrics;
+use crate::mqtt::Bridge;
 use crate::slots::StreamSlots;
 use crate::viewers::ViewerTally;
 use axum::extract::FromRef;
@@ -46,6 +47,8 @@ pub struct Inner {
     pub mercure: Arc<Mercure>,
     /// What reaches the home's devices beyond the demo (the MQTT bridge), when a broker is configured.
     pub devices: Option<Arc<dyn DeviceLink>>,
+    /// The MQTT bridge itself, for its health and counts (the same as `devices`).
+    pub bridge: Option<Arc<Bridge>>,
     pub leptos: LeptosOptions,
 }
 

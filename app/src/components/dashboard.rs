@@ -98,9 +98,7 @@ pub fn Dashboard(initial: Snapshot) -> impl IntoView {
             <p class="stale-note" role="status" hidden=move || !lost.get()>
                 "Not live: what you see may be out of date. Reconnecting by itself."
             </p>
-            <div class="grid rooms">
-                <AreaCards state can_write />
-            </div>
+            <AreaCards state can_write />
             <div class="grid">
                 <TemperatureCard state />
                 <CameraCard state />

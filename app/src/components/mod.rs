@@ -5,6 +5,7 @@ pub mod badge;
 pub mod camera;
 pub mod clock;
 pub mod dashboard;
+pub mod entity_edit;
 pub mod header;
 pub mod icons;
 pub mod inspector;

@@ -106,6 +106,10 @@ pub enum CommandAnswer {
     },
 }
 
+/// The longest name a person may give an entity or an area (trimmed, in characters): the server refuses longer
+/// ones, and the dashboard's fields stop there.
+pub const MAX_NAME_CHARS: usize = 100;
+
 /// `PATCH /api/entities/{id}`: a new name, a new area (an existing area's id or name, or the name of a new
 /// one), or both; answered with the entity as it now is.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -123,6 +127,13 @@ pub struct EntityEdited {
     pub seq: Seq,
     #[serde(flatten)]
     pub entity: Entity,
+}
+
+/// The part every write answer shares: the event id the write was committed as. A client that follows the
+/// stream for the rest (the dashboard) reads only this, and so carries no decoder for the whole answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WrittenAs {
+    pub seq: Seq,
 }
 
 /// `POST /message`: the tutorial's body.
@@ -165,7 +176,7 @@ pub struct JobStarted {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contract::Device;
+    use crate::contract::{Device, DeviceState};
 
     #[test]
     fn path_helpers_fill_the_registered_patterns() {
@@ -227,6 +238,22 @@ mod tests {
             serde_json::from_value::<MessagePosted>(json).unwrap(),
             posted
         );
+    }
+
+    #[test]
+    fn every_entity_write_answer_reads_as_its_event_id() {
+        let sent = CommandAnswer::Sent {
+            seq: 4,
+            id: EntityId::parse("lamp").unwrap(),
+            requested: Requested::On,
+        };
+        let edited = EntityEdited {
+            seq: 5,
+            entity: Room::Kitchen.entity(Device::Lights, DeviceState::On, "t".into()),
+        };
+        let read = |json: String| serde_json::from_str::<WrittenAs>(&json).unwrap().seq;
+        assert_eq!(read(serde_json::to_string(&sent).unwrap()), 4);
+        assert_eq!(read(serde_json::to_string(&edited).unwrap()), 5);
     }
 
     #[test]

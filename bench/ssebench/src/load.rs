@@ -13,6 +13,8 @@
 
 use crate::extract::{unix_micros, Template};
 use crate::histogram::{self, Histogram};
+use crate::mqtt::MqttTarget;
+use crate::publisher::Destination;
 use crate::subscriber::{self, Failure, Opened};
 use crate::target::Target;
 use crate::{bounded, http1, procfs, publisher};
@@ -120,9 +122,8 @@ pub struct Plan {
     pub args: Args,
     /// Subscription `i` opens `subscribe[i % len]`.
     pub subscribe: Vec<Target>,
-    pub publish: Target,
+    pub publish: Destination,
     pub subscribe_headers: Vec<(String, String)>,
-    pub publish_headers: Vec<(String, String)>,
     pub template: Template,
     /// 0 with --idle.
     pub messages: u64,
@@ -142,8 +143,7 @@ impl Plan {
         if subscribe.is_empty() {
             return Err("--subscribe-url needs at least one URL".into());
         }
-        let publish =
-            Target::parse(&args.publish_url).map_err(|e| format!("--publish-url: {e}"))?;
+
         let headers = |list: &[String]| {
             list.iter()
                 .map(|h| http1::parse_header_arg(h))
@@ -151,8 +151,18 @@ impl Plan {
         };
         let subscribe_headers =
             headers(&args.subscribe_header).map_err(|e| format!("--subscribe-header: {e}"))?;
-        let publish_headers =
-            headers(&args.publish_header).map_err(|e| format!("--publish-header: {e}"))?;
+        let publish = if args.publish_url.trim_start().starts_with("mqtt://") {
+            Destination::Mqtt(
+                MqttTarget::parse(&args.publish_url).map_err(|e| format!("--publish-url: {e}"))?,
+            )
+        } else {
+            Destination::Http {
+                target: Target::parse(&args.publish_url)
+                    .map_err(|e| format!("--publish-url: {e}"))?,
+                headers: headers(&args.publish_header)
+                    .map_err(|e| format!("--publish-header: {e}"))?,
+            }
+        };
         let template =
             Template::parse(&args.publish_body).map_err(|e| format!("--publish-body: {e}"))?;
         if !(1..=MAX_SUBSCRIBERS).contains(&args.subscribers) {
@@ -224,7 +234,6 @@ impl Plan {
             subscribe,
             publish,
             subscribe_headers,
-            publish_headers,
             template,
             messages,
             publishers,
@@ -619,8 +628,7 @@ async fn fanout_phase(
     let delivered_before = histogram::delivered();
     let start = Instant::now() + Duration::from_millis(20);
     let ctx = Arc::new(publisher::Ctx {
-        target: plan.publish.clone(),
-        headers: plan.publish_headers.clone(),
+        to: plan.publish.clone(),
         template: plan.template.clone(),
         messages: plan.messages,
         rate: args.rate,
@@ -738,7 +746,15 @@ mod tests {
     fn defaults_target_hearth_and_size_the_run() {
         let plan = Plan::new(args(&["--rate", "1000", "--duration", "2"]), 20_000).unwrap();
         assert_eq!(plan.subscribe[0].path, "/eventstream");
-        assert_eq!(plan.publish.path, "/message");
+        assert!(
+            matches!(&plan.publish, Destination::Http { target, .. } if target.path == "/message")
+        );
+        let mqtt = Plan::new(
+            args(&["--publish-url", "mqtt://127.0.0.1:1883/bench/probe"]),
+            20_000,
+        )
+        .unwrap();
+        assert!(matches!(&mqtt.publish, Destination::Mqtt(t) if t.topic == "bench/probe"));
         assert_eq!((plan.messages, plan.publishers), (2000, 10));
         let slow = Plan::new(args(&["--rate", "10"]), 20_000).unwrap();
         assert_eq!(slow.publishers, MIN_PUBLISHERS);

@@ -18,6 +18,7 @@ mod extract;
 mod histogram;
 mod http1;
 mod load;
+mod mqtt;
 mod procfs;
 mod publisher;
 mod report;

@@ -1,7 +1,9 @@
 //! Publishing at a fixed rate: `P` publishers, each on its own keep-alive connection, share the schedule
 //! (publisher `k` sends messages `k`, `k + P`, …; message `s` is due at `start + s / rate`), so one slow response
 //! delays only its own publisher's next message instead of the whole stream. A message late for its slot goes
-//! at once; the lag is reported.
+//! at once; the lag is reported. A message goes out as an HTTP `POST`, or through an MQTT broker ([`mqtt`]).
+
+use crate::mqtt::{self, MqttTarget};
 
 use crate::conn;
 use crate::extract::{unix_micros, Template};
@@ -17,9 +19,20 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 /// wrong URL): stop rather than hammer it for the whole run.
 const GIVE_UP_AFTER: u64 = 20;
 
+/// Where messages are published.
+#[derive(Debug, Clone)]
+pub enum Destination {
+    /// A `POST` to a URL, with these headers.
+    Http {
+        target: Target,
+        headers: Vec<(String, String)>,
+    },
+    /// A PUBLISH to a topic of a broker.
+    Mqtt(MqttTarget),
+}
+
 pub struct Ctx {
-    pub target: Target,
-    pub headers: Vec<(String, String)>,
+    pub to: Destination,
     pub template: Template,
     /// Messages in the run; sequence numbers are `0..messages`.
     pub messages: u64,
@@ -54,6 +67,92 @@ impl Report {
 
 /// Publisher `k` of `ctx.publishers`, starting the schedule at `start`.
 pub async fn run(k: usize, ctx: std::sync::Arc<Ctx>, start: Instant) -> Report {
+    match &ctx.to {
+        Destination::Http { target, headers } => run_http(k, &ctx, target, headers, start).await,
+        Destination::Mqtt(broker) => run_mqtt(k, &ctx, broker, start).await,
+    }
+}
+
+/// Waits for message `seq`'s slot; `None` once it falls after the run's end. Notes how late the slot was met.
+async fn slot(ctx: &Ctx, seq: u64, start: Instant, report: &mut Report) -> Option<()> {
+    let due = start + Duration::from_secs_f64(seq as f64 / ctx.rate);
+    if due > ctx.stop_at {
+        return None;
+    }
+    tokio::time::sleep_until(due).await;
+    report.max_lag = report
+        .max_lag
+        .max(Instant::now().saturating_duration_since(due));
+    Some(())
+}
+
+/// Counts one publish's outcome; false when the publisher should give up (nothing ever got through).
+fn settle(report: &mut Report, error: Option<String>) -> bool {
+    match error {
+        None => report.ok += 1,
+        Some(e) => {
+            report.failed += 1;
+            report.first_error.get_or_insert(e);
+            if report.ok == 0 && report.failed >= GIVE_UP_AFTER {
+                report.gave_up = true;
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Publisher `k` through a broker: one connection, one QoS 1 PUBLISH per message.
+async fn run_mqtt(k: usize, ctx: &Ctx, broker: &MqttTarget, start: Instant) -> Report {
+    let mut report = Report::default();
+    let mut conn: Option<mqtt::Publisher> = None;
+    let mut body = String::with_capacity(256);
+    let step = ctx.publishers as u64;
+    let mut seq = k as u64;
+    while seq < ctx.messages {
+        if slot(ctx, seq, start, &mut report).await.is_none() {
+            break;
+        }
+        ctx.template.render(seq, unix_micros(), &mut body);
+        let sent = async {
+            let publisher = match &mut conn {
+                Some(publisher) => publisher,
+                None => {
+                    let to = broker.addr;
+                    let stream = conn::connect(to, source_addr(&to, k, ctx.source_addrs)).await?;
+                    let _ = stream.set_nodelay(true);
+                    conn.insert(mqtt::Publisher::connect(stream, broker, k).await?)
+                }
+            };
+            publisher.publish(body.as_bytes()).await
+        };
+        let error = match tokio::time::timeout(RESPONSE_TIMEOUT, sent).await {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => {
+                conn = None;
+                Some(e)
+            }
+            Err(_) => {
+                conn = None;
+                Some(format!("no PUBACK within {RESPONSE_TIMEOUT:?}"))
+            }
+        };
+        if !settle(&mut report, error) {
+            break;
+        }
+        seq += step;
+    }
+    report
+}
+
+/// Publisher `k` over HTTP: `POST`s on a keep-alive connection.
+async fn run_http(
+    k: usize,
+    ctx: &Ctx,
+    target: &Target,
+    headers: &[(String, String)],
+    start: Instant,
+) -> Report {
     let mut report = Report::default();
     let mut conn: Option<TcpStream> = None;
     let mut request = Vec::with_capacity(512);
@@ -62,20 +161,15 @@ pub async fn run(k: usize, ctx: std::sync::Arc<Ctx>, start: Instant) -> Report {
     let step = ctx.publishers as u64;
     let mut seq = k as u64;
     while seq < ctx.messages {
-        let due = start + Duration::from_secs_f64(seq as f64 / ctx.rate);
-        if due > ctx.stop_at {
+        if slot(ctx, seq, start, &mut report).await.is_none() {
             break;
         }
-        tokio::time::sleep_until(due).await;
-        report.max_lag = report
-            .max_lag
-            .max(Instant::now().saturating_duration_since(due));
         ctx.template.render(seq, unix_micros(), &mut body);
-        post_head(&mut request, &ctx.target, &ctx.headers, body.len());
+        post_head(&mut request, target, headers, body.len());
         request.extend_from_slice(body.as_bytes());
         let outcome = tokio::time::timeout(
             RESPONSE_TIMEOUT,
-            send(&mut conn, k, &ctx, &request, &mut response),
+            send(&mut conn, k, ctx, target, &request, &mut response),
         )
         .await;
         let error = match outcome {
@@ -87,16 +181,8 @@ pub async fn run(k: usize, ctx: std::sync::Arc<Ctx>, start: Instant) -> Report {
                 Some(format!("no response within {RESPONSE_TIMEOUT:?}"))
             }
         };
-        match error {
-            None => report.ok += 1,
-            Some(e) => {
-                report.failed += 1;
-                report.first_error.get_or_insert(e);
-                if report.ok == 0 && report.failed >= GIVE_UP_AFTER {
-                    report.gave_up = true;
-                    break;
-                }
-            }
+        if !settle(&mut report, error) {
+            break;
         }
         seq += step;
     }
@@ -121,12 +207,13 @@ async fn send(
     conn: &mut Option<TcpStream>,
     k: usize,
     ctx: &Ctx,
+    target: &Target,
     request: &[u8],
     response: &mut [u8],
 ) -> Result<u16, String> {
     let mut stream = match conn.take() {
         Some(stream) => stream,
-        None => connect(k, ctx).await?,
+        None => connect(k, ctx, target).await?,
     };
     stream
         .write_all(request)
@@ -164,8 +251,8 @@ async fn send(
     Ok(head.status)
 }
 
-async fn connect(k: usize, ctx: &Ctx) -> Result<TcpStream, String> {
-    let to = ctx.target.addr;
+async fn connect(k: usize, ctx: &Ctx, target: &Target) -> Result<TcpStream, String> {
+    let to = target.addr;
     let stream = conn::connect(to, source_addr(&to, k, ctx.source_addrs)).await?;
     let _ = stream.set_nodelay(true);
     Ok(stream)

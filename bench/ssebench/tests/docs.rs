@@ -274,6 +274,7 @@ fn the_two_commands_are_what_the_scripts_and_ci_run() {
     for (tool, variable) in [
         ("wasm-bindgen-cli", "WASM_BINDGEN_VERSION="),
         ("cargo-leptos", "CARGO_LEPTOS_VERSION="),
+        ("ha-mqtt-discoverable", "HA_MQTT_DISCOVERABLE_VERSION="),
     ] {
         let pinned = setup
             .split(variable)

@@ -8,8 +8,14 @@
 //! come from our own origin (`Origin` checked against `Host`), so another site cannot make a browser write.
 //!
 //! Sessions expire and are capped ([`sessions`]); failed attempts, by token or login, are throttled per client
-//! address ([`throttle`]). The extractor needs only [`Auth`], taken from whatever state the router has through
-//! `FromRef`.
+//! address ([`throttle`]), wherever a token is offered: a write, a read, a login, a place kept for the owner
+//! (a stream's or a connection's), since each answer tells a right token from a wrong one. A request's
+//! credential is decided once ([`Credential`]) and remembered with the request, so a wrong token counts once
+//! however many extractors ask. With several instances, a session cookie this instance does not know is looked
+//! up in the shared store only if it is a well-formed session id, and at most [`SESSION_LOOKUPS_PER_MINUTE`]
+//! times a minute per client address: a request with a made-up cookie costs no round trip, and a flood of them
+//! only its own address's budget. The extractors need only [`Auth`], taken from whatever state the router has
+//! through `FromRef`.
 
 mod sessions;
 mod throttle;
@@ -34,8 +40,17 @@ pub const SESSION_COOKIE: &str = "hearth_session";
 
 const TOKEN_FILE: &str = "token";
 
+const MINUTE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// A write token shorter than this is refused at start-up: it could be guessed.
 pub const MIN_TOKEN_CHARS: usize = 16;
+
+/// Random bytes in a generated token or session id (written as twice as many hex digits).
+const RANDOM_BYTES: usize = 24;
+
+/// Session ids this instance does not know that one client address may have looked up in the shared store per
+/// minute: a dashboard needs one per login it has not seen yet; made-up ids get no more.
+pub const SESSION_LOOKUPS_PER_MINUTE: u32 = 60;
 
 /// Where the token came from, so `main` can tell the user once.
 #[derive(Debug)]
@@ -46,11 +61,17 @@ pub enum TokenSource {
     Generated,
 }
 
-/// A fresh random credential: 24 bytes from the OS's generator, as hex.
+/// A fresh random credential: 24 bytes from the OS's generator, as lowercase hex.
 pub fn random_token() -> String {
-    let mut bytes = [0u8; 24];
+    let mut bytes = [0u8; RANDOM_BYTES];
     rand::rng().fill_bytes(&mut bytes);
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether `id` could be a session id this server made ([`random_token`]'s shape): anything else is not
+/// looked up anywhere.
+fn is_session_id(id: &str) -> bool {
+    id.len() == 2 * RANDOM_BYTES && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// Finds the write token: configured, stored, or newly generated and stored (0600).
@@ -120,8 +141,29 @@ pub struct Auth {
     token: Secret,
     sessions: Sessions,
     throttle: Throttle,
+    /// Lookups of unknown session ids in the shared store, per client.
+    lookups: Throttle,
+    /// Sessions live in a store shared with other instances.
+    shared_sessions: bool,
     secure_cookie: bool,
     public_reads: bool,
+}
+
+/// What a request's credentials came to. A bearer token, when there is one, decides; else a session cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    None,
+    Session,
+    Token,
+    /// A bearer token that is not the token (counted as a failed attempt).
+    WrongToken,
+}
+
+impl Credential {
+    /// May use what is kept for the owner (reserved stream and connection places).
+    pub fn is_privileged(self) -> bool {
+        matches!(self, Credential::Token | Credential::Session)
+    }
 }
 
 impl Auth {
@@ -129,10 +171,9 @@ impl Auth {
         Auth {
             token,
             sessions: Sessions::new(policy.sessions),
-            throttle: Throttle::new(
-                policy.failures_per_minute,
-                std::time::Duration::from_secs(60),
-            ),
+            throttle: Throttle::new(policy.failures_per_minute, MINUTE),
+            lookups: Throttle::new(SESSION_LOOKUPS_PER_MINUTE, MINUTE),
+            shared_sessions: false,
             secure_cookie: policy.secure_cookie,
             public_reads: policy.public_reads,
         }
@@ -141,32 +182,64 @@ impl Auth {
     /// Sessions kept in `store` (several instances), this instance caching them.
     pub fn with_session_store(mut self, store: Arc<dyn SessionStore>) -> Self {
         self.sessions = self.sessions.with_store(store);
+        self.shared_sessions = true;
         self
     }
 
     /// Makes sure a session cookie in these headers is known here if it is known anywhere (a login on another
-    /// instance): the checks after it are then answered from this instance's cache.
-    pub async fn learn_session(&self, headers: &HeaderMap) {
-        if let Some(id) = session_cookie(headers) {
-            self.sessions.learn(id).await;
+    /// instance): the checks after it are then answered from this instance's cache. Only a well-formed id is
+    /// looked up; one not known here only within `client`'s lookup budget (past it, it counts as unknown).
+    pub async fn learn_session(&self, headers: &HeaderMap, client: Option<IpAddr>) {
+        if !self.shared_sessions {
+            return;
         }
+        let Some(id) = session_cookie(headers).filter(|id| is_session_id(id)) else {
+            return;
+        };
+        if !self.sessions.contains(id) {
+            if self.lookups.blocked(client).is_some() {
+                tracing::debug!("session lookups over this client's budget; not looked up");
+                return;
+            }
+            self.lookups.count(client);
+        }
+        self.sessions.learn(id).await;
+    }
+
+    /// The request's credential, decided once and kept in its extensions: a bearer token is checked (a wrong
+    /// one counts as a failed attempt; 429 while the client is over its failures), else a session cookie is
+    /// learned and checked.
+    pub async fn credential(&self, parts: &mut Parts) -> Result<Credential, ApiError> {
+        if let Some(known) = parts.extensions.get::<Credential>() {
+            return Ok(*known);
+        }
+        let client = client_ip(parts);
+        let credential = match bearer(&parts.headers) {
+            Some(token) => match self.check_token(token, client)? {
+                true => Credential::Token,
+                false => Credential::WrongToken,
+            },
+            None => {
+                self.learn_session(&parts.headers, client).await;
+                match self.has_session(&parts.headers) {
+                    true => Credential::Session,
+                    false => Credential::None,
+                }
+            }
+        };
+        parts.extensions.insert(credential);
+        Ok(credential)
+    }
+
+    /// Whether a request with this credential may read the home's state: reads are public, or it has the token
+    /// or a live session.
+    pub fn may_read(&self, credential: Credential) -> bool {
+        self.public_reads || credential.is_privileged()
     }
 
     /// Whether reads need no credential.
     pub fn reads_are_public(&self) -> bool {
         self.public_reads
-    }
-
-    /// Whether a request with these parts may read the home's state: reads are public, or it carries the token
-    /// (checked and throttled like a write's) or a live session.
-    pub fn may_read(&self, parts: &Parts) -> Result<bool, ApiError> {
-        if self.public_reads || self.has_session(&parts.headers) {
-            return Ok(true);
-        }
-        match bearer(&parts.headers) {
-            Some(token) => self.check_token(token, client_ip(parts)),
-            None => Ok(false),
-        }
     }
 
     /// Checks `offered` against the token for a client, counting a failure; refused outright (429) while the
@@ -177,7 +250,7 @@ impl Auth {
         }
         let ok = self.is_token(offered);
         if !ok {
-            self.throttle.failed(client);
+            self.throttle.count(client);
         }
         Ok(ok)
     }
@@ -193,7 +266,7 @@ impl Auth {
     /// Counts a failed attempt with a credential other than the token (a Mercure token that did not verify),
     /// against the same allowance as a wrong token.
     pub fn count_failure(&self, client: Option<IpAddr>) {
-        self.throttle.failed(client);
+        self.throttle.count(client);
     }
 
     /// The `Set-Cookie` value for a session (or, with an empty id, for ending one).
@@ -218,10 +291,16 @@ impl Auth {
         &self.sessions
     }
 
-    /// Whether these headers carry the write token or a live session: such requests may use the connections
-    /// kept in reserve for them (a flood of strangers cannot lock the owner out).
-    pub fn is_privileged(&self, headers: &HeaderMap) -> bool {
-        bearer(headers).is_some_and(|token| self.is_token(token)) || self.has_session(headers)
+    /// Whether a request head carries the write token or a session known here: such requests may use the
+    /// connections kept in reserve for them (a flood of strangers cannot lock the owner out). A token is checked
+    /// as everywhere (throttled, a wrong one counted: over its failures a client is not privileged). For the
+    /// connection layer, which has no request to remember the answer in: a request it lets in on a regular place
+    /// anyway has its wrong token counted again by the route.
+    pub fn is_privileged(&self, parts: &Parts) -> bool {
+        match bearer(&parts.headers) {
+            Some(token) => self.check_token(token, client_ip(parts)).unwrap_or(false),
+            None => self.has_session(&parts.headers),
+        }
     }
 
     /// Whether these headers carry a live session cookie.
@@ -306,8 +385,8 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let auth = Arc::<Auth>::from_ref(state);
-        auth.learn_session(&parts.headers).await;
-        if auth.may_read(parts)? {
+        let credential = auth.credential(parts).await?;
+        if auth.may_read(credential) {
             Ok(Reader)
         } else {
             Err(ApiError::Unauthorized)
@@ -328,22 +407,28 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let auth = Arc::<Auth>::from_ref(state);
-        auth.learn_session(&parts.headers).await;
-        if let Some(token) = bearer(&parts.headers) {
-            return if auth.check_token(token, client_ip(parts))? {
-                Ok(Writer)
-            } else {
-                Err(ApiError::Unauthorized)
-            };
-        }
-        if auth.has_session(&parts.headers) {
-            return if same_origin(&parts.headers) {
-                Ok(Writer)
-            } else {
+        match auth.credential(parts).await? {
+            Credential::Token => Ok(Writer),
+            Credential::Session if same_origin(&parts.headers) => Ok(Writer),
+            Credential::Session => {
                 Err(ApiError::Forbidden("cross-origin write refused".to_owned()))
-            };
+            }
+            Credential::WrongToken | Credential::None => Err(ApiError::Unauthorized),
         }
-        Err(ApiError::Unauthorized)
+    }
+}
+
+/// The request's credential as an extractor ([`Auth::credential`]): for routes that serve anyone but keep
+/// something for the owner (a reserved stream place).
+impl<S> FromRequestParts<S> for Credential
+where
+    S: Send + Sync,
+    Arc<Auth>: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Arc::<Auth>::from_ref(state).credential(parts).await
     }
 }
 
@@ -421,6 +506,103 @@ mod tests {
         assert!(cookie.contains(&format!("Max-Age={}", policy.sessions.absolute.as_secs())));
         assert!(cookie.ends_with("; Secure"), "{cookie}");
         assert!(auth.session_cookie("").contains("Max-Age=0"));
+    }
+
+    /// A session store that knows no session and counts the lookups it is asked for.
+    #[derive(Default)]
+    struct CountingStore(std::sync::atomic::AtomicUsize);
+
+    impl CountingStore {
+        fn lookups(&self) -> usize {
+            self.0.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
+
+    impl SessionStore for CountingStore {
+        fn put(
+            &self,
+            _: &str,
+            _: i64,
+            _: std::time::Duration,
+        ) -> futures::future::BoxFuture<'static, Result<(), String>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn created(
+            &self,
+            _: &str,
+        ) -> futures::future::BoxFuture<'static, Result<Option<i64>, String>> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Box::pin(async { Ok(None) })
+        }
+        fn remove(&self, _: &str) -> futures::future::BoxFuture<'static, Result<(), String>> {
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    fn auth_with(store: Arc<CountingStore>) -> Auth {
+        let policy = AuthPolicy {
+            sessions: SessionPolicy::default(),
+            secure_cookie: false,
+            failures_per_minute: 10,
+            public_reads: false,
+        };
+        Auth::new(Secret::new("a-token-long-enough"), policy).with_session_store(store)
+    }
+
+    fn with_cookie(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            format!("{SESSION_COOKIE}={value}").parse().unwrap(),
+        );
+        headers
+    }
+
+    #[tokio::test]
+    async fn a_cookie_that_is_not_a_session_id_never_reaches_the_store() {
+        let store = Arc::new(CountingStore::default());
+        let auth = auth_with(store.clone());
+        let malformed = [
+            String::new(),
+            "x".to_owned(),
+            "../../etc/passwd".to_owned(),
+            "a".repeat(4096),
+            random_token().to_uppercase(),
+            "g".repeat(48),
+            format!("{}0", random_token()),
+            random_token()[1..].to_owned(),
+        ];
+        for value in &malformed {
+            auth.learn_session(&with_cookie(value), None).await;
+        }
+        assert_eq!(store.lookups(), 0, "no malformed id was looked up");
+
+        auth.learn_session(&with_cookie(&random_token()), None)
+            .await;
+        assert_eq!(store.lookups(), 1, "a well-formed one is");
+    }
+
+    #[tokio::test]
+    async fn lookups_of_session_ids_unknown_here_are_bounded_per_client() {
+        let store = Arc::new(CountingStore::default());
+        let auth = auth_with(store.clone());
+        let flooder: IpAddr = "10.0.0.1".parse().unwrap();
+        let neighbour: IpAddr = "10.0.0.2".parse().unwrap();
+
+        for _ in 0..SESSION_LOOKUPS_PER_MINUTE * 3 {
+            auth.learn_session(&with_cookie(&random_token()), Some(flooder))
+                .await;
+        }
+        let flooded = store.lookups();
+        auth.learn_session(&with_cookie(&random_token()), Some(neighbour))
+            .await;
+
+        assert_eq!(flooded, SESSION_LOOKUPS_PER_MINUTE as usize);
+        assert_eq!(
+            store.lookups(),
+            flooded + 1,
+            "another address has its own budget"
+        );
     }
 
     #[test]

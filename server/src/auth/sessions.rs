@@ -4,7 +4,8 @@
 //!
 //! With several instances a [`SessionStore`] (Redis) is where sessions live, and the map here is this
 //! instance's cache of them: a login is stored there before it is answered, an instance that meets a cookie it
-//! does not know looks it up there ([`Sessions::learn`]), and a logout removes it there. The absolute lifetime
+//! does not know looks it up there ([`Sessions::learn`]), and a logout removes it there (or is refused when it
+//! cannot: a logout answered as done must hold everywhere). The absolute lifetime
 //! holds everywhere (the store keeps a session no longer, and its creation time comes with it); the idle
 //! lifetime and the cap are each instance's own.
 
@@ -172,14 +173,21 @@ impl Sessions {
         }
     }
 
-    /// Ends a session here and in the store.
-    pub async fn remove_shared(&self, id: &str) {
-        self.remove(id);
+    /// Ends a session in the store, then here; an error when the store did not confirm it (the session then
+    /// lives on everywhere, this instance included: a logout is either done everywhere or refused, never
+    /// answered as done while another instance, or this one after a restart, would take the cookie again).
+    pub async fn remove_shared(&self, id: &str) -> Result<(), String> {
         if let Some(store) = &self.store {
-            if let Ok(Err(e)) = tokio::time::timeout(STORE_WAIT, store.remove(id)).await {
-                tracing::warn!(error = %e, "cannot end the session in the store; it expires there");
+            let removed = tokio::time::timeout(STORE_WAIT, store.remove(id))
+                .await
+                .unwrap_or_else(|_| Err("the session store did not answer".into()));
+            if let Err(e) = removed {
+                tracing::warn!(error = %e, "cannot end the session in the store; the logout is refused");
+                return Err(e);
             }
         }
+        self.remove(id);
+        Ok(())
     }
 
     pub fn policy(&self) -> SessionPolicy {

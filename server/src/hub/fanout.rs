@@ -29,12 +29,16 @@ const SMALL_GAP: usize = 64;
 
 pub struct Fanout {
     inner: Mutex<Inner>,
-    sender: broadcast::Sender<Arc<Event>>,
     replay: usize,
+    /// How far a subscriber may fall behind (the live feed's capacity).
+    queue: usize,
     metrics: Arc<Metrics>,
 }
 
 struct Inner {
+    /// The live feed. Replaced (ending every subscriber's stream) when the history starts over: see
+    /// [`Fanout::restart`].
+    sender: broadcast::Sender<Arc<Event>>,
     /// Every committed event folded in: what a new subscriber starts from, consistent with `ring` and the feed.
     committed: Snapshot,
     /// The last `replay` committed events with ids, under their ids, oldest first. Ids increase but may jump.
@@ -136,26 +140,36 @@ impl Fanout {
         metrics: Arc<Metrics>,
     ) -> Arc<Self> {
         let replay = replay.max(1);
-        let skip = events.len().saturating_sub(replay);
-        let ring: VecDeque<(Seq, Arc<Event>)> = events
-            .into_iter()
-            .skip(skip)
-            .filter_map(|event| Some((event.id?, event)))
-            .collect();
-        // With nothing retained no earlier id can be resumed; with a ring, everything after its first is there.
-        let floor = ring.front().map_or(snapshot.seq, |(first, _)| first - 1);
+        let (ring, floor) = ring_of(&snapshot, events, replay);
         let (sender, _) = broadcast::channel(queue.max(1));
         Arc::new(Fanout {
             inner: Mutex::new(Inner {
+                sender,
                 committed: snapshot,
                 ring,
                 floor,
                 snapshot_len: None,
             }),
-            sender,
             replay,
+            queue: queue.max(1),
             metrics,
         })
+    }
+
+    /// Starts over from `snapshot` with `events` retained, as [`Fanout::new`] does: the history this fan-out
+    /// followed was replaced (a broker's log went back under it). Every subscriber's stream ends, so that it
+    /// resumes — and is told to start over — rather than carry on from a state no longer anyone's. The viewer
+    /// count, which is this process's own, stays.
+    pub fn restart(&self, mut snapshot: Snapshot, events: Vec<Arc<Event>>) {
+        let (ring, floor) = ring_of(&snapshot, events, self.replay);
+        let mut inner = self.lock();
+        snapshot.viewers = inner.committed.viewers;
+        inner.committed = snapshot;
+        inner.ring = ring;
+        inner.floor = floor;
+        inner.snapshot_len = None;
+        // Dropping the old sender closes every receiver once it has read what was sent before.
+        inner.sender = broadcast::channel(self.queue).0;
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -179,7 +193,7 @@ impl Fanout {
             }
             // Sent under the lock so that live order is id order and a joining subscriber sees a clean cut.
             // An error only means there is no subscriber right now.
-            let _ = self.sender.send(Arc::clone(event));
+            let _ = inner.sender.send(Arc::clone(event));
         }
         inner.snapshot_len = None;
     }
@@ -207,7 +221,7 @@ impl Fanout {
         source: Arc<dyn ReplaySource>,
     ) -> Subscription {
         let mut inner = self.lock();
-        let live = self.sender.subscribe();
+        let live = inner.sender.subscribe();
         let last = inner.committed.seq;
         let start = match request
             .last_event_id
@@ -247,7 +261,7 @@ impl Fanout {
         source: Arc<dyn ReplaySource>,
     ) -> Subscription {
         let inner = self.lock();
-        let live = self.sender.subscribe();
+        let live = inner.sender.subscribe();
         let until = inner.committed.seq.max(after);
         drop(inner);
         self.metrics.replay_hits.inc();
@@ -260,7 +274,7 @@ impl Fanout {
     /// Joins the live feed starting over from the current state: the caller found the subscriber's id unusable.
     pub fn subscribe_reset(&self) -> Subscription {
         let inner = self.lock();
-        let live = self.sender.subscribe();
+        let live = inner.sender.subscribe();
         let start = Start::Reset(inner.committed.clone());
         drop(inner);
         self.metrics.replay_resets.inc();
@@ -321,6 +335,23 @@ impl Fanout {
             .map(|(_, e)| Arc::clone(e))
             .collect())
     }
+}
+
+/// The ring a fan-out starting from `snapshot` keeps of `events` (the newest `replay` with ids), and its floor.
+fn ring_of(
+    snapshot: &Snapshot,
+    events: Vec<Arc<Event>>,
+    replay: usize,
+) -> (VecDeque<(Seq, Arc<Event>)>, u64) {
+    let skip = events.len().saturating_sub(replay);
+    let ring: VecDeque<(Seq, Arc<Event>)> = events
+        .into_iter()
+        .skip(skip)
+        .filter_map(|event| Some((event.id?, event)))
+        .collect();
+    // With nothing retained no earlier id can be resumed; with a ring, everything after its first is there.
+    let floor = ring.front().map_or(snapshot.seq, |(first, _)| first - 1);
+    (ring, floor)
 }
 
 impl Inner {
@@ -475,6 +506,35 @@ mod tests {
         assert_eq!(f.find(&text_is("m4")), Some(4));
         assert_eq!(f.find(&text_is("m1")), None, "out of the ring");
         assert_eq!(f.find(&|_| true), Some(5), "newest first");
+    }
+
+    #[tokio::test]
+    async fn a_restart_replaces_state_and_ring_and_ends_every_live_feed() {
+        let f = fanout(10);
+        f.commit(&(1..=30).map(event).collect::<Vec<_>>());
+        f.commit(&[Arc::new(Event::live(Payload::Viewers(3)))]);
+        let mut before = f.subscribe(request("30", false)).live;
+
+        // Act: the history starts over at 12, with 11 and 12 retained.
+        let mut state = Snapshot {
+            seq: 12,
+            ..Snapshot::default()
+        };
+        state.apply(Some(12), &event(12).payload);
+        f.restart(state, (11..=12).map(event).collect());
+
+        // Assert: the feed it was on ends; the state, the ring and the viewer count are the new history's.
+        assert!(matches!(
+            before.recv().await,
+            Err(broadcast::error::RecvError::Closed)
+        ));
+        assert_eq!((f.last_seq(), f.bounds()), (12, (10, 12)));
+        assert_eq!(f.snapshot().viewers, 3, "this process's viewers stay");
+        assert!(!f.holds(30));
+        let mut after = f.subscribe(request("11", false));
+        assert_eq!(replayed(after.start).await, vec![12]);
+        f.commit(&[event(13)]);
+        assert_eq!(after.live.recv().await.unwrap().id, Some(13));
     }
 
     #[tokio::test]

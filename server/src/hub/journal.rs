@@ -9,8 +9,9 @@
 //! Failure is all-or-nothing and never undoes an answer. A room change is a read-modify-write of state that may
 //! include changes still queued, so when a batch fails, every event accepted after it may depend on it: the
 //! backend starts a new *epoch* (its accepted state goes back to what is durable) and the writer fails every
-//! event of the old epoch still queued, unwritten. Each publisher is told exactly what the store and every
-//! subscriber hold. The writer is supervised: a panic fails what was in flight (a panic inside `append` unwinds
+//! event of the old epoch still queued, unwritten. An event whose publisher gave up waiting is dropped the same
+//! way, with what follows it; what its batch took before it is stored first, and the new epoch starts from a
+//! state that holds it. Each publisher is told exactly what the store and every subscriber hold. The writer is supervised: a panic fails what was in flight (a panic inside `append` unwinds
 //! through its transaction, which rolls back), the journal is reopened, and writes are refused with a clear
 //! error while that happens.
 
@@ -256,10 +257,10 @@ impl JournalWriter {
                 wanted.push(queued);
             }
         }
-        if lost_one {
-            committer.failed();
-        }
         if wanted.is_empty() {
+            if lost_one {
+                committer.failed();
+            }
             return;
         }
         let events: Vec<Arc<Event>> = wanted.iter().map(|q| Arc::clone(&q.event)).collect();
@@ -271,6 +272,11 @@ impl JournalWriter {
             Ok(()) => {
                 self.durable = next;
                 committer.committed(&events);
+                // Only now: a new epoch starts from the committed state, which must hold what this batch stored
+                // ahead of the event given up on (those writes are acknowledged below).
+                if lost_one {
+                    committer.failed();
+                }
                 for queued in wanted {
                     let _ = queued.done.send(Ok(queued.event));
                 }

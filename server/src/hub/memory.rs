@@ -753,6 +753,41 @@ mod tests {
         assert_eq!(hub.snapshot().messages.len(), 1);
     }
 
+    /// A batch whose first event the writer took and whose second had been given up by its publisher: the
+    /// first is stored and acknowledged, so what later changes derive from must include it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_abandoned_write_never_drops_an_acknowledged_one_taken_before_it_in_its_batch() {
+        let journal = Faulty::default();
+        let hub = durable_with(&journal, 0, Duration::from_millis(200));
+        // The writer is stuck on a first batch; U1 (its future not polled yet, so it cannot give up) and then
+        // "abandoned" queue behind it, and "abandoned" gives up waiting.
+        journal.gate.close();
+        let stuck = hub.publish(message("stuck"));
+        entered(&journal, 1).await;
+        let u1 = hub.update(count_up());
+        let abandoned = hub.publish(message("abandoned"));
+        assert!(
+            matches!(abandoned.await, Err(HubError::Unavailable(_))),
+            "its publisher gave up"
+        );
+
+        // Act: the writer goes on; its next batch is U1 (taken) and "abandoned" (dropped).
+        journal.gate.open();
+        stuck.await.unwrap();
+        entered(&journal, 2).await;
+        let u1 = u1.await.unwrap().expect("U1 publishes");
+
+        // Assert: U1 is stored and acknowledged, and the next change counts it.
+        assert_eq!(count_of(&u1), 1);
+        assert!(stored_seqs(&journal).contains(&u1.id.unwrap()));
+        let u2 = hub.update(count_up()).await.unwrap().unwrap();
+        assert_eq!(
+            count_of(&u2),
+            2,
+            "the change after U1 is derived from a state that holds U1"
+        );
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn writes_are_refused_below_the_free_space_floor() {
         let journal = Faulty::default();

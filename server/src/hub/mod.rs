@@ -39,7 +39,8 @@ pub type Update = BoxFuture<'static, Result<Option<Arc<Event>>, HubError>>;
 /// backend may call it more than once (when a concurrent change won a race), always with fresh state.
 pub type Change = Box<dyn FnMut(&Snapshot) -> Option<Payload> + Send>;
 
-/// Why a publish did not take. Nothing of it was applied or delivered.
+/// Why a publish did not take. Nothing of it was applied or delivered — except after [`HubError::Unknown`],
+/// which says exactly that it cannot say.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HubError {
     /// The store refused or failed the write (or an earlier write it depended on failed).
@@ -51,6 +52,10 @@ pub enum HubError {
     /// The disk is below its free-space floor: writes are refused before it fills up.
     #[error("the disk is nearly full ({free_bytes} bytes free, floor {floor_bytes})")]
     DiskFull { free_bytes: u64, floor_bytes: u64 },
+    /// The broker did not answer, nor afterwards say whether it took the write, within the write timeout: it
+    /// may or may not have been applied (never answered as a refusal, which would invite a duplicate).
+    #[error("whether the write was applied is unknown: {0}")]
+    Unknown(String),
 }
 
 /// How a subscription starts, decided atomically with joining the live feed so nothing falls in between.

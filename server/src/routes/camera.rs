@@ -2,7 +2,8 @@
 //!
 //! An image URL names one drawing forever (the id is the shot's event id; the drawing is a pure function of the
 //! shot), so it is served as immutable with a year-long `Cache-Control` and a strong `ETag`: a browser fetches
-//! each image once, and a revalidation costs a 304. Only the shots the snapshot keeps are served; any other id,
+//! each image once, and a revalidation costs a 304. When reading the home needs a login, the image is the
+//! browser's alone (`private`): a shared cache on the way must not hand it to the next visitor. Only the shots the snapshot keeps are served; any other id,
 //! or a file name that is not exactly `<digits>.svg`, is a 404 with the usual JSON error.
 
 use crate::auth::Reader;
@@ -16,8 +17,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-/// A year: the longest lifetime caches honour, for a URL whose bytes never change.
-const CACHE_FOREVER: &str = "public, max-age=31536000, immutable";
+/// A year: the longest lifetime caches honour, for a URL whose bytes never change; in any cache when anyone may
+/// read the home, in the browser's only when it needs a login.
+const CACHE_FOREVER_PUBLIC: &str = "public, max-age=31536000, immutable";
+const CACHE_FOREVER_PRIVATE: &str = "private, max-age=31536000, immutable";
 /// An SVG opened on its own is a document: let it draw, never run anything.
 const IMAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'";
 
@@ -32,14 +35,17 @@ async fn image(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let shots = state.hub.snapshot().camera;
-    respond(&shots, &file, headers.get(header::IF_NONE_MATCH))
+    let public = state.auth.reads_are_public();
+    respond(&shots, &file, headers.get(header::IF_NONE_MATCH), public)
 }
 
-/// The answer for `file` among the kept `shots`: the image, a 304 when the client's copy is current, or a 404.
+/// The answer for `file` among the kept `shots`: the image, a 304 when the client's copy is current, or a 404;
+/// cacheable by anyone only when the home is `public`.
 pub fn respond(
     shots: &[CameraShot],
     file: &str,
     if_none_match: Option<&HeaderValue>,
+    public: bool,
 ) -> Result<Response, ApiError> {
     let not_found = || ApiError::NotFound(format!("camera image {file:?}"));
     let id = parse_image_file(file).ok_or_else(not_found)?;
@@ -53,8 +59,13 @@ pub fn respond(
     let fresh = if_none_match
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let cache = if public {
+        CACHE_FOREVER_PUBLIC
+    } else {
+        CACHE_FOREVER_PRIVATE
+    };
     let common = [
-        (header::CACHE_CONTROL, CACHE_FOREVER.to_owned()),
+        (header::CACHE_CONTROL, cache.to_owned()),
         (header::ETAG, etag),
     ];
     if fresh {
@@ -91,30 +102,39 @@ mod tests {
 
     #[test]
     fn a_kept_shot_is_served_as_an_immutable_svg() {
-        let response = respond(&shots(), "7.svg", None).unwrap();
+        let response = respond(&shots(), "7.svg", None, true).unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(header_of(&response, header::CONTENT_TYPE), "image/svg+xml");
-        assert_eq!(header_of(&response, header::CACHE_CONTROL), CACHE_FOREVER);
+        assert_eq!(
+            header_of(&response, header::CACHE_CONTROL),
+            CACHE_FOREVER_PUBLIC
+        );
         assert!(header_of(&response, header::ETAG).starts_with('"'));
     }
 
     #[test]
     fn a_current_copy_gets_304_with_the_same_validator() {
-        let etag = header_of(&respond(&shots(), "7.svg", None).unwrap(), header::ETAG);
+        let etag = header_of(
+            &respond(&shots(), "7.svg", None, true).unwrap(),
+            header::ETAG,
+        );
         let value = HeaderValue::from_str(&format!("\"other\", {etag}")).unwrap();
-        let response = respond(&shots(), "7.svg", Some(&value)).unwrap();
+        let response = respond(&shots(), "7.svg", Some(&value), true).unwrap();
         assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
         assert_eq!(header_of(&response, header::ETAG), etag);
-        assert_eq!(header_of(&response, header::CACHE_CONTROL), CACHE_FOREVER);
+        assert_eq!(
+            header_of(&response, header::CACHE_CONTROL),
+            CACHE_FOREVER_PUBLIC
+        );
         let stale = HeaderValue::from_static("\"other\"");
-        let response = respond(&shots(), "7.svg", Some(&stale)).unwrap();
+        let response = respond(&shots(), "7.svg", Some(&stale), true).unwrap();
         assert_eq!(response.status(), StatusCode::OK);
     }
 
     #[test]
     fn unknown_and_malformed_ids_are_404_json_errors() {
         for file in ["8.svg", "07.svg", "7.png", "seven.svg", "-7.svg", ""] {
-            let err = respond(&shots(), file, None).unwrap_err();
+            let err = respond(&shots(), file, None, true).unwrap_err();
             assert_eq!(err.status(), StatusCode::NOT_FOUND, "{file}");
             let response = err.into_response();
             assert_eq!(

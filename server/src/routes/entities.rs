@@ -9,7 +9,9 @@ use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::hub::Committed;
 use crate::state::AppState;
-use app::contract::api::{paths, CommandAnswer, EditEntity, EntityEdited, EntityList, SetEntity};
+use app::contract::api::{
+    paths, CommandAnswer, EditEntity, EntityEdited, EntityList, SetEntity, MAX_NAME_CHARS,
+};
 use app::contract::{Customized, Entity, EntityId, InputError, Requested, Snapshot};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -21,9 +23,6 @@ pub fn routes() -> Router<AppState> {
         .route(paths::ENTITIES, get(list))
         .route(paths::ENTITY, axum::routing::post(command).patch(edit))
 }
-
-/// The longest name a person may give an entity.
-pub const MAX_NAME_CHARS: usize = 100;
 
 async fn list(State(state): State<AppState>, _reader: Reader) -> Json<EntityList> {
     let snapshot = state.hub.snapshot();

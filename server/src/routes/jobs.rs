@@ -3,7 +3,7 @@
 //! the runner live in [`crate::jobs`].
 
 use super::streams::{open_stream, Intro, StreamSpec};
-use crate::auth::{ClientAddr, Reader, Writer};
+use crate::auth::{ClientAddr, Credential, Reader, Writer};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::stream::Naming;
@@ -48,6 +48,7 @@ struct JobQuery {
 async fn job_events(
     State(state): State<AppState>,
     _reader: Reader,
+    credential: Credential,
     ClientAddr(client): ClientAddr,
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -80,6 +81,7 @@ async fn job_events(
     open_stream(
         &state,
         client,
+        credential,
         &headers,
         query.last_event_id.as_deref(),
         spec,

@@ -103,7 +103,7 @@ async fn subscribe(
             Some("topic"),
         ));
     }
-    let slot = super::streams::stream_slot(&state, client, &headers)?;
+    let slot = super::streams::stream_slot(&state, client, matches!(who, Authority::Owner))?;
     let access = Access::shared(query.selectors, &who, state.auth.reads_are_public());
     let asked = requested(
         headers.get("last-event-id").and_then(|v| v.to_str().ok()),

@@ -26,12 +26,11 @@ async fn snapshot(State(state): State<AppState>, _reader: Reader) -> Json<Snapsh
 }
 
 async fn page(State(state): State<AppState>, request: Request<Body>) -> Response {
-    let (parts, body) = request.into_parts();
-    state.auth.learn_session(&parts.headers).await;
-    match state.auth.may_read(&parts) {
-        Ok(true) => {}
+    let (mut parts, body) = request.into_parts();
+    match state.auth.credential(&mut parts).await {
+        Ok(credential) if state.auth.may_read(credential) => {}
         // A private home shows a login form and nothing of itself.
-        Ok(false) => return login_page(),
+        Ok(_) => return login_page(),
         Err(refused) => return refused.into_response(),
     }
     let request = Request::from_parts(parts, body);

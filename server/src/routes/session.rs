@@ -1,5 +1,6 @@
 //! The dashboard login: `POST /api/session` exchanges the token for an HttpOnly, SameSite=Strict session cookie,
-//! `DELETE /api/session` ends it, `GET /api/session` says whether this browser may write.
+//! `DELETE /api/session` ends it (or answers 503 when it cannot be ended everywhere), `GET /api/session` says
+//! whether this browser may write.
 
 use crate::auth::{session_cookie, ClientAddr};
 use crate::error::ApiError;
@@ -46,19 +47,32 @@ async fn login(
     Ok(response)
 }
 
-async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     if let Some(id) = session_cookie(&headers) {
-        state.auth.sessions().remove_shared(id).await;
+        // Refused rather than answered 204 while the session lives on where the other instances look it up.
+        state
+            .auth
+            .sessions()
+            .remove_shared(id)
+            .await
+            .map_err(|_| ApiError::Unavailable {
+                reason: "the session could not be ended everywhere, so it still works".to_owned(),
+                retry_after: 5,
+            })?;
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
     response
         .headers_mut()
         .insert(header::SET_COOKIE, cookie(&state, ""));
-    response
+    Ok(response)
 }
 
-async fn whoami(State(state): State<AppState>, headers: HeaderMap) -> Json<SessionState> {
-    state.auth.learn_session(&headers).await;
+async fn whoami(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    headers: HeaderMap,
+) -> Json<SessionState> {
+    state.auth.learn_session(&headers, client).await;
     Json(SessionState {
         writer: state.auth.has_session(&headers),
     })

@@ -2,10 +2,15 @@
 //! payload shapes (`/live-users`, `/smart-home`, `/temperatures`, `/stream-random-numbers`, `/eventstream`).
 //!
 //! Every stream resumes by `Last-Event-ID` (header, or `lastEventId` query parameter for clients that cannot set
-//! headers); an id the hub cannot honour gets an explicit `reset` event with a fresh snapshot.
+//! headers); an id the hub cannot honour gets an explicit `reset` event with a fresh snapshot. A stream whose
+//! topics are all live-only (random numbers, the viewer count) has nothing to resume: its id is not even shown
+//! to the hub, so an old id (anyone can learn one) never makes the hub look through its history for it.
+//!
+//! A stream place kept for the owner goes to a request whose [`Credential`] is the token or a session; a token
+//! offered for it is checked like any other (a wrong one is a failed attempt, throttled per client).
 
 use super::smart_home;
-use crate::auth::{ClientAddr, Reader};
+use crate::auth::{ClientAddr, Credential, Reader};
 use crate::error::ApiError;
 use crate::hub::{Start, SubscribeRequest, Subscription};
 use crate::slots::Refused;
@@ -90,19 +95,21 @@ pub fn last_event_id<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Opti
 pub async fn open_stream(
     state: &AppState,
     client: Option<IpAddr>,
+    credential: Credential,
     headers: &HeaderMap,
     query_last_id: Option<&str>,
     spec: StreamSpec,
     customize: impl FnOnce(&mut StreamPlan, Option<&Snapshot>),
 ) -> Result<Response, ApiError> {
-    let slot = stream_slot(state, client, headers)?;
+    let slot = stream_slot(state, client, credential.is_privileged())?;
     let guards: Box<dyn Send + Sync> =
         Box::new((slot, spec.viewer.then(|| state.metrics.viewers.hold())));
+    let live_only = spec.topics.iter().all(Topic::is_ephemeral);
     let Subscription { start, live } = state
         .hub
         .subscribe(SubscribeRequest {
             topics: spec.topics,
-            last_event_id: last_event_id(headers, query_last_id),
+            last_event_id: last_event_id(headers, query_last_id).filter(|_| !live_only),
             state_stands_in: !matches!(spec.intro, Intro::Nothing),
         })
         .await;
@@ -159,25 +166,23 @@ pub async fn open_stream(
     Ok(sse_response(event_stream(plan)))
 }
 
-/// A place for one more stream from `client`, or the refusal (503) every stream route answers.
+/// A place for one more stream from `client` (a `privileged` one, the owner's, may take a place kept for it),
+/// or the refusal (503) every stream route answers.
 pub fn stream_slot(
     state: &AppState,
     client: Option<IpAddr>,
-    headers: &HeaderMap,
+    privileged: bool,
 ) -> Result<crate::slots::Slot, ApiError> {
-    state
-        .slots
-        .take(client, state.auth.is_privileged(headers))
-        .map_err(|refused| {
-            state.metrics.subscribers_refused.inc();
-            match refused {
-                Refused::Full => ApiError::too_many_streams(),
-                Refused::ClientFull => ApiError::Unavailable {
-                    reason: "too many open streams from your address".to_owned(),
-                    retry_after: 5,
-                },
-            }
-        })
+    state.slots.take(client, privileged).map_err(|refused| {
+        state.metrics.subscribers_refused.inc();
+        match refused {
+            Refused::Full => ApiError::too_many_streams(),
+            Refused::ClientFull => ApiError::Unavailable {
+                reason: "too many open streams from your address".to_owned(),
+                retry_after: 5,
+            },
+        }
+    })
 }
 
 /// The events that start a fresh (or reset) stream.
@@ -253,6 +258,7 @@ fn parse_query(
 async fn events(
     State(state): State<AppState>,
     _reader: Reader,
+    credential: Credential,
     ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
@@ -272,6 +278,7 @@ async fn events(
     open_stream(
         &state,
         client,
+        credential,
         &headers,
         query.last_event_id.as_deref(),
         spec,
@@ -320,6 +327,7 @@ const RANDOM_NUMBERS: StreamSpec = StreamSpec {
 async fn tutorial_stream(
     state: AppState,
     client: Option<IpAddr>,
+    credential: Credential,
     headers: HeaderMap,
     query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
     spec: StreamSpec,
@@ -328,6 +336,7 @@ async fn tutorial_stream(
     open_stream(
         &state,
         client,
+        credential,
         &headers,
         query.last_event_id.as_deref(),
         spec,
@@ -342,21 +351,29 @@ fn tutorial(spec: StreamSpec) -> axum::routing::MethodRouter<AppState> {
     get(
         move |State(state): State<AppState>,
               _reader: Reader,
+              credential: Credential,
               ClientAddr(client): ClientAddr,
               headers: HeaderMap,
               query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>| {
-            tutorial_stream(state, client, headers, query, spec)
+            tutorial_stream(state, client, credential, headers, query, spec)
         },
     )
 }
 
 async fn random_numbers(
     State(state): State<AppState>,
+    credential: Result<Credential, ApiError>,
     ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let mut response = match tutorial_stream(state, client, headers, query, RANDOM_NUMBERS).await {
+    let opened = match credential {
+        Ok(credential) => {
+            tutorial_stream(state, client, credential, headers, query, RANDOM_NUMBERS).await
+        }
+        Err(refused) => Err(refused),
+    };
+    let mut response = match opened {
         Ok(response) => response,
         Err(e) => axum::response::IntoResponse::into_response(e),
     };

@@ -6,8 +6,13 @@
 //! a connection is served as usual. Over either, it is on probation: its first request head is read (with a short
 //! deadline) and it stays only if the caller says that request is privileged, taking a place in the reserve;
 //! otherwise it is answered 503 and closed. Probation itself holds sockets, so at most a reserve's worth of
-//! connections are on probation at once and a newcomer pushes out the one waiting longest: a flood of silent
-//! connections cannot keep a privileged client from being heard.
+//! connections are on probation at once, and a newcomer then pushes one out: the longest waiting of the client
+//! address holding the most places (its own, if it holds as many as any). So each address has a fair share: a
+//! flood of silent connections from some addresses pushes out only their own, and another address's place
+//! goes only once every address holds as few. A connection pushed out is still heard if the head it already
+//! sent is privileged (the caller reads what came before closing it, [`Admission::settle`] lets it in): silent
+//! connections cannot push out a request with the token or a session. Addresses are [`ClientKey`]s, like every
+//! per-client limit.
 
 use crate::client_key::ClientKey;
 use std::collections::{HashMap, VecDeque};
@@ -67,8 +72,59 @@ struct State {
     /// Open connections per client, every place included.
     clients: HashMap<ClientKey, usize>,
     /// Connections on probation, longest waiting first.
-    probation: VecDeque<(u32, CancellationToken)>,
+    probation: VecDeque<OnProbation>,
+    /// How many of them each client holds.
+    probation_held: HashMap<ClientKey, usize>,
     next_probation: u32,
+}
+
+struct OnProbation {
+    id: u32,
+    client: ClientKey,
+    pushed_out: CancellationToken,
+}
+
+impl State {
+    /// Takes connection `id` off probation; false if it was not on it (pushed out meanwhile).
+    fn leave_probation(&mut self, id: u32) -> bool {
+        let Some(at) = self.probation.iter().position(|p| p.id == id) else {
+            return false;
+        };
+        if let Some(left) = self.probation.remove(at) {
+            self.held_less(left.client);
+        }
+        true
+    }
+
+    fn held_less(&mut self, client: ClientKey) {
+        if let Some(held) = self.probation_held.get_mut(&client) {
+            *held -= 1;
+            if *held == 0 {
+                self.probation_held.remove(&client);
+            }
+        }
+    }
+
+    /// Pushes out one connection on probation to make room for one from `newcomer`: the longest waiting of the
+    /// client holding the most places, `newcomer` itself if it holds as many as any.
+    fn make_room(&mut self, newcomer: ClientKey) {
+        let Some(most) = self.probation_held.values().copied().max() else {
+            return;
+        };
+        let own = self.probation_held.get(&newcomer) == Some(&most);
+        let held = &self.probation_held;
+        let victim = self.probation.iter().position(|p| {
+            if own {
+                p.client == newcomer
+            } else {
+                held.get(&p.client) == Some(&most)
+            }
+        });
+        if let Some(out) = victim.and_then(|at| self.probation.remove(at)) {
+            out.pushed_out.cancel();
+            self.held_less(out.client);
+        }
+    }
 }
 
 impl Admission {
@@ -104,14 +160,17 @@ impl Admission {
             return (Ticket { client, place }, None);
         };
         if state.probation.len() >= self.probation_room() {
-            if let Some((_, longest)) = state.probation.pop_front() {
-                longest.cancel();
-            }
+            state.make_room(client);
         }
         let id = state.next_probation;
         state.next_probation = state.next_probation.wrapping_add(1);
         let pushed_out = CancellationToken::new();
-        state.probation.push_back((id, pushed_out.clone()));
+        state.probation.push_back(OnProbation {
+            id,
+            client,
+            pushed_out: pushed_out.clone(),
+        });
+        *state.probation_held.entry(client).or_insert(0) += 1;
         let place = Place::Probation(id);
         (
             Ticket { client, place },
@@ -120,16 +179,15 @@ impl Admission {
     }
 
     /// Ends a connection's probation once its first request is known: it stays (in the reserve, or a regular
-    /// place if one is free by now), or it must go, for the limit it is over.
+    /// place if one is free by now), or it must go, for the limit it is over. One pushed out meanwhile stays
+    /// only if its request is privileged.
     pub fn settle(&self, ticket: &mut Ticket, privileged: bool, over: Over) -> Result<(), Over> {
         let Place::Probation(id) = ticket.place else {
             return Ok(());
         };
         let mut state = self.lock();
-        let before = state.probation.len();
-        state.probation.retain(|(queued, _)| *queued != id);
-        if state.probation.len() == before {
-            return Err(over); // pushed out meanwhile
+        if !state.leave_probation(id) && !privileged {
+            return Err(over);
         }
         let held = state.clients.get(&ticket.client).copied().unwrap_or(0);
         let client_has_room = self.caps.per_client == 0 || held <= self.caps.per_client;
@@ -153,7 +211,9 @@ impl Admission {
         match ticket.place {
             Place::Regular => state.regular -= 1,
             Place::Reserve => state.reserve -= 1,
-            Place::Probation(id) => state.probation.retain(|(queued, _)| *queued != id),
+            Place::Probation(id) => {
+                state.leave_probation(id);
+            }
         }
         if let Some(held) = state.clients.get_mut(&ticket.client) {
             *held -= 1;
@@ -242,7 +302,71 @@ mod tests {
         assert!(probations[0].1.as_ref().unwrap().pushed_out.is_cancelled());
         assert!(!probations[1].1.as_ref().unwrap().pushed_out.is_cancelled());
         let mut pushed = probations[0].0;
-        assert_eq!(a.settle(&mut pushed, true, Over::Total), Err(Over::Total));
+        assert_eq!(
+            a.settle(&mut pushed, false, Over::Total),
+            Err(Over::Total),
+            "pushed out, a stranger goes"
+        );
+        let mut pushed = probations[1].0;
+        let _ = a.admit(B);
+        assert!(probations[1].1.as_ref().unwrap().pushed_out.is_cancelled());
+        assert_eq!(
+            a.settle(&mut pushed, true, Over::Total),
+            Ok(()),
+            "pushed out, a privileged request it had sent still gets its place"
+        );
+    }
+
+    /// The queue is full of one address's silent connections when another address's comes: the flood loses
+    /// its own oldest, never the other address's place, however long that one has waited.
+    #[test]
+    fn a_flood_from_one_address_pushes_out_only_its_own() {
+        let a = admission(0, 8, 0);
+        let (_owner, owner) = a.admit(B);
+        let flood: Vec<_> = (0..7).map(|_| a.admit(A)).collect();
+        let (_, newcomer) = a.admit(A);
+        assert!(newcomer.is_some());
+        assert!(
+            !owner.as_ref().unwrap().pushed_out.is_cancelled(),
+            "the other address keeps its place"
+        );
+        assert!(flood[0].1.as_ref().unwrap().pushed_out.is_cancelled());
+        assert!(!flood[1].1.as_ref().unwrap().pushed_out.is_cancelled());
+        for _ in 0..100 {
+            let _ = a.admit(A);
+        }
+        assert!(!owner.unwrap().pushed_out.is_cancelled());
+    }
+
+    /// With the queue shared by several addresses, a newcomer takes the place of the address holding the most.
+    #[test]
+    fn the_address_holding_the_most_of_probation_gives_way_first() {
+        let a = admission(0, 8, 0);
+        let c: IpAddr = "10.0.0.3".parse().unwrap();
+        let b_places: Vec<_> = (0..2).map(|_| a.admit(B)).collect();
+        let a_places: Vec<_> = (0..6).map(|_| a.admit(A)).collect();
+        let (_, from_c) = a.admit(c);
+        assert!(from_c.is_some());
+        assert!(a_places[0].1.as_ref().unwrap().pushed_out.is_cancelled());
+        assert!(b_places
+            .iter()
+            .all(|(_, p)| !p.as_ref().unwrap().pushed_out.is_cancelled()));
+    }
+
+    /// On a dual-stack listener an IPv4 client arrives IPv4-mapped (or plain, on another listener): a flood that
+    /// comes both ways is one client's, which must give way before a neighbour holding fewer places.
+    #[test]
+    fn a_flood_from_one_ipv4_client_is_one_share_however_it_arrives() {
+        let a = admission(0, 8, 0);
+        let neighbour: IpAddr = "::ffff:10.0.0.3".parse().unwrap();
+        let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        let neighbours: Vec<_> = (0..3).map(|_| a.admit(neighbour)).collect();
+        for i in 0..20 {
+            let _ = a.admit(if i % 2 == 0 { mapped } else { A });
+        }
+        assert!(neighbours
+            .iter()
+            .all(|(_, p)| !p.as_ref().unwrap().pushed_out.is_cancelled()));
     }
 
     #[test]

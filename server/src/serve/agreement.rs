@@ -73,6 +73,8 @@ fn shared(log: &Log) -> Shared {
         },
         idle_timeout: Duration::from_secs(30),
         header_timeout: Duration::from_secs(30),
+        body_timeout: Duration::from_secs(30),
+        max_head: 64 * 1024,
         stall: Duration::from_secs(30),
     };
     Shared {

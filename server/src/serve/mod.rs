@@ -16,7 +16,9 @@
 //!
 //! Limits ([`admission`]): connections in all and per client address are capped, with a reserve that only
 //! privileged requests may use; every wait for a request has a deadline (the gate's, and hyper's header timeout
-//! as a backstop), so idle and slow connections do not hold sockets for ever.
+//! as a backstop), every body must arrive whole within one of its own ([`body_deadline`]), and a request head
+//! is capped in size (the gate's buffer and hyper's), so idle and slow connections hold neither sockets nor
+//! memory for ever.
 //!
 //! Shutdown: the accept loop stops (new connections are refused), hyper connections finish their request in
 //! flight and close, and streams end on their own (they watch the same token); `serve` returns when every
@@ -25,6 +27,7 @@
 mod admission;
 #[cfg(test)]
 mod agreement;
+mod body_deadline;
 mod gate;
 mod head;
 mod metrics;
@@ -32,6 +35,7 @@ mod sse_writer;
 mod stall;
 
 pub use admission::Caps;
+pub use body_deadline::{body_too_slow, BodyTooSlow};
 pub use metrics::ServeMetrics;
 
 use crate::meters::Held;
@@ -41,8 +45,10 @@ use axum::http::request::Parts;
 use axum::http::Request;
 use axum::response::Response;
 use axum::Router;
+use body_deadline::DeadlineBody;
+use futures::FutureExt;
 use gate::{Gate, Timeouts};
-use hyper::body::Incoming;
+use hyper::body::{Body as _, Incoming};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use stall::StallGuard;
 use std::convert::Infallible;
@@ -58,7 +64,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
-/// Says whether a request may use the reserve of connections above the limits (a logged-in client).
+/// The smallest head limit hyper's buffer can be given.
+pub const MIN_HEAD_LIMIT: usize = 8 * 1024;
+
+/// Says whether a request may use the reserve of connections above the limits (a logged-in client). The parts
+/// carry the client's address (`axum::extract::ConnectInfo`) when it is known.
 pub type Privileged = Arc<dyn Fn(&Parts) -> bool + Send + Sync>;
 
 /// How connections are served.
@@ -74,12 +84,16 @@ pub enum Mode {
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub caps: Caps,
-    /// How long a connection may wait for its next request (its first included), and for each next piece of a
-    /// request body.
+    /// How long a connection may wait for its next request (its first included).
     pub idle_timeout: Duration,
     /// How long a request head may take once its first byte came. Also the deadline of a connection on
     /// probation for its whole first head.
     pub header_timeout: Duration,
+    /// How long a request body may take, whole, from the end of its head.
+    pub body_timeout: Duration,
+    /// The largest request head, in bytes (at least hyper's floor, [`MIN_HEAD_LIMIT`]); a larger one is
+    /// answered 431.
+    pub max_head: usize,
     /// A write making no progress for this long cuts the connection (a client that stopped reading).
     pub stall: Duration,
 }
@@ -253,7 +267,7 @@ where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let mut gate = Gate::new(io, s.c.is_stream_path, first_wait(s, &probation));
-    if !first_head(&mut gate, s, ticket, probation).await {
+    if !first_head(&mut gate, s, ticket, probation, peer).await {
         return None;
     }
     match gate.take_held() {
@@ -285,7 +299,7 @@ async fn hyper_connection(
 ) {
     let ended = if probation.is_some() {
         let mut gate = Gate::new(io, |_| false, first_wait(s, &probation));
-        if !first_head(&mut gate, s, ticket, probation).await {
+        if !first_head(&mut gate, s, ticket, probation, peer).await {
             return;
         }
         gate.pass_all();
@@ -302,11 +316,15 @@ async fn hyper_connection(
 
 /// Reads the connection's first request head; true if the connection is to be served. A connection on probation
 /// is served only if that request is privileged (and a place is left); otherwise it is answered 503 and closed.
+/// One pushed out of probation by newcomers is closed unanswered, unless the head it already sent (read at once,
+/// without waiting) is privileged: silent connections cannot push out a request with the token or a session,
+/// however long its task took to get to it.
 async fn first_head<IO: AsyncRead + AsyncWrite + Unpin>(
     gate: &mut Gate<IO>,
     s: &Shared,
     ticket: &mut Ticket,
     probation: Option<Probation>,
+    peer: Option<SocketAddr>,
 ) -> bool {
     let read = std::future::poll_fn(|cx| gate.poll_next_head(cx));
     let pushed_out = async {
@@ -315,12 +333,14 @@ async fn first_head<IO: AsyncRead + AsyncWrite + Unpin>(
             None => std::future::pending().await,
         }
     };
-    let outcome = tokio::select! {
+    let read = tokio::select! {
         () = s.c.shutdown.cancelled() => return false,
-        () = pushed_out => None,
+        () = pushed_out => std::future::poll_fn(|cx| gate.poll_next_head(cx))
+            .now_or_never()
+            .filter(|read| read.is_ok() && gate.head_parts().is_some()),
         read = read => Some(read),
     };
-    match outcome {
+    match read {
         Some(Ok(())) => {}
         Some(Err(e)) => {
             if gate.timed_out() {
@@ -342,9 +362,12 @@ async fn first_head<IO: AsyncRead + AsyncWrite + Unpin>(
     let Some(probation) = probation else {
         return true;
     };
-    let privileged = gate
-        .head_parts()
-        .is_some_and(|parts| (s.c.is_privileged)(&parts));
+    let privileged = gate.head_parts().is_some_and(|mut parts| {
+        if let Some(peer) = peer {
+            parts.extensions.insert(axum::extract::ConnectInfo(peer));
+        }
+        (s.c.is_privileged)(&parts)
+    });
     match s.admission.settle(ticket, privileged, probation.over) {
         Ok(()) => {
             if privileged {
@@ -445,10 +468,17 @@ where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let app = s.c.app.clone();
+    let (body_timeout, metrics) = (s.c.limits.body_timeout, s.c.metrics.clone());
     // Boxed futures: `poll_without_shutdown` (how the socket is taken back) wants an `Unpin` service.
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         let app = app.clone();
-        let mut request = request.map(Body::new);
+        let mut request = request.map(|body| {
+            if body.is_end_stream() {
+                Body::new(body)
+            } else {
+                Body::new(DeadlineBody::new(body, body_timeout, metrics.clone()))
+            }
+        });
         with_peer(&mut request, peer);
         Box::pin(async move { app.oneshot(request).await })
             as Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>
@@ -482,12 +512,17 @@ where
 
 /// hyper's HTTP/1 settings. Its header timeout runs from when it starts waiting for a head until the head is
 /// complete, so it covers the idle wait and the head together: in direct mode the gate's own deadlines (each
-/// shorter) always come first, and this is a backstop.
+/// shorter) always come first, and this is a backstop. A head past the size limit is answered 431 (hyper's own
+/// answer) as soon as that many bytes came, and its buffer never grows past the limit while a head is read
+/// (hyper's default is ~400 KiB).
 fn http1(limits: &Limits) -> hyper::server::conn::http1::Builder {
+    let max_head = limits.max_head.max(MIN_HEAD_LIMIT);
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.idle_timeout + limits.header_timeout);
+        .header_read_timeout(limits.idle_timeout + limits.header_timeout)
+        .max_header_size(max_head)
+        .max_buf_size(max_head);
     builder
 }
 
@@ -504,6 +539,8 @@ mod tests {
             },
             idle_timeout: Duration::from_secs(1),
             header_timeout: Duration::from_secs(1),
+            body_timeout: Duration::from_secs(1),
+            max_head: MIN_HEAD_LIMIT,
             stall: Duration::from_secs(1),
         }
     }
@@ -517,6 +554,63 @@ mod tests {
                 fit + 2 * 64 + 64 <= files,
                 "{fit} connections with {files} files"
             );
+        }
+    }
+
+    /// A connection on probation pushed out by newcomers (here from its own address, as behind a NAT) before
+    /// its task read the head it had already sent: a privileged head is still heard, a stranger's is not.
+    #[tokio::test]
+    async fn a_privileged_head_already_sent_is_heard_even_when_pushed_out() {
+        for (head, heard) in [
+            (
+                "GET / HTTP/1.1\r\nAuthorization: Bearer right\r\n\r\n",
+                true,
+            ),
+            (
+                "GET / HTTP/1.1\r\nAuthorization: Bearer wrong\r\n\r\n",
+                false,
+            ),
+        ] {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let mut client = TcpStream::connect(listener.local_addr().unwrap())
+                .await
+                .unwrap();
+            let (server, peer) = listener.accept().await.unwrap();
+            let mut limits = limits();
+            limits.caps = Caps {
+                total: 0,
+                reserved: 1,
+                per_client: 0,
+            };
+            let shared = Shared {
+                admission: Admission::new(limits.caps),
+                c: Connections {
+                    app: Router::new(),
+                    mode: Mode::Direct,
+                    limits,
+                    metrics: Arc::default(),
+                    shutdown: CancellationToken::new(),
+                    is_stream_path: |_| false,
+                    is_privileged: Arc::new(|parts| {
+                        parts
+                            .headers
+                            .get("authorization")
+                            .is_some_and(|v| v == "Bearer right")
+                    }),
+                },
+            };
+            let (mut ticket, probation) = shared.admission.admit(peer.ip());
+            client.write_all(head.as_bytes()).await.unwrap();
+            server.readable().await.unwrap();
+            let flood: Vec<_> = (0..8).map(|_| shared.admission.admit(peer.ip())).collect();
+            let probation = probation.expect("over the limit");
+            assert!(probation.pushed_out.is_cancelled(), "pushed out");
+
+            let mut gate = Gate::new(server, |_| false, first_wait(&shared, &None));
+            let served = first_head(&mut gate, &shared, &mut ticket, Some(probation), None).await;
+
+            assert_eq!(served, heard, "{head:?}");
+            drop(flood);
         }
     }
 

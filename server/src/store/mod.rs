@@ -516,6 +516,139 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// A hub on the store in `dir` as start-up builds it after a restart: its ring read back from the log.
+    fn restarted(dir: &Path, retention: Retention, replay: usize) -> crate::hub::MemoryBackend {
+        let store = Store::open(dir).unwrap().with_retention(retention);
+        let restored = store.restore(replay).unwrap();
+        let reopen_dir = dir.to_owned();
+        crate::hub::MemoryBackend::durable(
+            restored,
+            replay,
+            64,
+            Arc::default(),
+            crate::hub::Durability {
+                journal: Box::new(store),
+                reopen: Box::new(move || {
+                    let store = Store::open(&reopen_dir)?.with_retention(retention);
+                    Ok(Box::new(store) as Box<dyn Journal>)
+                }),
+                free_floor_bytes: 0,
+                publish_timeout: std::time::Duration::from_secs(5),
+            },
+        )
+        .unwrap()
+    }
+
+    /// Where a subscriber of `topics` resuming from `id` starts.
+    async fn resume(
+        hub: &crate::hub::MemoryBackend,
+        topics: &[app::contract::Topic],
+        id: u64,
+    ) -> crate::hub::Start {
+        use crate::hub::Backend;
+        let id = id.to_string();
+        hub.subscribe(crate::hub::SubscribeRequest {
+            topics: app::contract::TopicSet::of(topics),
+            last_event_id: Some(&id),
+            state_stands_in: false,
+        })
+        .await
+        .start
+    }
+
+    /// Appends `payloads` under ids from `first` on, each batch of 100 followed by a full trim.
+    fn append_trimmed(
+        store: &mut Store,
+        snapshot: &mut Snapshot,
+        first: u64,
+        payloads: Vec<Payload>,
+    ) {
+        let events: Vec<Arc<Event>> = (first..)
+            .zip(payloads)
+            .map(|(seq, payload)| {
+                snapshot.apply(Some(seq), &payload);
+                Arc::new(Event::durable(seq, payload))
+            })
+            .collect();
+        for chunk in events.chunks(100) {
+            store.append(chunk, snapshot).unwrap();
+            trim_all(store);
+        }
+    }
+
+    fn reading(i: usize) -> Payload {
+        Payload::Temperature(Temperature {
+            temperature: 20.0,
+            updated_at: format!("reading {i}"),
+        })
+    }
+
+    /// The reference for every backend: retention removed messages after a reading its window keeps, so the log
+    /// has a hole after that reading; a resume from it is a reset, also after a restart.
+    #[tokio::test]
+    async fn a_resume_from_before_what_retention_removed_is_a_reset_after_a_restart() {
+        use app::contract::Topic;
+        let dir = temp_dir("hole");
+        let retention = Retention {
+            max_events: 30,
+            max_age_ms: i64::MAX / 2,
+        };
+        let mut store = Store::open(&dir).unwrap().with_retention(retention);
+        let mut snapshot = Snapshot::default();
+        append_trimmed(&mut store, &mut snapshot, 1, vec![reading(0)]);
+        append_trimmed(
+            &mut store,
+            &mut snapshot,
+            2,
+            (2..=101).map(message).collect(),
+        );
+        drop(store);
+
+        let hub = restarted(&dir, retention, 30);
+        assert!(matches!(
+            resume(&hub, &[Topic::Message], 1).await,
+            crate::hub::Start::Reset(_)
+        ));
+        assert_eq!(
+            crate::hub::replayed(resume(&hub, &[Topic::Message], 95).await).await,
+            (96..=101).collect::<Vec<_>>()
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The reference for every backend: readings that left their window are not a gap; a resume across them
+    /// replays the window's readings that are left, also after a restart.
+    #[tokio::test]
+    async fn a_resume_across_readings_that_left_their_window_replays_the_window_after_a_restart() {
+        use app::contract::{Topic, MAX_TEMPERATURES};
+        let dir = temp_dir("window-resume");
+        let mut store = Store::open(&dir)
+            .unwrap()
+            .with_retention(Retention::KEEP_ALL);
+        let mut snapshot = Snapshot::default();
+        let readings = MAX_TEMPERATURES + 40;
+        let last = readings as u64 + 2;
+        append_trimmed(&mut store, &mut snapshot, 1, vec![message(1)]);
+        append_trimmed(
+            &mut store,
+            &mut snapshot,
+            2,
+            (0..readings).map(reading).collect(),
+        );
+        append_trimmed(&mut store, &mut snapshot, last, vec![message(last)]);
+        drop(store);
+
+        let hub = restarted(&dir, Retention::KEEP_ALL, 10_000);
+        let expected: Vec<u64> = (last - MAX_TEMPERATURES as u64..=last).collect();
+        assert_eq!(
+            crate::hub::replayed(resume(&hub, &[Topic::Message, Topic::Temperature], 1).await)
+                .await,
+            expected,
+            "no reset: the window's readings, then the message"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn a_database_from_before_entities_opens_with_its_rooms_as_the_demo_entities() {
         let dir = temp_dir("upgrade");

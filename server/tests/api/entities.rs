@@ -243,3 +243,45 @@ async fn edits_that_make_no_sense_are_refused_and_change_nothing() {
     }
     assert_eq!(snapshot(&app).await.entities, before.entities);
 }
+
+#[tokio::test]
+async fn a_real_homes_broker_turns_the_demo_home_off_and_takes_its_entities_away() {
+    // Arrange: a first life with the demo home, then one pointed at a broker (none answers on port 9; the demo
+    // home is off as soon as one is configured).
+    let dir = ScratchDir::new("real-home");
+    let demo = spawn_app(|f| {
+        f.set("--data-dir", dir.path().display());
+    })
+    .await;
+    assert_eq!(entities(&demo).await.len(), 6);
+    drop(demo);
+
+    // Act
+    let real = spawn_app(|f| {
+        f.set("--data-dir", dir.path().display())
+            .set("--mqtt-url", "mqtt://127.0.0.1:9")
+            .set("--temperature-ms", 20);
+    })
+    .await;
+    let before = snapshot(&real).await.temperatures;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    // Assert: no demo entity, and no new made-up reading from the demo's thermometer (every 20 ms, were it on).
+    assert!(entities(&real).await.is_empty());
+    assert_eq!(snapshot(&real).await.temperatures, before);
+    let (status, body) = command(&real, "kitchen-lights", "on").await;
+    assert_eq!(status, 404, "{body}");
+    let seed = real
+        .client
+        .post(real.url("/api/rooms/kitchen/lights"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"state": "on"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        seed.status(),
+        404,
+        "the tutorial's route says the demo home is off"
+    );
+}

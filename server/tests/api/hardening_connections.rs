@@ -6,14 +6,14 @@ use crate::connections::{raw, read_response, read_to_close, read_until};
 use crate::helpers::{direct, eventually, spawn_app, TestApp, TOKEN, WAIT};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
 const HEALTHZ: &str = "GET /healthz HTTP/1.1\r\nHost: hearth\r\n\r\n";
 
 /// Waits until the server closes `socket` (end of input or a reset), failing after [`WAIT`]; returns what the
 /// server sent first.
-async fn closed_by_server(socket: &mut TcpStream) -> Vec<u8> {
+pub async fn closed_by_server(socket: &mut (impl AsyncRead + Unpin)) -> Vec<u8> {
     let mut read = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
@@ -50,6 +50,19 @@ async fn idle_connections(app: &TestApp, n: usize) -> Vec<TcpStream> {
     })
     .await;
     held
+}
+
+/// An app with one regular place, taken by an idle connection (returned with it); 4 reserved places, so 8 on
+/// probation.
+async fn one_place_taken() -> (TestApp, Vec<TcpStream>) {
+    let app = spawn_app(|f| {
+        f.set("--max-connections", 1)
+            .set("--reserved-connections", 4)
+            .set("--max-connections-per-client", 0);
+    })
+    .await;
+    let held = idle_connections(&app, 1).await;
+    (app, held)
 }
 
 /// A session cookie (`name=value`) for a logged-in dashboard, got on a connection of its own that is closed.
@@ -239,13 +252,7 @@ async fn one_client_address_cannot_take_every_connection() {
 #[tokio::test]
 async fn a_flood_of_silent_connections_over_the_limit_cannot_keep_a_logged_in_client_out() {
     // Arrange: the limit is full, and 40 more connections wait on probation without sending anything.
-    let app = spawn_app(|f| {
-        f.set("--max-connections", 1)
-            .set("--reserved-connections", 4)
-            .set("--max-connections-per-client", 0);
-    })
-    .await;
-    let _held = idle_connections(&app, 1).await;
+    let (app, _held) = one_place_taken().await;
     let mut silent = Vec::new();
     for _ in 0..40 {
         silent.push(TcpStream::connect(app.addr).await.unwrap());
@@ -345,5 +352,69 @@ async fn a_content_length_too_large_to_count_is_answered_not_hung() {
     assert!(answer.starts_with("HTTP/1.1 4"), "{answer:?}");
     let mut next = raw(&app, HEALTHZ).await;
     let (head, _) = read_response(&mut next).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+}
+
+#[tokio::test]
+async fn wrong_tokens_offered_for_a_reserved_connection_count_as_failed_attempts() {
+    // Arrange: this address holds its one connection, so each further one is heard only with the token; three
+    // failures a minute.
+    let app = spawn_app(|f| {
+        f.set("--max-connections-per-client", 1)
+            .set("--auth-failures-per-minute", 3);
+    })
+    .await;
+    let held = idle_connections(&app, 1).await;
+    let guess = "GET /healthz HTTP/1.1\r\nHost: hearth\r\nAuthorization: Bearer not-the-token-at-all\r\n\r\n";
+
+    // Act: three guesses over the limit, each refused; then, the held connection gone, a login with the token.
+    for _ in 0..3 {
+        let mut socket = raw(&app, guess).await;
+        refused(&mut socket, "connections_per_client").await;
+    }
+    drop(held);
+    eventually("the held connection to be gone", || async {
+        app.state.metrics.serve.connections() == 0
+    })
+    .await;
+    let login = app
+        .client
+        .post(app.url("/api/session"))
+        .json(&serde_json::json!({ "token": TOKEN }))
+        .send()
+        .await
+        .unwrap();
+
+    // Assert: the guesses counted; the address waits out its window.
+    assert_eq!(login.status(), 429);
+}
+
+#[tokio::test]
+async fn the_owners_connection_is_not_pushed_out_by_another_addresses_flood() {
+    // Arrange: every regular place taken; probation holds 8. The owner's connection is on probation, its head
+    // not yet read (a loaded server, a slow link), when a flood of silent connections comes from another address.
+    let (app, _held) = one_place_taken().await;
+    let mut owner = connect_from("127.0.0.3", app.addr).await;
+    eventually("the owner's connection to be counted", || async {
+        app.state.metrics.serve.connections() == 2
+    })
+    .await;
+
+    // Act
+    let mut flood = Vec::new();
+    for _ in 0..30 {
+        flood.push(connect_from("127.0.0.2", app.addr).await);
+    }
+    eventually("the flood to push out its own", || async {
+        app.state.metrics.serve.refused_total_limit() >= 20
+    })
+    .await;
+    let token_request =
+        format!("GET /healthz HTTP/1.1\r\nHost: hearth\r\nAuthorization: Bearer {TOKEN}\r\n\r\n");
+    let sent = owner.write_all(token_request.as_bytes()).await;
+
+    // Assert
+    assert!(sent.is_ok(), "the owner's connection was closed: {sent:?}");
+    let (head, _) = read_response(&mut owner).await;
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
 }

@@ -214,3 +214,36 @@ async fn one_client_cannot_take_every_stream_and_the_owner_still_gets_in() {
         String::from_utf8_lossy(&head[..n])
     );
 }
+
+#[tokio::test]
+async fn wrong_bearer_tokens_offered_for_a_stream_are_throttled_like_any_other_attempt() {
+    // Arrange: three failures a minute; every stream place but the reserved one taken, so only the token gets
+    // one: the answer to a guess (503 or a stream) would tell a right token from a wrong one.
+    let app = spawn_app(|f| {
+        f.set("--auth-failures-per-minute", 3)
+            .set("--max-subscribers", 2)
+            .set("--reserved-streams", 1);
+    })
+    .await;
+    let _taken = app.sse("/eventstream").await;
+    let stream = |token: &'static str, path: &'static str| {
+        let request = app.client.get(app.url(path)).bearer_auth(token);
+        async move { request.send().await.unwrap().status() }
+    };
+
+    // Act: guesses on every kind of stream route, the open one included.
+    let mut guesses = Vec::new();
+    for path in ["/eventstream", "/stream-random-numbers", "/events"] {
+        guesses.push(stream("not-the-token-at-all", path).await);
+    }
+    let after = stream("not-the-token-at-all", "/stream-random-numbers").await;
+    let right = stream(crate::helpers::TOKEN, "/eventstream").await;
+
+    // Assert
+    assert!(
+        guesses.iter().all(|status| *status == 503),
+        "no reserved place for a wrong token: {guesses:?}"
+    );
+    assert_eq!(after, 429, "the guesses were counted");
+    assert_eq!(right, 429, "right token or not, while the address waits");
+}

@@ -14,6 +14,7 @@ mod durability;
 mod entities;
 mod framing;
 mod hardening_connections;
+mod hardening_requests;
 mod jobs;
 mod limits;
 mod mercure;

@@ -170,3 +170,49 @@ async fn public_read_opens_a_home_off_loopback_but_not_its_writes() {
         .unwrap();
     assert_eq!(write.status(), 401);
 }
+
+#[tokio::test]
+async fn off_loopback_healthz_tells_a_stranger_only_whether_hearth_is_up() {
+    // Arrange: events, so that the newest id is something to hide.
+    let app = off_loopback(false).await;
+    app.post_message("an event with an id").await;
+
+    // Act
+    let stranger = get(&app, "/healthz", None, None).await;
+    let owner = get(&app, "/healthz", Some(TOKEN), None).await;
+
+    // Assert: the same status either way; the store's state (its newest id) only with a login.
+    assert_eq!(stranger.status(), 200);
+    let stranger: serde_json::Value = stranger.json().await.unwrap();
+    assert_eq!(stranger, serde_json::json!({ "status": "ok" }));
+    assert_eq!(owner.status(), 200);
+    let owner: serde_json::Value = owner.json().await.unwrap();
+    assert!(owner["store"]["last_seq"].as_u64().unwrap() > 0, "{owner}");
+}
+
+#[tokio::test]
+async fn camera_images_behind_a_login_are_kept_by_no_shared_cache() {
+    // Arrange: a private home and an open one, each with a camera shot.
+    let private = off_loopback(false).await;
+    let open = off_loopback(true).await;
+    let image = |app: &TestApp| {
+        let shots = app.state.hub.snapshot().camera;
+        shots.last().expect("the camera's first shot").url.clone()
+    };
+
+    // Act
+    let behind_login = get(&private, &image(&private), Some(TOKEN), None).await;
+    let public = get(&open, &image(&open), None, None).await;
+
+    // Assert: a year in the browser either way; in shared caches only when anyone may read it.
+    assert_eq!(behind_login.status(), 200);
+    assert_eq!(
+        behind_login.headers()["cache-control"],
+        "private, max-age=31536000, immutable"
+    );
+    assert_eq!(public.status(), 200);
+    assert_eq!(
+        public.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+}

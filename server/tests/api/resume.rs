@@ -290,3 +290,28 @@ async fn the_oldest_retained_id_still_replays() {
     );
     assert_eq!(one_too_old.next_event().await.event, "reset");
 }
+
+#[tokio::test]
+async fn a_stream_of_live_only_topics_never_asks_the_hub_for_history() {
+    // Arrange: history behind an old id (an id anyone can learn: every message carries one).
+    let app = spawn_default().await;
+    let first = app.post_message("history 0").await;
+    for i in 1..5 {
+        app.post_message(&format!("history {i}")).await;
+    }
+    let old_id = first["id"].as_u64().unwrap().to_string();
+    let metrics = &app.state.metrics;
+    let asked_before = metrics.replay_hits.get() + metrics.replay_resets.get();
+
+    // Act: resume from it on every stream whose topics are all live-only.
+    let mut viewers = app.sse_from("/live-users", Some(&old_id)).await;
+    for path in ["/stream-random-numbers", "/events?topics=viewers,random"] {
+        drop(app.sse_from(path, Some(&old_id)).await);
+    }
+
+    // Assert: neither a replay nor a reset; the viewer count is still sent first.
+    let count = viewers.next_event().await;
+    assert!(count.data.parse::<u64>().is_ok(), "{count:?}");
+    let asked = metrics.replay_hits.get() + metrics.replay_resets.get() - asked_before;
+    assert_eq!(asked, 0, "the hub was asked to resume a live-only stream");
+}

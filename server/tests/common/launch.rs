@@ -191,7 +191,10 @@ impl Launch {
             _scratch: self.scratch,
         };
         match readings {
-            Some(readings) => first_readings(&app.state, readings).await,
+            Some(readings) => {
+                let demo = app.state.config.demo_home();
+                first_readings(&app.state, readings, demo).await;
+            }
             None => app.wait_healthy().await,
         }
         app
@@ -199,12 +202,13 @@ impl Launch {
 }
 
 /// Waits until every sensor published its first reading (a hub that refuses writes, as a test of a full disk
-/// makes it, stores no reading: then only the live one).
+/// makes it, stores no reading: then only the live one). Without the demo home only the random numbers run.
 async fn first_readings(
     state: &AppState,
     mut readings: tokio::sync::broadcast::Receiver<std::sync::Arc<server::event::Event>>,
+    demo: bool,
 ) {
-    let (mut temperature, mut camera, mut random) = (false, false, false);
+    let (mut temperature, mut camera, mut random) = (!demo, !demo, false);
     let deadline = tokio::time::Instant::now() + WAIT;
     while !(((temperature && camera) || !state.hub.health().ok) && random) {
         assert!(

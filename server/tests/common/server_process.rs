@@ -72,6 +72,11 @@ impl ServerProcess {
         self.scratch.path().join("data")
     }
 
+    /// Its process id while it runs (to read its memory from `/proc`).
+    pub fn pid(&self) -> Option<u32> {
+        self.daemon.pid()
+    }
+
     /// SIGKILL, by process id: no shutdown, no flush.
     pub fn kill(&mut self) {
         self.daemon.kill();

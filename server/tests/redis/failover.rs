@@ -1,7 +1,13 @@
 //! SIGKILL an instance: its clients resume on another with nothing lost, the viewer count drops, and the
-//! simulator and unfinished jobs move to a survivor (one temperature reading per period, not two).
+//! simulator and unfinished jobs move to a survivor (one temperature reading per period, not two). Fail the
+//! broker over to a replica that missed its last entries: every instance comes to the replica's history, and
+//! clients that saw what was lost are reset.
 
-use crate::harness::{binary, json, post, seq, Redis, SseStream, WAIT};
+use crate::harness::{
+    binary, eventually, instance, json, message_texts, plain, post, seq, starts_over, Redis, Relay,
+    SseStream, WAIT,
+};
+use crate::resume::post_messages;
 use crate::viewers::until_viewers;
 use std::time::Duration;
 
@@ -134,4 +140,85 @@ async fn killing_an_instance_moves_its_clients_viewers_simulator_and_jobs_to_ano
         );
     }
     drop(b);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failover_that_lost_entries_brings_every_instance_to_the_new_history_and_resets_clients()
+{
+    // Arrange: a primary and its replica; A reaches the primary through a relay (the address a failover moves).
+    let mut primary = Redis::start().await;
+    let replica = Redis::start_with(&["--replicaof", "127.0.0.1", &primary.port.to_string()]).await;
+    let relay = Relay::to(&primary, Duration::ZERO).await;
+    let a = instance(&primary, |f| {
+        f.set("--redis-url", relay.url());
+    })
+    .await;
+    let shared = post_messages(&a, "shared", 3).await;
+    eventually("the replica has every shared message", || async {
+        replica.log().iter().any(|(id, _)| *id == shared[2])
+    })
+    .await;
+
+    // Arrange: the replica stops following (what the primary takes from now on is lost when it fails over);
+    // A's clock runs ten minutes ahead of B's, and A takes three writes the replica never gets.
+    redis::cmd("REPLICAOF")
+        .arg("NO")
+        .arg("ONE")
+        .query::<()>(&mut replica.conn())
+        .unwrap();
+    let ahead = u64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_micros(),
+    )
+    .unwrap()
+        + 600_000_000;
+    redis::cmd("HSET")
+        .arg("{hearth}:meta")
+        .arg("last")
+        .arg(ahead)
+        .query::<()>(&mut primary.conn())
+        .unwrap();
+    let mut reader = a.sse("/events?topics=message").await;
+    assert_eq!(reader.next_event().await.event, "snapshot");
+    let lost = post_messages(&a, "lost", 3).await;
+    for id in &lost {
+        assert_eq!(seq(&reader.next_event().await), *id, "the reader saw it");
+    }
+    // B works on the replica, which never saw them.
+    let b = plain(&replica).await;
+
+    // Act: the primary dies and the replica takes its address; B takes writes (its ids are below A's).
+    primary.kill();
+    relay.switch_to(&replica);
+    let after = post_messages(&b, "after", 3).await;
+    assert!(after[2] < lost[0], "B's ids are below what A saw");
+
+    // Assert: A comes to the replica's history: B's writes are there, the lost ones are not.
+    eventually("A has B's writes", || async {
+        let texts = message_texts(&a);
+        (0..3).all(|i| texts.contains(&format!("after{i}")))
+    })
+    .await;
+    assert_eq!(message_texts(&a), message_texts(&b), "A's state is B's");
+
+    // Assert: A's reader, who saw the lost writes, is let go, and its id gets a reset on every instance.
+    assert!(
+        reader
+            .next_event_or_end(WAIT)
+            .await
+            .is_none_or(|e| e.event == "reset"),
+        "the reader's stream ends (or resets)"
+    );
+    for instance in [&a, &b] {
+        let id = lost[2].to_string();
+        starts_over(
+            instance,
+            "/events?topics=message",
+            &id,
+            "an id of the lost history",
+        )
+        .await;
+    }
 }

@@ -17,4 +17,5 @@ mod outage;
 mod property;
 mod resume;
 mod retention;
+mod stall;
 mod viewers;

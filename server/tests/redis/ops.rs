@@ -1,7 +1,8 @@
 //! What operators and dashboards see across instances: health and metrics show the broker; a session made on
-//! one instance is valid on all, and ending it on one ends it everywhere.
+//! one instance is valid on all, and ending it on one ends it everywhere — and a logout the broker could not
+//! record is refused, never answered as done.
 
-use crate::harness::{plain, Redis, TestApp, TOKEN};
+use crate::harness::{eventually, plain, Redis, TestApp, TOKEN};
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -49,6 +50,38 @@ async fn healthz_and_metrics_show_the_broker() {
     assert!(last >= id);
 }
 
+/// Logs in on `instance`; the session cookie (`name=value`).
+async fn log_in(instance: &TestApp) -> String {
+    let login = instance
+        .client
+        .post(instance.url("/api/session"))
+        .json(&serde_json::json!({ "token": TOKEN }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// `DELETE /api/session` with `cookie`; the status.
+async fn log_out(instance: &TestApp, cookie: &str) -> u16 {
+    instance
+        .client
+        .delete(instance.url("/api/session"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 /// POSTs a message with only the session cookie; the status.
 async fn write_with_cookie(instance: &TestApp, cookie: &str) -> u16 {
     instance
@@ -69,21 +102,7 @@ async fn a_login_on_a_writes_on_b_and_a_logout_on_b_ends_it_on_a() {
     let redis = Redis::start().await;
     let a = plain(&redis).await;
     let b = plain(&redis).await;
-    let login = a
-        .client
-        .post(a.url("/api/session"))
-        .json(&serde_json::json!({ "token": TOKEN }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(login.status(), 200);
-    let cookie = login.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = log_in(&a).await;
 
     // Act + Assert: the cookie writes on B at once, and B says this browser may write.
     assert_eq!(
@@ -105,14 +124,7 @@ async fn a_login_on_a_writes_on_b_and_a_logout_on_b_ends_it_on_a() {
     assert_eq!(write_with_cookie(&b, "hearth_session=forged").await, 401);
 
     // Act: log out on B.
-    let logout = b
-        .client
-        .delete(b.url("/api/session"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(logout.status(), 204);
+    assert_eq!(log_out(&b, &cookie).await, 204);
 
     // Assert: refused on B at once, and on A once its cached copy is checked again (within 5 s).
     assert_eq!(write_with_cookie(&b, &cookie).await, 401);
@@ -122,4 +134,42 @@ async fn a_login_on_a_writes_on_b_and_a_logout_on_b_ends_it_on_a() {
         401,
         "the logout reached A"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_the_broker_cannot_record_is_refused_and_one_answered_204_never_works_again() {
+    // Arrange: a session made on A, known to B; then the broker goes away.
+    let mut redis = Redis::start().await;
+    let a = plain(&redis).await;
+    let b = plain(&redis).await;
+    let cookie = log_in(&a).await;
+    assert_eq!(write_with_cookie(&b, &cookie).await, 201);
+    redis.kill();
+
+    // Act: log out on A while the broker is away.
+    let during = log_out(&a, &cookie).await;
+
+    // Assert: refused, since the session could not be ended where every instance looks it up.
+    assert_eq!(
+        during, 503,
+        "a logout that could not be recorded is not a 204"
+    );
+
+    // Act: the broker comes back; the logout is tried again and now taken.
+    redis.restart().await;
+    eventually("A takes the logout once the broker is back", || async {
+        log_out(&a, &cookie).await == 204
+    })
+    .await;
+
+    // Assert: the cookie never works again, on either instance, once the broker was asked again.
+    tokio::time::sleep(Duration::from_millis(5200)).await;
+    for instance in [&a, &b] {
+        assert_eq!(
+            write_with_cookie(instance, &cookie).await,
+            401,
+            "a session that was logged out, on {}",
+            instance.addr
+        );
+    }
 }

@@ -1,7 +1,8 @@
 //! The broker goes away: killed under load (writes refused quickly, nothing acknowledged lost, streams carry
-//! on when it is back) or restarted empty (ids stay above every old one, old ids get a reset).
+//! on when it is back) or restarted empty (ids stay above every old one, old ids get a reset, and an instance
+//! started then gets the state the others kept); or it stays but refuses writes (no reconnection storm).
 
-use crate::harness::{eventually, plain, seq, Redis, TestApp, WAIT};
+use crate::harness::{eventually, message_texts, plain, seq, starts_over, Redis, TestApp, WAIT};
 use crate::log::same_ids;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -178,15 +179,13 @@ async fn a_broker_restarted_empty_keeps_ids_above_the_old_and_resets_old_ids() {
             instance.state.hub.snapshot().seq >= new
         })
         .await;
-        let mut stream = instance
-            .sse_from("/eventstream", Some(&old[2].to_string()))
-            .await;
-        assert_eq!(
-            stream.next_event().await.event,
-            "reset",
-            "an id the broker lost, on {}",
-            instance.addr
-        );
+        starts_over(
+            instance,
+            "/eventstream",
+            &old[2].to_string(),
+            "an id the broker lost",
+        )
+        .await;
         let mut fresh = instance.sse("/events?topics=message").await;
         let snapshot = fresh.next_event().await;
         assert_eq!(snapshot.event, "snapshot");
@@ -195,4 +194,97 @@ async fn a_broker_restarted_empty_keeps_ids_above_the_old_and_resets_old_ids() {
             "a new client starts at or after the new id"
         );
     }
+}
+
+/// How many connections the broker has accepted since it started.
+fn connections_received(conn: &mut redis::Connection) -> u64 {
+    let info: String = redis::cmd("INFO").arg("stats").query(conn).unwrap();
+    info.lines()
+        .find_map(|line| line.strip_prefix("total_connections_received:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no total_connections_received in {info}"))
+}
+
+/// The connections the broker accepted during `window`, read on `conn` (one connection of the test's own).
+async fn connections_during(conn: &mut redis::Connection, window: Duration) -> u64 {
+    let before = connections_received(conn);
+    tokio::time::sleep(window).await;
+    connections_received(conn) - before
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_that_refuses_writes_is_not_flooded_with_reconnections() {
+    // Arrange: an instance following the broker, and a connection of the test's own to watch it with.
+    let redis = Redis::start().await;
+    let a = plain(&redis).await;
+    let mut watch = redis.conn();
+    let quiet = connections_during(&mut watch, Duration::from_secs(3)).await;
+
+    // Act: the broker refuses writes for want of replicas (NOREPLICAS).
+    redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("min-replicas-to-write")
+        .arg(1)
+        .query::<()>(&mut watch)
+        .unwrap();
+    let (status, _) = a.try_post_message("no replicas").await;
+    let no_replicas = connections_during(&mut watch, Duration::from_secs(3)).await;
+
+    // Act: the broker becomes a read-only replica of an empty one (READONLY, as after a failover).
+    let empty = Redis::start().await;
+    redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("min-replicas-to-write")
+        .arg(0)
+        .query::<()>(&mut watch)
+        .unwrap();
+    redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(empty.port)
+        .query::<()>(&mut watch)
+        .unwrap();
+    let read_only = connections_during(&mut watch, Duration::from_secs(3)).await;
+
+    // Assert: writes were refused, and the instance reconnected at most a few times a second, as its backoff
+    // allows, where a tight loop makes thousands of connections.
+    assert_eq!(status, 503, "a write the broker refuses is refused");
+    for (case, n) in [("refusing writes", no_replicas), ("read-only", read_only)] {
+        assert!(
+            n <= quiet + 15,
+            "{case}: {n} connections in 3 s (quiet: {quiet})"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_started_after_the_broker_lost_its_data_starts_from_the_state_not_an_empty_one()
+{
+    // Arrange: five messages on A; then the broker loses everything, and nothing changes afterwards.
+    let mut redis = Redis::start().await;
+    let a = plain(&redis).await;
+    for i in 0..5 {
+        a.post_message(&format!("kept{i}")).await;
+    }
+    let seq_on_a = a.state.hub.snapshot().seq;
+    let checkpointed = |redis: &Redis| -> bool {
+        let stored: Option<u64> = redis::cmd("HGET")
+            .arg("{hearth}:checkpoint")
+            .arg("seq")
+            .query(&mut redis.conn())
+            .unwrap();
+        stored.is_some_and(|seq| seq >= seq_on_a)
+    };
+    eventually("A checkpoints its state", || async { checkpointed(&redis) }).await;
+    redis.restart_empty().await;
+
+    // Act: A puts its state back as the checkpoint; an instance starts from it.
+    eventually("A writes its state to the empty broker", || async {
+        checkpointed(&redis)
+    })
+    .await;
+    let c = plain(&redis).await;
+
+    // Assert: C has A's messages.
+    assert_eq!(message_texts(&c), message_texts(&a));
+    assert_eq!(message_texts(&c).len(), 5);
 }

@@ -1,8 +1,9 @@
 //! Resume across instances: what a client read on one instance continues exactly on another; ids no instance
-//! can honour get a `reset` on every instance.
+//! can honour get a `reset` on every instance; a resume reads a bounded part of the log, and one from further
+//! back is a `reset`.
 
-use crate::harness::{instance, plain, seq, Redis, SlowLink, SseStream, TestApp};
-use app::contract::{Message, Payload};
+use crate::harness::{instance, plain, seq, starts_over, Redis, Relay, SseStream, TestApp};
+use app::contract::{Device, DeviceState, Message, Payload, Room};
 use std::time::Duration;
 
 /// A message payload with this text.
@@ -16,7 +17,7 @@ pub fn message(text: &str) -> Payload {
 }
 
 /// Posts `n` messages on `instance`; their ids.
-async fn post_messages(instance: &TestApp, prefix: &str, n: usize) -> Vec<u64> {
+pub async fn post_messages(instance: &TestApp, prefix: &str, n: usize) -> Vec<u64> {
     let mut ids = Vec::new();
     for i in 0..n {
         let (status, body) = instance.try_post_message(&format!("{prefix}{i}")).await;
@@ -66,7 +67,7 @@ async fn reconnecting_to_b_the_instant_a_acknowledged_a_write_is_no_reset() {
     // B sees the broker 50 ms late, so it has not tailed what A just acknowledged when the client arrives.
     let redis = Redis::start().await;
     let a = plain(&redis).await;
-    let slow = SlowLink::to(&redis, Duration::from_millis(50)).await;
+    let slow = Relay::to(&redis, Duration::from_millis(50)).await;
     let b = instance(&redis, |f| {
         f.set("--redis-url", slow.url());
     })
@@ -142,12 +143,64 @@ async fn ids_no_instance_can_honour_get_a_reset_on_every_instance() {
             ("from the future", (newest + 1_000_000).to_string()),
             ("never in the log", missing.to_string()),
         ] {
-            // Act
-            let mut stream = instance.sse_from("/events?topics=message", Some(&id)).await;
-
-            // Assert
-            let event = stream.next_event().await;
-            assert_eq!(event.event, "reset", "{case} id {id} on {}", instance.addr);
+            // Act + Assert
+            starts_over(instance, "/events?topics=message", &id, case).await;
         }
     }
+}
+
+/// How many `XRANGE` commands the broker has run (scripts' included).
+fn xrange_calls(redis: &Redis) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut redis.conn())
+        .unwrap();
+    info.lines()
+        .find_map(|line| line.strip_prefix("cmdstat_xrange:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_from_further_back_than_a_replay_reaches_is_a_reset_without_reading_the_log() {
+    // Arrange: a message, then 1,200 events of another topic; a ring of 10, so the resume would read the log.
+    let redis = Redis::start().await;
+    let a = instance(&redis, |f| {
+        f.set("--replay-size", 10);
+    })
+    .await;
+    let old = post_messages(&a, "old", 1).await[0];
+    let mut newest = 0;
+    for burst in 0..12 {
+        let publishes: Vec<_> = (0..100)
+            .map(|i| {
+                let state = if (burst + i) % 2 == 0 {
+                    DeviceState::On
+                } else {
+                    DeviceState::Off
+                };
+                let entity = Room::Kitchen.entity(Device::Lights, state, format!("t{burst}-{i}"));
+                a.state.hub.publish(Payload::Entity(entity))
+            })
+            .collect();
+        for publish in publishes {
+            newest = newest.max(publish.await.expect("published").id.unwrap());
+        }
+    }
+    crate::harness::eventually("A has tailed them", || async {
+        a.state.hub.snapshot().seq >= newest
+    })
+    .await;
+    let reads_before = xrange_calls(&redis);
+
+    // Act: resume the message stream from before them all.
+    let mut stream = a.sse_from("/eventstream", Some(&old.to_string())).await;
+    post_messages(&a, "new", 1).await;
+    let first = stream.next_event().await;
+
+    // Assert: a reset, after a read or two, not a scan of everything in between.
+    assert_eq!(first.event, "reset", "{first:?}");
+    let reads = xrange_calls(&redis) - reads_before;
+    assert!(reads <= 5, "{reads} XRANGE calls for one resume");
 }

@@ -1,8 +1,9 @@
 //! Retention: the log stays within its bound however much is published, sensor readings keep a window of their
 //! own outside that bound, and an instance started late reaches the same state from the checkpoint and what
-//! follows it.
+//! follows it. What retention removed is never replayed around: a resume from before it is a `reset`, on every
+//! instance; readings that left their window are not a gap (the window's newest are replayed).
 
-use crate::harness::{eventually, instance, Redis};
+use crate::harness::{eventually, instance, seq, starts_over, Flags, Redis, SseStream, TestApp};
 use crate::resume::message;
 use app::contract::{Payload, Temperature, MAX_TEMPERATURES};
 
@@ -178,4 +179,129 @@ async fn sensor_readings_keep_their_window_and_never_push_messages_out_of_retent
     let (on_a, on_late) = (a.state.hub.snapshot(), late.state.hub.snapshot());
     assert_eq!(on_late.temperatures, on_a.temperatures);
     assert_eq!(on_late.temperatures.len(), MAX_TEMPERATURES);
+}
+
+/// Publishes `count` messages on `instance`, one after another; their ids.
+async fn publish_messages(instance: &TestApp, prefix: &str, count: usize) -> Vec<u64> {
+    let mut ids = Vec::with_capacity(count);
+    for i in 0..count {
+        let event = instance
+            .state
+            .hub
+            .publish(message(&format!("{prefix}{i}")))
+            .await;
+        ids.push(event.expect("published").id.unwrap());
+    }
+    ids
+}
+
+/// The ids of the next `count` events on `stream` named one of `names`, failing on a `reset`.
+async fn ids_of(stream: &mut SseStream, names: &[&str], count: usize) -> Vec<u64> {
+    let mut ids = Vec::with_capacity(count);
+    while ids.len() < count {
+        let event = stream.next_event().await;
+        assert_ne!(event.event, "reset", "no reset, only what was missed");
+        if names.contains(&event.event.as_str()) {
+            ids.push(seq(&event));
+        }
+    }
+    ids
+}
+
+/// Waits until `instance` has tailed up to `id`.
+async fn tailed(instance: &TestApp, id: u64) {
+    eventually("the instance has tailed the log", || async {
+        instance.state.hub.snapshot().seq >= id
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_from_before_what_retention_removed_is_a_reset_on_every_instance() {
+    // Arrange: a retention of 30 events and rings of 10, so resumes read the log.
+    let redis = Redis::start().await;
+    let short = |f: &mut Flags| {
+        f.set("--replay-size", 10).set("--retain-events", 30);
+    };
+    let a = instance(&redis, short).await;
+    let b = instance(&redis, short).await;
+
+    // Act: a reading (its window keeps it), then 100 messages of which retention keeps the newest 30.
+    let reading = publish_readings(&a, 1).await;
+    let ids = publish_messages(&a, "m", 100).await;
+    let kept = |redis: &Redis| -> Vec<u64> {
+        redis
+            .log()
+            .into_iter()
+            .filter(|(_, t)| t == "message")
+            .map(|(id, _)| id)
+            .collect()
+    };
+    eventually("70 of the messages are trimmed", || async {
+        kept(&redis).len() == 30
+    })
+    .await;
+    assert!(
+        redis.log().iter().any(|(id, _)| *id == reading),
+        "the reading is kept: the log has a hole after it"
+    );
+    // An instance started after the trim knows of it only from the broker.
+    let c = instance(&redis, short).await;
+
+    for instance in [&a, &b, &c] {
+        tailed(instance, ids[99]).await;
+
+        // Act + Assert: a resume from the reading, with 70 messages after it gone, is a reset, not the 30 that
+        // are left.
+        let id = reading.to_string();
+        starts_over(
+            instance,
+            "/eventstream",
+            &id,
+            "a resume across trimmed messages",
+        )
+        .await;
+
+        // Assert: a resume from after the hole replays exactly the rest.
+        let mut after = instance
+            .sse_from("/eventstream", Some(&ids[79].to_string()))
+            .await;
+        assert_eq!(ids_of(&mut after, &["message"], 20).await, ids[80..]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_across_readings_that_left_their_window_replays_the_window_without_a_reset() {
+    // Arrange: a message, then more readings than their window keeps, then another message; a ring of 10, so
+    // the resume reads the log.
+    let redis = Redis::start().await;
+    let a = instance(&redis, |f| {
+        f.set("--replay-size", 10);
+    })
+    .await;
+    let before = publish_messages(&a, "before", 1).await[0];
+    publish_readings(&a, MAX_TEMPERATURES + 40).await;
+    let after = publish_messages(&a, "after", 1).await[0];
+    let window: Vec<u64> = redis
+        .log()
+        .into_iter()
+        .filter(|(id, t)| t == "temperature" && *id > before)
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(window.len(), MAX_TEMPERATURES, "the oldest 40 left the log");
+
+    // Act: resume across the readings that left.
+    let mut stream = a
+        .sse_from(
+            "/events?topics=message,temperature",
+            Some(&before.to_string()),
+        )
+        .await;
+
+    // Assert: no reset; the window's readings, then the message.
+    let expected: Vec<u64> = window.iter().copied().chain([after]).collect();
+    assert_eq!(
+        ids_of(&mut stream, &["message", "temperature"], expected.len()).await,
+        expected
+    );
 }

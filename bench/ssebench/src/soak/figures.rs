@@ -18,6 +18,13 @@ impl Figures {
         self.add(name, 1);
     }
 
+    /// Raises the counter `name` to `n` if it is lower (the largest of what was seen).
+    pub fn max(&self, name: &str, n: u64) {
+        let mut counts = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let top = counts.entry(name.to_owned()).or_default();
+        *top = (*top).max(n);
+    }
+
     pub fn counts(&self) -> BTreeMap<String, u64> {
         self.0
             .lock()
@@ -37,12 +44,15 @@ mod tests {
         figures.one("flood_201");
         figures.one("flood_failed");
         figures.add("idle_closed_by_server", 0);
+        figures.max("held_max_s", 3);
+        figures.max("held_max_s", 2);
         let counts: Vec<_> = figures.counts().into_iter().collect();
         assert_eq!(
             counts,
             [
                 ("flood_201".to_owned(), 2),
                 ("flood_failed".to_owned(), 1),
+                ("held_max_s".to_owned(), 3),
                 ("idle_closed_by_server".to_owned(), 0)
             ]
         );

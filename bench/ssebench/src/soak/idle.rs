@@ -21,12 +21,18 @@ pub async fn run(soak: Arc<Soak>, n: usize) {
         }
     }
     tokio::time::sleep_until(soak.until).await;
-    let mut closed = 0;
+    // All at once: one after the other, the last ones would be looked at seconds after the load stopped.
+    let mut checks = tokio::task::JoinSet::new();
     for mut stream in held {
-        let mut byte = [0u8; 1];
-        if let Ok(Ok(0)) = tokio::time::timeout(CLOSED_CHECK, stream.read(&mut byte)).await {
-            closed += 1;
-        }
+        checks.spawn(async move {
+            let mut byte = [0u8; 1];
+            let read = tokio::time::timeout(CLOSED_CHECK, stream.read(&mut byte)).await;
+            matches!(read, Ok(Ok(0)))
+        });
+    }
+    let mut closed = 0;
+    while let Some(check) = checks.join_next().await {
+        closed += u64::from(matches!(check, Ok(true)));
     }
     soak.figures.add("idle_closed_by_server", closed);
 }

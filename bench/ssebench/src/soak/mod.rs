@@ -4,21 +4,27 @@
 //!
 //! What runs at once, one file each, every one bounded in count and time:
 //! - [`idle`]: connections that never send a request; [`slow_heads`]: connections that send a request head one
-//!   byte every few seconds;
+//!   byte every few seconds; [`slow_bodies`]: request bodies sent a byte every two seconds (with a length, or
+//!   chunked); [`big_heads`]: request heads of 390 KiB that never end;
+//! - [`probation_flood`]: silent connections, ~170 a second, during the middle half of the run: they fill every
+//!   regular place, and then the server's probation;
 //! - [`storm`]: `/live-users` opened and closed over and over (viewer count churn);
 //! - [`resume`]: `/events` with the oldest `Last-Event-ID` of the run, read to its first event, closed;
 //! - [`flood`]: `POST /message` with the token, as fast as a few writers can;
 //! - [`guessing`]: logins with wrong tokens (throttled per address);
+//! - [`owner`]: a request with the token every half second, which must always be answered;
 //! - [`normal`]: the client that must not notice: it logs in, follows `/events` (resuming by `Last-Event-ID`
 //!   when its stream drops), posts a message every half second, and checks ([`ledger`]) that every message it
 //!   posted arrives exactly once and that nothing it asked was refused;
 //! - [`sampler`]: the server's memory and database size, every second.
 //!
 //! Prints one JSON object with the figures and exits 1 if the normal client was refused, lost or saw twice
-//! anything, or if the server's memory or its database went past the stated bounds (`--max-rss-mib`,
+//! anything, if the owner was refused anything, if a slow body or an oversized head was not cut, or if
+//! the server's memory or its database went past the stated bounds (`--max-rss-mib`,
 //! `--max-db-mb`: defaults sized for the default retention of 100,000 events, about twice what a quiet run
 //! reaches).
 
+mod big_heads;
 mod events;
 mod figures;
 mod flood;
@@ -26,9 +32,12 @@ mod guessing;
 mod idle;
 mod ledger;
 mod normal;
+mod owner;
+mod probation_flood;
 mod request;
 mod resume;
 mod sampler;
+mod slow_bodies;
 mod slow_heads;
 mod storm;
 
@@ -77,6 +86,13 @@ pub struct Args {
     /// Connections that send a request head one byte every 5 s.
     #[arg(long, default_value_t = 100)]
     pub slow: usize,
+    /// Connections that send a request body one byte every 2 s.
+    #[arg(long, default_value_t = 100)]
+    pub slow_bodies: usize,
+    /// The server's body deadline (its `--body-timeout-secs`; the default is the server's): a slow body held
+    /// 15 s past it counts as not cut.
+    #[arg(long, default_value_t = 30)]
+    pub body_timeout_secs: u64,
     /// Fail if the server's RSS goes past this many MiB.
     #[arg(long, default_value_t = 64.0)]
     pub max_rss_mib: f64,
@@ -146,7 +162,7 @@ pub fn attacker_source(i: usize) -> SocketAddr {
 }
 
 /// The write flood has the token; it comes from addresses of its own (127.0.0.10-13), since a guesser's
-/// address is refused even with the right token.
+/// address is refused even with the right token. (The owner is 127.0.0.14, the probation flood 127.0.0.20-27.)
 pub fn flood_source(i: usize) -> SocketAddr {
     loopback(10 + (i % 4) as u8)
 }
@@ -161,15 +177,19 @@ pub fn main(args: Args) -> ExitCode {
         || args.seconds > MAX_SECONDS
         || args.idle > MAX_HELD
         || args.slow > MAX_HELD
+        || args.slow_bodies > MAX_HELD
+        || args.body_timeout_secs > MAX_SECONDS
     {
         eprintln!(
-            "ssebench soak: --seconds must be 1 to {MAX_SECONDS}, --idle and --slow at most {MAX_HELD}"
+            "ssebench soak: --seconds must be 1 to {MAX_SECONDS}, --idle, --slow and --slow-bodies at most \
+             {MAX_HELD}, --body-timeout-secs at most {MAX_SECONDS}"
         );
         return ExitCode::from(2);
     }
     // Idle and slow connections each hold a descriptor: raise the soft limit to the hard one.
     let _ = rlimit::increase_nofile_limit(u64::MAX);
-    let deadline = Duration::from_secs(args.seconds) + DEADLINE_MARGIN;
+    // Slow bodies run until cut, possibly past the load's end.
+    let deadline = Duration::from_secs(args.seconds.max(args.body_timeout_secs)) + DEADLINE_MARGIN;
     match bounded::run(2, deadline, run(args)) {
         Ok(report) => {
             println!("{}", report.json());
@@ -204,22 +224,34 @@ async fn run(args: Args) -> anyhow::Result<Report> {
     let mut parts = tokio::task::JoinSet::new();
     parts.spawn(idle::run(soak.clone(), args.idle));
     parts.spawn(slow_heads::run(soak.clone(), args.slow));
+    parts.spawn(slow_bodies::run(
+        soak.clone(),
+        args.slow_bodies,
+        Duration::from_secs(args.body_timeout_secs),
+    ));
+    parts.spawn(big_heads::run(soak.clone()));
+    parts.spawn(probation_flood::run(soak.clone(), args.seconds));
     parts.spawn(storm::run(soak.clone()));
     parts.spawn(resume::run(soak.clone(), old_id));
     parts.spawn(flood::run(soak.clone()));
     parts.spawn(guessing::run(soak.clone()));
     let normal = tokio::spawn(normal::run(soak.clone()));
+    let owner = tokio::spawn(owner::run(soak.clone()));
     let sampled = tokio::spawn(samples.run(soak.until));
     while parts.join_next().await.is_some() {}
     let normal = normal
         .await
         .map_err(|e| anyhow::anyhow!("the normal client stopped: {e}"))?;
+    let owner = owner
+        .await
+        .map_err(|e| anyhow::anyhow!("the owner stopped: {e}"))?;
     let footprint = sampled
         .await
         .map_err(|e| anyhow::anyhow!("the sampler stopped: {e}"))?;
     Ok(Report {
         seconds: args.seconds,
         normal,
+        owner,
         load: soak.figures.counts(),
         rss_before,
         footprint,
@@ -257,10 +289,29 @@ pub fn bearer(token: &str) -> (String, String) {
     ("Authorization".to_owned(), format!("Bearer {token}"))
 }
 
+/// The loads that must be cut by a deadline or a size cap, however short the run, and were not: a slow body that
+/// outlived the body deadline (they run until cut), an oversized head the server still held.
+fn unbounded_holds(load: &std::collections::BTreeMap<String, u64>) -> Vec<String> {
+    [
+        (
+            "slow_body_not_cut",
+            "slow bodies outlived the body deadline",
+        ),
+        ("big_head_held", "oversized heads were held unanswered"),
+    ]
+    .into_iter()
+    .filter_map(|(name, what)| {
+        let n = load.get(name).copied().unwrap_or(0);
+        (n > 0).then(|| format!("{n} {what}"))
+    })
+    .collect()
+}
+
 /// Everything the soak prints, and its verdict.
 struct Report {
     seconds: u64,
     normal: normal::Outcome,
+    owner: owner::Outcome,
     load: std::collections::BTreeMap<String, u64>,
     rss_before: Option<u64>,
     footprint: sampler::Peaks,
@@ -271,11 +322,13 @@ struct Report {
 impl Report {
     /// What went past a bound, one sentence each.
     fn over_bounds(&self) -> Vec<String> {
-        self.footprint.over(self.max_rss_mib, self.max_db_mb)
+        let mut over = self.footprint.over(self.max_rss_mib, self.max_db_mb);
+        over.extend(unbounded_holds(&self.load));
+        over
     }
 
     fn passed(&self) -> bool {
-        self.normal.passed() && self.over_bounds().is_empty()
+        self.normal.passed() && self.owner.passed() && self.over_bounds().is_empty()
     }
 
     /// The figures as pretty JSON, keys in alphabetical order.
@@ -290,6 +343,11 @@ impl Report {
                 "refused": self.normal.refused,
             },
             "over_bounds": self.over_bounds(),
+            "owner": {
+                "answered": self.owner.answered,
+                "asked": self.owner.asked,
+                "refused": self.owner.refused,
+            },
             "seconds": self.seconds,
             "server_rss_kib": {
                 "after": self.footprint.rss_last,
@@ -298,5 +356,23 @@ impl Report {
             },
         });
         serde_json::to_string_pretty(&report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hold_no_deadline_cut_fails_the_soak() {
+        let mut load = std::collections::BTreeMap::new();
+        load.insert("slow_body_cut".to_owned(), 100);
+        load.insert("big_head_431".to_owned(), 5);
+        assert!(unbounded_holds(&load).is_empty());
+        load.insert("slow_body_not_cut".to_owned(), 3);
+        assert_eq!(
+            unbounded_holds(&load),
+            ["3 slow bodies outlived the body deadline"]
+        );
     }
 }

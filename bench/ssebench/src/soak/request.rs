@@ -1,10 +1,10 @@
 //! One request on a connection of its own, closed after the answer, read whole (status, session cookie and a
-//! bounded body): how the soak's writers, guessers and the normal client's posts talk to the server, as
-//! browsers and scripts that open a connection per request do. The bytes are `http1`'s, as in the load run.
+//! bounded body): how the soak's writers, guessers, the owner and the normal client's posts talk to the server,
+//! as browsers and scripts that open a connection per request do. The bytes are `http1`'s, as in the load run.
 
 use super::Soak;
 use crate::conn;
-use crate::http1::post_head;
+use crate::http1::{get_request, post_head};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -33,6 +33,21 @@ pub async fn post_json(
     let mut request = Vec::with_capacity(256 + body.len());
     post_head(&mut request, &soak.target(path), &all, body.len());
     request.extend_from_slice(body);
+    tokio::time::timeout(REQUEST_TIMEOUT, exchange(soak, from, &request))
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {REQUEST_TIMEOUT:?}")))
+}
+
+/// `GET`s `path` from `from`, with `headers` and `Connection: close`.
+pub async fn get(
+    soak: &Soak,
+    from: SocketAddr,
+    path: &str,
+    headers: &[(String, String)],
+) -> Result<Response, String> {
+    let mut all = headers.to_vec();
+    all.push(("Connection".to_owned(), "close".to_owned()));
+    let request = get_request(&soak.target(path), &all);
     tokio::time::timeout(REQUEST_TIMEOUT, exchange(soak, from, &request))
         .await
         .unwrap_or_else(|_| Err(format!("no answer within {REQUEST_TIMEOUT:?}")))

@@ -30,7 +30,9 @@ async fn one(soak: Arc<Soak>, i: usize) {
         if !soak.running() {
             break;
         }
-        if stream.write_all(&[byte]).await.is_err() || cut_while_waiting(&mut stream).await {
+        if stream.write_all(&[byte]).await.is_err()
+            || cut_while_waiting(&mut stream, BYTE_EVERY).await
+        {
             soak.figures.one("slow_cut_by_server");
             return;
         }
@@ -39,10 +41,10 @@ async fn one(soak: Arc<Soak>, i: usize) {
     soak.figures.one("slow_head_completed");
 }
 
-/// Waits [`BYTE_EVERY`]; `true` if the server ended the connection meanwhile (whatever it sent before that,
-/// a `408` say, is read and dropped).
-async fn cut_while_waiting(stream: &mut TcpStream) -> bool {
-    let pause = tokio::time::sleep(BYTE_EVERY);
+/// Waits `pause`; `true` if the server ended the connection meanwhile (whatever it sent before that, a `408`
+/// say, is read and dropped).
+pub(super) async fn cut_while_waiting(stream: &mut TcpStream, pause: Duration) -> bool {
+    let pause = tokio::time::sleep(pause);
     tokio::pin!(pause);
     let mut sink = [0u8; 512];
     loop {

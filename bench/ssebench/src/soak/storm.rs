@@ -23,13 +23,14 @@ pub async fn run(soak: Arc<Soak>) {
                 .map_err(|e| e.to_string())?;
             let mut first = [0u8; 256];
             match tokio::time::timeout(READ_TIMEOUT, stream.read(&mut first)).await {
-                Ok(Ok(_)) => Ok(()),
+                Ok(Ok(n)) => Ok(first[..n].starts_with(b"HTTP/1.1 200 ")),
                 Ok(Err(e)) => Err(e.to_string()),
                 Err(_) => Err("nothing within the read timeout".to_owned()),
             }
         };
         match opened.await {
-            Ok(()) => soak.figures.one("storm_opened"),
+            Ok(true) => soak.figures.one("storm_opened"),
+            Ok(false) => soak.figures.one("storm_refused"),
             Err(_) => soak.figures.one("storm_failed"),
         }
         tokio::time::sleep(PAUSE).await;

@@ -17,6 +17,9 @@ pub struct Entry {
     pub data: String,
     /// When it was published (milliseconds since the epoch).
     pub ms: i64,
+    /// Its ordinal: how many entries had ever been appended, counting it (none in entries written before
+    /// ordinals were kept).
+    pub ordinal: Option<u64>,
 }
 
 impl Entry {
@@ -52,7 +55,7 @@ fn entry(value: &Value) -> Result<Entry, String> {
     };
     let id = text(id).ok_or_else(bad)?;
     let seq = parse_entry_id(&id).ok_or_else(|| format!("not a Hearth entry id: {id}"))?;
-    let (mut event_name, mut data, mut ms) = (None, None, 0);
+    let (mut event_name, mut data, mut ms, mut ordinal) = (None, None, 0, None);
     let fields: Vec<String> = items(fields)
         .ok_or_else(bad)?
         .iter()
@@ -64,6 +67,7 @@ fn entry(value: &Value) -> Result<Entry, String> {
                 "t" => event_name = Some(value.clone()),
                 "d" => data = Some(value.clone()),
                 "ms" => ms = value.parse().unwrap_or(0),
+                "n" => ordinal = value.parse().ok(),
                 _ => {}
             }
         }
@@ -73,6 +77,7 @@ fn entry(value: &Value) -> Result<Entry, String> {
         name: event_name.ok_or_else(bad)?,
         data: data.ok_or_else(bad)?,
         ms,
+        ordinal,
     })
 }
 
@@ -124,6 +129,8 @@ mod tests {
                 bulk(data),
                 bulk("ms"),
                 bulk("17"),
+                bulk("n"),
+                bulk("5"),
             ]),
         ])
     }
@@ -137,6 +144,7 @@ mod tests {
         )]);
         let entries = from_range(&range).unwrap();
         assert_eq!(entries[0].ms, 17);
+        assert_eq!(entries[0].ordinal, Some(5));
         let event = entries[0].event().unwrap();
         assert_eq!(event.id, Some(41));
         assert!(matches!(&event.payload, Payload::Message(m) if m.id == 41));
@@ -157,6 +165,7 @@ mod tests {
             name: "garage".into(),
             data: "{}".into(),
             ms: 0,
+            ordinal: None,
         };
         assert!(unknown.event().is_err());
     }

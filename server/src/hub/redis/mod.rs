@@ -14,19 +14,28 @@
 //! topic's) state only — as Hearth's do (a device's new state from that device's) — and changes to different
 //! devices never contend.
 //!
-//! Resume ([`Backend::subscribe`]): an id in the local ring replays from the ring; an older one still in the
-//! log is read with `XRANGE` ([`replay`]) and stitched to the ring; an id this instance has not tailed yet but
-//! the log has waits briefly for the tail; any other id (trimmed, garbage, from the future, lost by the broker)
-//! gets a `reset` with the snapshot.
+//! Resume ([`Backend::subscribe`]): an id below what retention dropped of the stream's topics ([`marks`]) gets a
+//! `reset` with the snapshot, on every instance; otherwise an id in the local ring replays from the ring; an
+//! older one still in the log is read with `XRANGE` ([`replay`]) and stitched to the ring, if it lies within
+//! reach (`--replay-size` entries of the log, at least [`MIN_REACH`]: a resume reads a bounded part of the log,
+//! whoever asks); an id this instance has not tailed yet but the log has waits briefly for the tail; any other
+//! id (beyond reach, garbage, from the future, lost by the broker) gets a `reset`.
 //!
 //! The state as of some id (the checkpoint) is kept in Redis too, written by every instance with
 //! compare-and-set; retention trims the log by count and age but never past the checkpoint, so a new instance
-//! loads the checkpoint, reads the log forward from it, then tails.
+//! loads the checkpoint, reads the log forward from it, then tails. When the broker lost everything, the
+//! instances write their state back as the new data set's checkpoint. When the log went back under an instance
+//! (a failover to a replica that missed the last entries), the instance notices (the tail), starts over from
+//! the log's checkpoint and what follows it, ends its streams, and marks the ids it had seen as no longer
+//! resumable: its clients get a `reset` rather than a history no instance has any more.
 //!
 //! When Redis cannot be reached, writes are refused at once (503) and streams stay open on what this instance
-//! has; the tail and the command connection come back by themselves. A write whose reply was lost (the broker
-//! died after appending it) is answered 503 although it may be in the log: the promise kept is that nothing
-//! answered 2xx is lost, not that a refusal was never applied.
+//! has; the tail and the command connection come back by themselves. A write whose reply is late or lost (the
+//! broker stalled past the command deadline, or the connection broke after sending it) is settled before it is
+//! answered: each batch leaves a record of its answer in Redis, which the instance reads back — or, finding
+//! none, fences so that the batch is refused should it still arrive. So a 2xx carries the id the write was
+//! stored under, and an error means it was not applied; only a broker silent for the whole write timeout gets
+//! an answer (504) that says it cannot tell.
 //!
 //! Why the `redis` crate (redis-rs) and not `fred`: Hearth needs plain commands, scripts by hash and pipelining
 //! on tokio — redis-rs does those with a small dependency tree, and its connection has the per-command response
@@ -36,6 +45,7 @@
 mod entry;
 mod guard;
 mod link;
+mod marks;
 mod replay;
 mod scripts;
 mod shared;
@@ -50,14 +60,15 @@ use crate::event::Event;
 use crate::metrics::Metrics;
 use anyhow::Context;
 use app::contract::{Payload, Seq, Snapshot, TopicSet, Window};
-use entry::from_range;
+use entry::{from_range, Entry};
 use futures::future::BoxFuture;
 use link::Link;
+use marks::Marks;
 use rand::Rng;
 use redis::Value;
 use replay::LogReplay;
-use scripts::{entry_id, CHECKPOINT, LOG, META, VERSIONS};
-use std::collections::VecDeque;
+use scripts::{entry_id, CHECKPOINT, LOG, META, TRIMMED, VERSIONS};
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -81,6 +92,16 @@ const TRIM_STEP: usize = 1000;
 /// A state-standing stream resuming from further back than the ring is sent the state instead when more than
 /// this many entries lie between its id and the ring (as the ring itself does for long gaps).
 const STANDS_IN_AFTER: usize = 1000;
+/// How many entries of the log a resume may reach back at least, however small the ring (`--replay-size`):
+/// what one request may make the broker and this instance read is bounded by the larger of the two.
+pub const MIN_REACH: u64 = 1000;
+/// How long a batch's record outlives the write timeout: its publisher reads it back within that timeout.
+const RECORD_SLACK: Duration = Duration::from_secs(60);
+/// How long a fence on a given-up batch is kept: longer than any copy of the batch could still be on its way
+/// (TCP gives up retransmitting after about a quarter of an hour).
+const FENCE_KEEP: Duration = Duration::from_secs(3600);
+/// Waits between attempts to settle a batch whose reply was lost.
+const SETTLE_RETRY: Duration = Duration::from_millis(200);
 
 /// What the Redis backend needs to know.
 #[derive(Debug, Clone)]
@@ -117,6 +138,9 @@ pub struct RedisCore {
     assigned: AtomicU64,
     /// The data set this instance follows.
     epoch: Mutex<String>,
+    /// What retention dropped, and how far the log went back, as last read (a resume the ring could serve is
+    /// checked against these, without a round trip).
+    marks: Mutex<Marks>,
     tail: TailStatus,
     metrics: Arc<Metrics>,
     options: RedisOptions,
@@ -200,6 +224,7 @@ impl RedisBackend {
         let restored = restore(&client, options.replay)
             .context("cannot start on Redis (is it running, and reachable at --redis-url?)")?;
         let cursor = restored.snapshot.seq;
+        let ordinal = restored.ordinal;
         tracing::info!(
             seq = cursor,
             replay = restored.ring.len(),
@@ -223,13 +248,14 @@ impl RedisBackend {
             delivered: watch::Sender::new(cursor),
             assigned: AtomicU64::new(cursor),
             epoch: Mutex::new(restored.epoch),
+            marks: Mutex::new(restored.marks),
             tail: TailStatus::default(),
             metrics,
             options,
         });
         let stop = CancellationToken::new();
         runtime.spawn(Arc::clone(&link).run(stop.clone()));
-        runtime.spawn(tail::run(Arc::clone(&core), cursor, stop.clone()));
+        runtime.spawn(tail::run(Arc::clone(&core), cursor, ordinal, stop.clone()));
         runtime.spawn(commit_batches(Arc::clone(&core), batches, stop.clone()));
         runtime.spawn(housekeeping(Arc::clone(&core), stop.clone()));
         Ok((RedisBackend { core, stop }, RedisShared::new(link)))
@@ -245,6 +271,10 @@ impl Drop for RedisBackend {
 impl RedisCore {
     fn epoch(&self) -> MutexGuard<'_, String> {
         self.epoch.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn marks(&self) -> MutexGuard<'_, Marks> {
+        self.marks.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn tail_up(&self) {
@@ -268,7 +298,15 @@ impl RedisCore {
         Arc::new(LogReplay {
             fanout: Arc::clone(&self.fanout),
             link: Arc::clone(&self.link),
+            epoch: Arc::from(self.epoch().as_str()),
         })
+    }
+
+    /// How many entries of the log a resume may reach back.
+    fn reach(&self) -> u64 {
+        u64::try_from(self.options.replay)
+            .unwrap_or(u64::MAX)
+            .max(MIN_REACH)
     }
 
     /// Waits until this instance has delivered `id`, at most `within`; whether it has.
@@ -307,17 +345,31 @@ impl RedisCore {
         Arc::new(Event::durable(id, payload))
     }
 
-    /// Whether the log holds the entry `seq` (then it holds everything after it: retention drops a prefix).
-    async fn log_has(&self, seq: u64) -> Option<bool> {
+    /// What the log says of a resume from `seq`, in one round trip (`None` when the broker cannot be asked).
+    async fn probe(&self, seq: u64) -> Option<Probe> {
         let mut conn = self.link.connection().ok()?;
-        let reply: Result<Value, _> = redis::cmd("XRANGE")
+        let reply: Result<(Value, Option<u64>, HashMap<String, u64>), _> = redis::pipe()
+            .cmd("XRANGE")
             .arg(LOG)
             .arg(entry_id(seq))
             .arg(entry_id(seq))
+            .cmd("HGET")
+            .arg(META)
+            .arg("n")
+            .cmd("HGETALL")
+            .arg(TRIMMED)
             .query_async(&mut conn)
             .await;
         match reply {
-            Ok(v) => Some(from_range(&v).is_ok_and(|e| !e.is_empty())),
+            Ok((entry, appended, trimmed)) => {
+                let marks = Marks::from_fields(&trimmed);
+                self.marks().merge(&marks);
+                Some(Probe {
+                    entry: from_range(&entry).ok()?.pop(),
+                    appended: appended.unwrap_or(0),
+                    marks,
+                })
+            }
             Err(e) => {
                 self.link.failed(&e);
                 None
@@ -373,15 +425,23 @@ impl RedisCore {
         let Some(Ok(n)) = raw.as_deref().map(str::parse::<u64>) else {
             return self.fanout.subscribe_via(request, self.source());
         };
-        let known_here = self.fanout.holds(n);
-        if !known_here {
-            if self.log_has(n).await != Some(true) {
-                return self.fanout.subscribe_reset();
-            }
-            // Another instance published it a moment ago: this one's tail is about to bring it.
-            if n > self.fanout.last_seq() && !self.delivered(n, RESUME_WAIT).await {
-                return self.fanout.subscribe_reset();
-            }
+        // Below what was dropped of these topics: whatever this instance still holds, no instance can give
+        // every event after it any more, so every instance answers alike.
+        if self.marks().cut(n, topics) {
+            return self.fanout.subscribe_reset();
+        }
+        if self.fanout.holds(n) {
+            return self.fanout.subscribe_via(request, self.source());
+        }
+        let Some(probe) = self.probe(n).await else {
+            return self.fanout.subscribe_reset();
+        };
+        let Some(entry) = probe.entry.filter(|_| !probe.marks.cut(n, topics)) else {
+            return self.fanout.subscribe_reset();
+        };
+        // Another instance published it a moment ago: this one's tail is about to bring it.
+        if n > self.fanout.last_seq() && !self.delivered(n, RESUME_WAIT).await {
+            return self.fanout.subscribe_reset();
         }
         let subscription = self.fanout.subscribe_via(request, self.source());
         if !matches!(subscription.start, Start::Reset(_)) {
@@ -393,14 +453,30 @@ impl RedisCore {
         if n >= floor {
             return subscription;
         }
-        if known_here && self.log_has(n).await != Some(true) {
+        // Read from the log only within reach: how many entries came after it is its ordinal's distance from
+        // the newest (an entry from before ordinals were kept cannot be measured, and is not read).
+        let Some(behind) = entry.ordinal.map(|o| probe.appended.saturating_sub(o)) else {
+            return subscription;
+        };
+        if behind > self.reach() {
             return subscription;
         }
-        if stands_in && self.gap_outweighs_state(n, floor, topics).await {
+        let too_long = usize::try_from(behind).map_or(true, |b| b >= STANDS_IN_AFTER);
+        if stands_in && (too_long || self.gap_outweighs_state(n, floor, topics).await) {
             return subscription;
         }
         self.fanout.subscribe_after(n, topics, self.source())
     }
+}
+
+/// What the log says of a resume from one id.
+struct Probe {
+    /// The entry under that id, if the log holds it.
+    entry: Option<Entry>,
+    /// How many entries were ever appended (the newest entry's ordinal).
+    appended: u64,
+    /// What retention dropped, and how far the log went back.
+    marks: Marks,
 }
 
 impl Backend for RedisBackend {
@@ -515,7 +591,8 @@ impl Backend for RedisBackend {
     }
 }
 
-/// Group commit: takes everything queued, sends it as one script call, answers each publisher.
+/// Group commit: takes everything queued, sends it as one script call, answers each publisher. A batch whose
+/// reply was lost is settled on a task of its own ([`settle`]), so the batches behind it go on.
 async fn commit_batches(
     core: Arc<RedisCore>,
     mut queue: mpsc::UnboundedReceiver<Pending>,
@@ -526,6 +603,7 @@ async fn commit_batches(
             _ = stop.cancelled() => return,
             p = queue.recv() => match p { Some(p) => p, None => return },
         };
+        let deadline = tokio::time::Instant::now() + core.options.publish_timeout;
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match queue.try_recv() {
@@ -533,54 +611,85 @@ async fn commit_batches(
                 Err(_) => break,
             }
         }
-        let answers = append_batch(&core, &batch).await;
-        match answers {
-            Ok(answers) if answers.len() == batch.len() => {
-                let stored = answers.iter().filter_map(|a| match a {
-                    Appended::Stored(id) => Some(*id),
-                    Appended::Conflict { .. } => None,
+        let token = fresh_epoch();
+        match append_batch(&core, &batch, &token).await {
+            Ok(answers) => answer(&core, batch, Ok(answers)),
+            Err(Failed::Refused(e)) => answer(&core, batch, Err(e)),
+            Err(Failed::Unanswered(why)) => {
+                let core = Arc::clone(&core);
+                tokio::spawn(async move {
+                    let settled = settle(&core, &token, deadline, &why).await;
+                    answer(&core, batch, settled);
                 });
-                if let Some(top) = stored.max() {
-                    core.assigned.fetch_max(top, Ordering::Relaxed);
-                }
-                for (pending, answer) in batch.into_iter().zip(answers) {
-                    let _ = pending.done.send(Ok(answer));
-                }
-            }
-            Ok(answers) => {
-                let e = HubError::Storage(format!(
-                    "the publish script answered {} ids for {} events",
-                    answers.len(),
-                    batch.len()
-                ));
-                for pending in batch {
-                    let _ = pending.done.send(Err(e.clone()));
-                }
-            }
-            Err(e) => {
-                for pending in batch {
-                    let _ = pending.done.send(Err(e.clone()));
-                }
             }
         }
     }
 }
 
-async fn append_batch(core: &RedisCore, batch: &[Pending]) -> Result<Vec<Appended>, HubError> {
-    let mut conn = core.link.connection()?;
+/// Tells each publisher of `batch` what became of its event.
+fn answer(core: &RedisCore, batch: Vec<Pending>, answers: Result<Vec<Appended>, HubError>) {
+    let answers = answers.and_then(|answers| {
+        if answers.len() == batch.len() {
+            Ok(answers)
+        } else {
+            Err(HubError::Storage(format!(
+                "the publish script answered {} ids for {} events",
+                answers.len(),
+                batch.len()
+            )))
+        }
+    });
+    match answers {
+        Ok(answers) => {
+            let stored = answers.iter().filter_map(|a| match a {
+                Appended::Stored(id) => Some(*id),
+                Appended::Conflict { .. } => None,
+            });
+            if let Some(top) = stored.max() {
+                core.assigned.fetch_max(top, Ordering::Relaxed);
+            }
+            for (pending, answer) in batch.into_iter().zip(answers) {
+                let _ = pending.done.send(Ok(answer));
+            }
+        }
+        Err(e) => {
+            for pending in batch {
+                let _ = pending.done.send(Err(e.clone()));
+            }
+        }
+    }
+}
+
+/// Why a batch has no answers.
+enum Failed {
+    /// The broker refused it, or it never reached the broker: nothing of it was applied.
+    Refused(HubError),
+    /// It was sent, but no reply came back (late, or the connection broke): it may have been applied.
+    Unanswered(String),
+}
+
+async fn append_batch(
+    core: &RedisCore,
+    batch: &[Pending],
+    token: &str,
+) -> Result<Vec<Appended>, Failed> {
+    let mut conn = core.link.connection().map_err(Failed::Refused)?;
     let floor = core
         .assigned
         .load(Ordering::Relaxed)
         .max(core.fanout.last_seq());
+    let record_ms = (core.options.publish_timeout + RECORD_SLACK).as_millis();
     let mut call = scripts::PUBLISH.prepare_invoke();
     call.key(LOG)
         .key(META)
         .key(VERSIONS)
+        .key(scripts::batch(token))
         .arg(floor)
         .arg(clock_seed())
         .arg(now_ms())
         .arg(fresh_epoch())
-        .arg(scripts::WINDOW_PREFIX);
+        .arg(scripts::WINDOW_PREFIX)
+        .arg(u64::try_from(record_ms).unwrap_or(u64::MAX));
     for pending in batch {
         let (window, size) = pending
             .window
@@ -598,15 +707,85 @@ async fn append_batch(core: &RedisCore, batch: &[Pending]) -> Result<Vec<Appende
         .await
         .map_err(|e| {
             core.link.failed(&e);
-            tracing::warn!(error = %e, events = batch.len(), "a publish batch did not reach Redis");
-            HubError::Unavailable(format!("Redis: {e}"))
+            tracing::warn!(error = %e, events = batch.len(), "a publish batch got no answer from Redis");
+            if link::broken(&e) {
+                // Sent, perhaps taken: only the broker can say, once it answers again.
+                Failed::Unanswered(e.to_string())
+            } else {
+                // The broker answered with an error: the script did not run (READONLY, NOREPLICAS, LOADING, ...).
+                Failed::Refused(HubError::Unavailable(format!("Redis: {e}")))
+            }
         })?;
     Ok(answers.into_iter().map(Appended::from_reply).collect())
 }
 
-/// Writes the checkpoint when the state moved on, and trims the log, once a [`HOUSEKEEPING_EVERY`].
+/// Finds out what became of a batch whose reply was lost, until `deadline`: its answers if the publish script
+/// ran, a refusal once it is fenced (it had not run, and now never will), or — when the broker never answered
+/// in time — that nobody can say.
+async fn settle(
+    core: &RedisCore,
+    token: &str,
+    deadline: tokio::time::Instant,
+    why: &str,
+) -> Result<Vec<Appended>, HubError> {
+    let record = scripts::batch(token);
+    let fence_ms = u64::try_from(FENCE_KEEP.as_millis()).unwrap_or(u64::MAX);
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            tracing::error!(
+                error = why,
+                "a publish batch's fate is unknown: Redis did not answer in time"
+            );
+            return Err(HubError::Unknown(format!("Redis did not answer: {why}")));
+        }
+        if let Ok(mut conn) = core.link.connection_within(left).await {
+            // Looked up before it is fenced: a broker that was stalled answers this only after it went through
+            // everything that was waiting for it (it writes replies once a round of its event loop is done),
+            // the batch included if it had reached it — so a batch that did reach it is found, not fenced.
+            let looked: Result<Option<String>, _> =
+                redis::cmd("GET").arg(&record).query_async(&mut conn).await;
+            let settled = match looked {
+                Ok(Some(found)) => Ok(found),
+                Ok(None) => {
+                    scripts::RESOLVE
+                        .key(&record)
+                        .arg(fence_ms)
+                        .invoke_async::<String>(&mut conn)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            match settled {
+                Ok(fenced) if fenced == "fenced" => {
+                    return Err(HubError::Unavailable(format!(
+                        "Redis did not take the write in time ({why}); it was not applied"
+                    )))
+                }
+                Ok(answers) => {
+                    tracing::info!("a publish batch whose reply was lost had been stored");
+                    return answers
+                        .split(',')
+                        .map(|n| n.parse::<i64>().map(Appended::from_reply))
+                        .collect::<Result<_, _>>()
+                        .map_err(|e| {
+                            HubError::Unknown(format!(
+                                "an unreadable batch record {answers:?}: {e}"
+                            ))
+                        });
+                }
+                Err(e) => core.link.failed(&e),
+            }
+        }
+        tokio::time::sleep(SETTLE_RETRY.min(left)).await;
+    }
+}
+
+/// Writes the checkpoint when the state moved on (or the data set is a new one: the broker lost everything, and
+/// an instance starting now must not start from nothing), and trims the log, once a [`HOUSEKEEPING_EVERY`].
 async fn housekeeping(core: Arc<RedisCore>, stop: CancellationToken) {
-    let mut checkpointed = 0;
+    // The data set and id of the last checkpoint written.
+    let mut checkpointed = (String::new(), 0);
     let mut every = tokio::time::interval(HOUSEKEEPING_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -618,7 +797,8 @@ async fn housekeeping(core: Arc<RedisCore>, stop: CancellationToken) {
             continue;
         };
         let mut state = core.fanout.snapshot();
-        if state.seq > checkpointed {
+        let epoch = core.epoch().clone();
+        if state.seq > checkpointed.1 || epoch != checkpointed.0 {
             // The viewer count is each instance's own and live only: never part of a stored state.
             state.viewers = 0;
             let json = match serde_json::to_string(&state) {
@@ -630,12 +810,17 @@ async fn housekeeping(core: Arc<RedisCore>, stop: CancellationToken) {
             };
             let stored: Result<i64, _> = scripts::CHECKPOINT_CAS
                 .key(CHECKPOINT)
+                .key(META)
                 .arg(state.seq)
                 .arg(json)
                 .invoke_async(&mut conn)
                 .await;
             match stored {
-                Ok(_) => checkpointed = state.seq,
+                Ok(-1) => tracing::warn!(
+                    seq = state.seq,
+                    "not checkpointing: the Redis log is behind this instance's state (it went back)"
+                ),
+                Ok(_) => checkpointed = (epoch, state.seq),
                 Err(e) => {
                     core.link.failed(&e);
                     tracing::warn!(error = %e, "could not write the checkpoint");
@@ -650,6 +835,7 @@ async fn housekeeping(core: Arc<RedisCore>, stop: CancellationToken) {
             step.key(LOG)
                 .key(CHECKPOINT)
                 .key(META)
+                .key(TRIMMED)
                 .arg(core.options.retain_events)
                 .arg(oldest)
                 .arg(TRIM_STEP)
@@ -666,6 +852,14 @@ async fn housekeeping(core: Arc<RedisCore>, stop: CancellationToken) {
                 }
             }
         }
+        let marks: Result<HashMap<String, u64>, _> = redis::cmd("HGETALL")
+            .arg(TRIMMED)
+            .query_async(&mut conn)
+            .await;
+        match marks {
+            Ok(marks) => core.marks().merge(&Marks::from_fields(&marks)),
+            Err(e) => core.link.failed(&e),
+        }
     }
 }
 
@@ -676,6 +870,10 @@ struct Restored {
     /// The newest events read, for the ring.
     ring: Vec<Arc<Event>>,
     epoch: String,
+    /// The ordinal of the last entry read (0: none read, or none had one).
+    ordinal: u64,
+    /// What retention had dropped.
+    marks: Marks,
 }
 
 /// Checks the broker, then loads the checkpoint and reads the log forward from it (blocking).
@@ -707,6 +905,8 @@ fn restore(client: &redis::Client, replay: usize) -> anyhow::Result<Restored> {
     snapshot.seq = seq.unwrap_or(0);
     snapshot.viewers = 0;
     snapshot.upgrade();
+    let marks: HashMap<String, u64> = redis::cmd("HGETALL").arg(TRIMMED).query(&mut conn)?;
+    let mut ordinal = 0;
     let mut ring: VecDeque<Arc<Event>> = VecDeque::with_capacity(replay.min(RESTORE_COUNT * 10));
     loop {
         let reply: Value = redis::cmd("XRANGE")
@@ -731,6 +931,7 @@ fn restore(client: &redis::Client, replay: usize) -> anyhow::Result<Restored> {
                 }
             }
             snapshot.seq = snapshot.seq.max(entry.seq);
+            ordinal = entry.ordinal.unwrap_or(0);
         }
         if entries.len() < RESTORE_COUNT {
             break;
@@ -740,5 +941,7 @@ fn restore(client: &redis::Client, replay: usize) -> anyhow::Result<Restored> {
         snapshot,
         ring: ring.into(),
         epoch: epoch.unwrap_or_default(),
+        ordinal,
+        marks: Marks::from_fields(&marks),
     })
 }

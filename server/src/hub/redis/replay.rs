@@ -2,19 +2,26 @@
 //! events, the broker's log (`XRANGE`) for anything older. A stream resuming on an instance that started after
 //! the client's id (or whose ring has moved on) still gets exactly the events after it.
 //!
-//! Reads happen outside every lock, batch by batch as the stream sends them. Retention only ever drops a prefix
-//! of the log, so a read is complete when the entry it continues from is still there afterwards: each batch is
-//! read together with the log's first id, and a first id beyond the cursor means the batch may have a hole —
-//! the stream ends ([`ReplayGone`]) and the client resumes from its last id (and gets a `reset` if that is gone).
+//! Reads happen outside every lock, batch by batch as the stream sends them. Retention may drop entries after
+//! the cursor while a stream reads (it keeps readings and drops what lies after them, so the log is not a
+//! prefix dropped): each batch is read together with the marks of what retention dropped ([`Marks`]), and a
+//! mark past the cursor for the stream's topics means the batch may have a hole — the stream ends
+//! ([`ReplayGone`]) and the client resumes from its last id (and gets a `reset`, the mark being past it). The
+//! same holds when the data set's epoch is not the one the stream started in (the broker lost everything).
+//! Entries are filtered by name before any is decoded, so a stream skips other topics' events for the price
+//! of a string comparison; how many entries one resume may read at all is bounded where it starts (see
+//! `RedisCore::subscribe`).
 
 use super::entry::{from_range, Entry};
 use super::link::Link;
-use super::scripts::{entry_id, LOG};
+use super::marks::Marks;
+use super::scripts::{entry_id, LOG, META, TRIMMED};
 use crate::event::Event;
 use crate::hub::{Fanout, ReplayGone, ReplaySource};
 use app::contract::{Payload, TopicSet};
 use futures::future::BoxFuture;
 use redis::Value;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Entries looked at per round trip.
@@ -23,6 +30,8 @@ const READ_COUNT: usize = 256;
 pub struct LogReplay {
     pub fanout: Arc<Fanout>,
     pub link: Arc<Link>,
+    /// The data set the resume was decided in: the log of another one cannot complete it.
+    pub epoch: Arc<str>,
 }
 
 impl ReplaySource for LogReplay {
@@ -39,14 +48,16 @@ impl ReplaySource for LogReplay {
                 return Box::pin(std::future::ready(Ok(events)));
             }
         }
-        let link = Arc::clone(&self.link);
-        Box::pin(async move { read_log(&link, after, until, topics, max).await })
+        let (link, epoch) = (Arc::clone(&self.link), Arc::clone(&self.epoch));
+        Box::pin(async move { read_log(&link, &epoch, after, until, topics, max).await })
     }
 }
 
-/// Up to `max` events of `topics` in `(after, until]` from the broker's log; empty when none are left.
+/// Up to `max` events of `topics` in `(after, until]` from the broker's log of data set `epoch`; empty when
+/// none are left.
 pub async fn read_log(
     link: &Link,
+    epoch: &str,
     after: u64,
     until: u64,
     topics: TopicSet,
@@ -55,31 +66,29 @@ pub async fn read_log(
     let mut cursor = after;
     while cursor < until {
         let mut conn = link.connection().map_err(|_| ReplayGone)?;
-        let reply: Result<(Value, Value), _> = redis::pipe()
+        let reply: Result<(Value, HashMap<String, u64>, Option<String>), _> = redis::pipe()
             .cmd("XRANGE")
             .arg(LOG)
             .arg(format!("({}", entry_id(cursor)))
             .arg(entry_id(until))
             .arg("COUNT")
             .arg(READ_COUNT.min(max.max(1) * 4))
-            .cmd("XRANGE")
-            .arg(LOG)
-            .arg("-")
-            .arg("+")
-            .arg("COUNT")
-            .arg(1)
+            .cmd("HGETALL")
+            .arg(TRIMMED)
+            .cmd("HGET")
+            .arg(META)
+            .arg("epoch")
             .query_async(&mut conn)
             .await;
-        let (range, first) = reply.map_err(|e| {
+        let (range, trimmed, read_in) = reply.map_err(|e| {
             link.failed(&e);
             tracing::debug!(error = %e, "a replay could not read the log");
             ReplayGone
         })?;
         let entries = from_range(&range).map_err(|_| ReplayGone)?;
-        let first = from_range(&first).map_err(|_| ReplayGone)?;
-        // Read first, checked after: if the entry the read continued from is still the log's first or later,
-        // nothing between it and the batch was trimmed.
-        if first.first().is_none_or(|f| f.seq > cursor) {
+        // Read first, checked after: if nothing of these topics after the cursor had been dropped by the time
+        // the batch was read, the batch has no hole.
+        if Marks::from_fields(&trimmed).cut(cursor, topics) || read_in.as_deref() != Some(epoch) {
             return Err(ReplayGone);
         }
         let Some(last) = entries.last().map(|e| e.seq) else {

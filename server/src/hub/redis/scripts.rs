@@ -9,12 +9,20 @@ use redis::Script;
 use std::sync::LazyLock;
 
 /// The event log: a stream whose entry ids are `0-<event id>`, with fields `t` (the event's name), `d` (the
-/// payload's JSON, without its id), `ms` (publish time, for retention by age) and, for an event of which only a
-/// window is kept (a sensor's readings), `w` (the window's key).
+/// payload's JSON, without its id), `ms` (publish time, for retention by age), `n` (its ordinal: entries ever
+/// appended, counting it) and, for an event of which only a window is kept (a sensor's readings), `w` (the
+/// window's key).
 pub const LOG: &str = "{hearth}:log";
-/// `last` (the highest id ever assigned), `epoch` (a random identity of this data set: when it changes, the
-/// broker lost its data) and `windowed` (how many entries of the log belong to a window).
+/// `last` (the highest id ever assigned), `n` (how many entries were ever appended), `epoch` (a random identity
+/// of this data set: when it changes, the broker lost its data) and `windowed` (how many entries of the log
+/// belong to a window).
 pub const META: &str = "{hearth}:meta";
+/// Event name -> the highest id of that name retention dropped from the log; and [`ALL_NAMES`] -> an id at or
+/// below which no resume of any topic is honoured (the log went back past it). A resume from below either would
+/// replay across a hole: it gets a reset.
+pub const TRIMMED: &str = "{hearth}:trimmed";
+/// The field of [`TRIMMED`] that holds for every event name.
+pub const ALL_NAMES: &str = "*";
 /// Conflict key (a topic, or one entity) -> id of its newest event: what a compare-and-set update is checked
 /// against.
 pub const VERSIONS: &str = "{hearth}:versions";
@@ -41,6 +49,12 @@ pub fn lease(name: &str) -> String {
 /// publish script keeps the log to the window with it, and the trim script removes what it trims by age.
 pub const WINDOW_PREFIX: &str = "{hearth}:window:";
 
+/// The key of a publish batch's record: its answers once the publish script ran, or a fence once its caller
+/// gave up on it (see the publish and resolve scripts).
+pub fn batch(token: &str) -> String {
+    format!("{{hearth}}:batch:{token}")
+}
+
 /// The key of a dashboard session.
 pub fn session(id: &str) -> String {
     format!("{{hearth}}:session:{id}")
@@ -58,7 +72,11 @@ pub fn parse_entry_id(id: &str) -> Option<u64> {
 
 /// Assigns ids to a batch and appends it, each event unconditionally or compared-and-set.
 pub static PUBLISH: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("publish.lua")));
-/// Stores a checkpoint unless a newer one is there.
+/// Settles a batch whose reply was lost: its answers, or a fence.
+pub static RESOLVE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("resolve.lua")));
+/// Raises a high-water mark in a hash.
+pub static RAISE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("raise.lua")));
+/// Stores a checkpoint unless a newer one is there (or the log went back under it).
 pub static CHECKPOINT_CAS: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("checkpoint.lua")));
 /// One bounded retention step that never cuts into the checkpoint.
@@ -91,9 +109,11 @@ mod tests {
             META,
             VERSIONS,
             CHECKPOINT,
+            TRIMMED,
             VIEWERS,
             SUBSCRIPTION_LISTS,
             &subscription_list("i"),
+            &batch("b"),
             &lease("sim"),
             &session("s"),
         ] {

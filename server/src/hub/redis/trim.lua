@@ -4,7 +4,13 @@
 -- publish script already keeps to their window; field `w`) are not counted against the count limit and go only
 -- by age, so the step steps over them and the next one carries on after the last entry it looked at.
 --
--- KEYS[1] the log, KEYS[2] the checkpoint, KEYS[3] meta (its `windowed` counts the log's windowed entries).
+-- So the log is not a prefix dropped: messages after a kept reading may be gone. What was dropped is recorded
+-- per event name (the highest id dropped), so that a resume from an id below it — which would replay across
+-- the hole — is answered with a reset instead, on every instance. (Readings the publish script drops as newer
+-- ones fill their window are not recorded: the window's newest readings are what a resume needs of them.)
+--
+-- KEYS[1] the log, KEYS[2] the checkpoint, KEYS[3] meta (its `windowed` counts the log's windowed entries),
+-- KEYS[4] trimmed (hash: event name -> the highest id of that name retention dropped).
 -- ARGV[1] the most entries of other events kept, ARGV[2] the oldest publish time kept (milliseconds), ARGV[3]
 -- the most entries looked at in this step, ARGV[4] the id of the entry the previous step stopped after ('' for
 -- the start of the log), ARGV[5] the prefix of window lists (see the publish script).
@@ -20,6 +26,8 @@ if ARGV[4] ~= '' then
 end
 local entries = redis.call('XRANGE', log, from, '+', 'COUNT', ARGV[3])
 local dropped, counted, unwindowed = 0, 0, 0
+-- Event name -> the highest id of that name this step drops (entries come oldest first).
+local trimmed = {}
 local stopped = false
 local last = ''
 for _, entry in ipairs(entries) do
@@ -28,13 +36,15 @@ for _, entry in ipairs(entries) do
     stopped = true
     break
   end
-  local window, ms = nil, 0
+  local window, ms, name = nil, 0, ''
   local fields = entry[2]
   for j = 1, #fields, 2 do
     if fields[j] == 'w' then
       window = fields[j + 1]
     elseif fields[j] == 'ms' then
       ms = tonumber(fields[j + 1]) or 0
+    elseif fields[j] == 't' then
+      name = fields[j + 1]
     end
   end
   if ms < oldest then
@@ -46,17 +56,24 @@ for _, entry in ipairs(entries) do
       counted = counted + 1
     end
     dropped = dropped + 1
+    trimmed[name] = id
   elseif window then
     -- A reading within its window and its age: it stays, and does not count.
   elseif counted < over then
     redis.call('XDEL', log, entry[1])
     counted = counted + 1
     dropped = dropped + 1
+    trimmed[name] = id
   else
     stopped = true
     break
   end
   last = entry[1]
+end
+for name, id in pairs(trimmed) do
+  if tonumber(redis.call('HGET', KEYS[4], name) or '0') < tonumber(id) then
+    redis.call('HSET', KEYS[4], name, id)
+  end
 end
 if unwindowed > 0 then
   redis.call('HINCRBY', KEYS[3], 'windowed', -unwindowed)

@@ -17,12 +17,18 @@ pub struct Mosquitto {
 impl Mosquitto {
     /// Starts one and waits until its port accepts connections.
     pub async fn start() -> Mosquitto {
+        Mosquitto::start_with("").await
+    }
+
+    /// Starts one with `extra` lines at the end of its configuration (a second listener, with TLS), and waits
+    /// until its first port accepts connections.
+    pub async fn start_with(extra: &str) -> Mosquitto {
         let dir = ScratchDir::new("mosquitto");
         let port = free_port();
         // The log goes to stderr, which is a file opened here: a broker started as root drops to the `mosquitto`
         // user before it would open a log file of its own.
         let config = format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n"
+            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n{extra}"
         );
         std::fs::write(dir.path().join("mosquitto.conf"), config)
             .expect("the broker's configuration");
