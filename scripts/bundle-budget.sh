@@ -5,8 +5,11 @@
 # right after that build); a debug build's module is several times larger and fails.
 set -euo pipefail
 
-# Bytes of `gzip -9` output. Set at the size measured when the budget was introduced (252,806 bytes) plus 5 %.
-budget=265446
+# Bytes of `gzip -9` output: a measured size plus 5 %. Introduced at 252,806 bytes (budget 265,446). Raised on
+# purpose when the home became data: areas built from entity events, the edit mode (rename, move, with its own
+# validation), per-entity trends and the kinds' icons took it to 372,305; ASCII-only case folding, floats read by
+# the JSON parser already in the bundle and fixed-precision labels brought it back to 349,714.
+budget=367200
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 wasm="$root/target/site/pkg/hearth.wasm"

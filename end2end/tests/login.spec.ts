@@ -27,6 +27,37 @@ test("login and logout from the header", async ({ page }) => {
   await expect(dashboard.toggle("kitchen", "lights")).toBeDisabled();
 });
 
+test("a logout the server could not record keeps the page signed in and says why", async ({ page }) => {
+  const dashboard = new DashboardPage(page);
+  await dashboard.goto();
+  await dashboard.expectLive();
+  await dashboard.logIn(e2eToken);
+  // The answer a server gives while its store cannot record the logout (the session goes on working).
+  await page.route("**/api/session", (route) =>
+    route.request().method() === "DELETE"
+      ? route.fulfill({
+          status: 503,
+          contentType: "application/json",
+          body: JSON.stringify({ error: "the store is unavailable; the session was not ended" }),
+        })
+      : route.continue(),
+  );
+
+  await dashboard.logout.click();
+
+  await expect(page.getByTestId("logout-error")).toHaveText(
+    "Not logged out: the store is unavailable; the session was not ended",
+  );
+  await expect(dashboard.loggedIn).toBeVisible();
+  await expect(dashboard.toggle("kitchen", "lights")).toBeEnabled();
+
+  // Once the server can record it, the same button logs out.
+  await page.unroute("**/api/session");
+  await dashboard.logout.click();
+  await expect(dashboard.loginOpen).toBeVisible();
+  await expect(page.getByTestId("logout-error")).toBeHidden();
+});
+
 test("the rooms come first and relative times show the exact time on focus", async ({ page }) => {
   const dashboard = new DashboardPage(page);
   await dashboard.goto();

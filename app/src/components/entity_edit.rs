@@ -80,8 +80,7 @@ pub fn edit_request(entity: &Entity, draft: &Draft) -> Result<Option<EditEntity>
             ))
         }
         Some(area)
-            if area.to_lowercase() != entity.area_name.to_lowercase()
-                && area != entity.area.as_str() =>
+            if !area.eq_ignore_ascii_case(&entity.area_name) && area != entity.area.as_str() =>
         {
             Some(area.to_owned())
         }

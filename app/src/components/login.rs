@@ -71,10 +71,17 @@ pub fn LoginControl() -> impl IntoView {
             }
         });
     };
+    // A logout the server could not record (503 while its store is away) ended nothing: the cookie still
+    // works, so the page stays signed in and says so rather than pretending.
     let logout = move |_| {
         leptos::task::spawn_local(async move {
-            let _ = http::delete(paths::SESSION).await;
-            can_write.set(false);
+            match http::delete(paths::SESSION).await {
+                Ok(()) => {
+                    error.set(None);
+                    can_write.set(false);
+                }
+                Err(e) => error.set(Some(format!("Not logged out: {e}"))),
+            }
         });
     };
 
@@ -92,6 +99,9 @@ pub fn LoginControl() -> impl IntoView {
                             <button type="button" class="button" data-testid="logout" on:click=logout>
                                 "Log out"
                             </button>
+                            <span class="form-error" role="alert" data-testid="logout-error">
+                                {move || error.get().unwrap_or_default()}
+                            </span>
                         </span>
                     })
                 } else {

@@ -58,7 +58,7 @@ pub fn Trend(points: Memo<Vec<TrendPoint>>, testid: String) -> impl IntoView {
             if p.len() < 2 {
                 "Not enough readings yet for a trend".to_owned()
             } else {
-                format!("Last 30 minutes: between {lo} and {hi}")
+                format!("Last 30 minutes: between {lo:.1} and {hi:.1}")
             }
         })
     };

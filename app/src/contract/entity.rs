@@ -12,10 +12,12 @@ use std::fmt;
 
 /// Lowercases `text` and turns every run of other characters than `a-z0-9` into one `-`, trimmed at both ends
 /// ("Living Room" → `living-room`, "0x00158d0001a2b3c4" → `0x00158d0001a2b3c4`). Empty when nothing is left.
+/// ASCII lowercasing is enough (a non-ASCII letter is never `a-z` either way, so "Küche" → `k-che` as with full
+/// Unicode lowercasing) and keeps Unicode's case tables out of the browser's bundle.
 pub fn slugify(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut gap = false;
-    for c in text.chars().flat_map(char::to_lowercase) {
+    for c in text.chars().map(|c| c.to_ascii_lowercase()) {
         if c.is_ascii_lowercase() || c.is_ascii_digit() {
             if gap && !out.is_empty() {
                 out.push('-');
@@ -333,9 +335,9 @@ impl Entity {
         if self.kind != EntityKind::Sensor {
             return None;
         }
-        self.state
-            .trim()
-            .parse::<f64>()
+        // JSON's number grammar ("21.5", "-3", "1e3"), read by the JSON parser the bundle has anyway rather
+        // than a second float parser.
+        serde_json::from_str::<f64>(self.state.trim())
             .ok()
             .filter(|v| v.is_finite())
     }

@@ -14,6 +14,9 @@ pub enum InputError {
     ControlCharacter,
     #[error("must be lowercase letters and digits joined by single dashes, like living-room")]
     NotASlug,
+    /// For a name a slug is made from (an area's): "%%%" has nothing to make one of.
+    #[error("needs at least one letter or digit")]
+    NoLetterOrDigit,
 }
 
 /// The text of a posted message: trimmed, non-empty, at most [`MessageBody::MAX_CHARS`] characters.

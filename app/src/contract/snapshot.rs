@@ -180,23 +180,22 @@ impl Snapshot {
         let mut areas: Vec<Area<'_>> = areas.into_values().collect();
         for area in &mut areas {
             area.entities.sort_by(|a, b| {
-                (a.name.to_lowercase(), &a.id).cmp(&(b.name.to_lowercase(), &b.id))
+                (a.name.to_ascii_lowercase(), &a.id).cmp(&(b.name.to_ascii_lowercase(), &b.id))
             });
         }
-        areas.sort_by_key(|a| (*a.id == AreaId::unassigned(), a.name.to_lowercase()));
+        areas.sort_by_key(|a| (*a.id == AreaId::unassigned(), a.name.to_ascii_lowercase()));
         areas
     }
 
     /// The area a person means by `name`: an existing area whose id or name it is (names compared without
-    /// regard to case), else a new one named so, whose id is the name's slug. `None` when the name has nothing
+    /// regard to ASCII case: Unicode's case tables would cost the browser's bundle more than they give), else a new one named so, whose id is the name's slug. `None` when the name has nothing
     /// a slug can be made of.
     pub fn resolve_area(&self, name: &str) -> Option<(AreaId, String)> {
         let name = name.trim();
-        let wanted = name.to_lowercase();
         let existing = self
             .entities
             .values()
-            .find(|e| e.area.as_str() == name || e.area_name.to_lowercase() == wanted);
+            .find(|e| e.area.as_str() == name || e.area_name.eq_ignore_ascii_case(name));
         if let Some(entity) = existing {
             return Some((entity.area.clone(), entity.area_name.clone()));
         }

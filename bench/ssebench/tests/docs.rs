@@ -1,7 +1,7 @@
 //! The repository's Markdown stays true to its tree: every relative link in `README.md`, `docs/*.md`,
 //! `RELIABILITY.md` and `BENCHMARKS.md` points at a file or directory that exists and, with an `#anchor`, at a
-//! heading of that page; the configuration page names every environment variable the server reads; and the
-//! README's two commands are what the scripts and CI run, with the versions `scripts/setup.sh` pins.
+//! heading of that page; the configuration page names every environment variable the server reads, and the
+//! test ids page every `data-testid` the pages set; and the README's two commands are what the scripts and CI run, with the versions `scripts/setup.sh` pins.
 //!
 //! These tests read files only. They live with the load tool because it builds in a minute without the web
 //! stack, and CI runs its tests (`cargo test -p ssebench`).
@@ -310,4 +310,95 @@ fn the_reader_finds_links_and_anchors_as_github_renders_them() {
         "# T\n## Results\n```\n## Not a heading\n```\n## Results\n### [Linked](x.md) `code`\n";
     let found: Vec<String> = anchors(page).into_iter().collect();
     assert_eq!(found, ["linked-code", "results", "results-1", "t"]);
+}
+
+/// The `data-testid`s a Rust source sets, as templates (`room-{}`): literals, `format!`s on a line that names a
+/// test id, and `let` bindings later given to `data-testid=`.
+fn test_ids_in(source: &str) -> BTreeSet<String> {
+    let first_literal = |rest: &str| rest.split('"').nth(1).map(str::to_owned);
+    let bound: BTreeSet<&str> = source
+        .split("data-testid=")
+        .skip(1)
+        .filter_map(|rest| {
+            let name = rest
+                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .next()?;
+            (!name.is_empty() && !name.starts_with("format")).then_some(name)
+        })
+        .collect();
+    let mut ids = BTreeSet::new();
+    for line in source.lines() {
+        let line = line.trim();
+        if let Some(rest) = line.split("data-testid=\"").nth(1) {
+            ids.extend(rest.split('"').next().map(template));
+        }
+        let binds_one = bound
+            .iter()
+            .any(|name| line.starts_with(&format!("let {name} = format!(")));
+        if line.contains("testid") || binds_one {
+            for rest in line.split("format!(").skip(1) {
+                ids.extend(first_literal(&format!("\"{rest}")).map(|t| template(&t)));
+            }
+        }
+    }
+    // What is left is an id: lowercase words and placeholders joined by dashes (not a test's raw string).
+    ids.retain(|id| {
+        id != "{}"
+            && !id.is_empty()
+            && id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || "-{}".contains(c))
+    });
+    ids
+}
+
+/// `text` with each `{…}` placeholder written `{}`, so `room-{id}` in code and `room-{area}` in prose agree.
+fn template(text: &str) -> String {
+    let mut out = String::new();
+    let mut inside = false;
+    for c in text.chars() {
+        match c {
+            '{' => {
+                inside = true;
+                out.push_str("{}");
+            }
+            '}' => inside = false,
+            _ if !inside => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn every_test_id_the_pages_set_is_listed_on_the_test_ids_page() {
+    let root = root();
+    let page = read(&root.join("docs/test-ids.md"));
+    // The page's ids in backticks, with their placeholders (`{entity}`, `{area}`, …) as `{}`.
+    let listed: BTreeSet<String> = page.split('`').skip(1).step_by(2).map(template).collect();
+    let mut sources = vec![];
+    let mut dirs = vec![root.join("app/src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir)
+            .expect("app/src")
+            .filter_map(Result::ok)
+        {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|x| x == "rs") {
+                sources.push(path);
+            }
+        }
+    }
+    let mut set = BTreeSet::new();
+    for path in &sources {
+        set.extend(test_ids_in(&read(path)));
+    }
+    assert!(set.len() > 40, "found only {set:?} in app/src");
+    let missing: Vec<&String> = set.iter().filter(|id| !listed.contains(*id)).collect();
+    assert!(
+        missing.is_empty(),
+        "docs/test-ids.md does not list {missing:?}"
+    );
 }

@@ -118,7 +118,7 @@ async fn edit(
                 // Checked now so the answer can say so; applied against the state the change sees.
                 app::contract::AreaId::from_text(&a)
                     .map(|_| a)
-                    .ok_or(InputError::NotASlug)
+                    .ok_or(InputError::NoLetterOrDigit)
             })
         })
         .transpose()

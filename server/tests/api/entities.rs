@@ -241,6 +241,12 @@ async fn edits_that_make_no_sense_are_refused_and_change_nothing() {
         assert_eq!(got, status, "{id} {body}: {answer}");
         assert!(answer["error"].is_string(), "{answer}");
     }
+    // An area is given as a name, so the answer speaks of names, not of slugs.
+    let (_, answer) = edit(&app, "kitchen-lights", json!({"area": "!!"})).await;
+    assert_eq!(
+        answer["error"], "area needs at least one letter or digit",
+        "{answer}"
+    );
     assert_eq!(snapshot(&app).await.entities, before.entities);
 }
 
