@@ -13,6 +13,7 @@ use super::DASHBOARD_TOPICS;
 use crate::event::Event;
 use app::contract::{MercureUpdate, Payload, TopicSet};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 /// Distinct accesses remembered for sharing before the dead ones are swept out.
@@ -27,7 +28,15 @@ pub struct Access {
     pub private: SelectorSet,
     /// The hub topics its stream carries: Mercure updates, and the dashboard's topics it may read.
     pub topics: TopicSet,
+    /// The verdict on the newest update asked about, as `id << 1 | allowed` ([`NO_VERDICT`] before any): the
+    /// subscribers sharing this access are asked about the same update one after another, and only the first
+    /// of them should run the selectors' templates (without it they cost a sixth of the hub's CPU at 8,000
+    /// updates a second to 100 subscribers).
+    verdict: AtomicU64,
 }
+
+/// No update asked about yet (an id of 2^63 - 1 is never reached).
+const NO_VERDICT: u64 = u64::MAX;
 
 impl Access {
     /// The access of a subscriber asking for `selectors` with `authority`; `reads_are_public` says whether the
@@ -105,6 +114,7 @@ impl Access {
             subscribed,
             private,
             topics,
+            verdict: AtomicU64::new(NO_VERDICT),
         }
     }
 
@@ -118,7 +128,20 @@ impl Access {
     /// Whether this subscriber receives `event` (whose topic its stream already carries).
     pub fn allows(&self, event: &Event) -> bool {
         match &event.payload {
-            Payload::Mercure(update) => self.allows_update(update),
+            Payload::Mercure(update) => match event.id {
+                // Two subscribers may both miss and both decide: they reach the same verdict on the same update.
+                Some(id) if id < NO_VERDICT >> 1 => {
+                    let seen = self.verdict.load(Ordering::Relaxed);
+                    if seen != NO_VERDICT && seen >> 1 == id {
+                        return seen & 1 == 1;
+                    }
+                    let allowed = self.allows_update(update);
+                    self.verdict
+                        .store(id << 1 | u64::from(allowed), Ordering::Relaxed);
+                    allowed
+                }
+                _ => self.allows_update(update),
+            },
             // A dashboard topic's event: its topic is in `topics` only if the subscriber may read it.
             _ => true,
         }
@@ -232,5 +255,35 @@ mod tests {
             false,
         );
         assert!(named.topics.contains(Topic::Camera));
+    }
+
+    #[test]
+    fn subscribers_sharing_an_access_get_each_updates_own_verdict() {
+        let access = Access::new(
+            vec!["https://example.com/books/{id}".into()],
+            &token(&["https://example.com/books/1"]),
+            false,
+        );
+        let event = |id, topic: &str, private| {
+            Event::new(Some(id), Payload::Mercure(update(&[topic], private)))
+        };
+        let allowed = event(7, "https://example.com/books/1", true);
+        let refused = event(8, "https://example.com/books/2", true);
+        let public = event(9, "https://example.com/books/2", false);
+        // Asked in turn by several subscribers, and again out of order: each answer is the update's own.
+        for _ in 0..3 {
+            assert!(access.allows(&allowed));
+        }
+        for _ in 0..3 {
+            assert!(!access.allows(&refused));
+        }
+        assert!(access.allows(&allowed), "an older update is decided again");
+        assert!(access.allows(&public));
+        assert!(!access.allows(&refused));
+        let unnumbered = Event::new(
+            None,
+            Payload::Mercure(update(&["https://example.com/books/1"], true)),
+        );
+        assert!(access.allows(&unnumbered));
     }
 }
